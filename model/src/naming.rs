@@ -1,0 +1,461 @@
+//! Naming rules: which names the model accepts, and every physical name derived from them.
+//!
+//! All SQL table and view names, Kubernetes names and environment-variable names are
+//! computed here and nowhere else, so the generator, the runtime and validation agree.
+
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// PostgreSQL truncates identifiers longer than this many bytes.
+pub const MAX_IDENT_BYTES: usize = 63;
+
+/// Columns the platforms add to merge tables start with this; model columns may not.
+pub const RESERVED_COLUMN_PREFIX: &str = "ds_surf_";
+
+/// Words PostgreSQL 15 reserves (fully, or except as function or type names); none of them
+/// can name a column or table without quoting, so the model refuses them.
+pub const RESERVED_WORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Why a name is not a usable identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("`{0}` is {1} bytes long; PostgreSQL identifiers hold at most 63")]
+    TooLong(String, usize),
+    #[error("`{0}` must start with an ASCII letter")]
+    BadStart(String),
+    #[error("`{0}` contains `{1}`; use ASCII letters, digits and `_`")]
+    BadChar(String, char),
+    #[error("`{0}` is a reserved word in PostgreSQL")]
+    Reserved(String),
+    #[error("`{0}` starts with `ds_surf_`, which the platforms reserve for their own columns")]
+    ReservedPrefix(String),
+}
+
+/// Checks a model name that ends up in SQL: an ASCII letter, then letters, digits or `_`,
+/// at most 63 bytes, and not a PostgreSQL reserved word (compared without case).
+pub fn check_identifier(name: &str) -> Result<(), IdentError> {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return Err(IdentError::Empty);
+    };
+    if !first.is_ascii_alphabetic() {
+        return Err(IdentError::BadStart(name.into()));
+    }
+    if let Some(bad) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Err(IdentError::BadChar(name.into(), bad));
+    }
+    if name.len() > MAX_IDENT_BYTES {
+        return Err(IdentError::TooLong(name.into(), name.len()));
+    }
+    if is_reserved(name) {
+        return Err(IdentError::Reserved(name.into()));
+    }
+    Ok(())
+}
+
+/// [`check_identifier`], plus the rule that a column may not take a platform column's prefix.
+pub fn check_column_name(name: &str) -> Result<(), IdentError> {
+    check_identifier(name)?;
+    if name
+        .to_ascii_lowercase()
+        .starts_with(RESERVED_COLUMN_PREFIX)
+    {
+        return Err(IdentError::ReservedPrefix(name.into()));
+    }
+    Ok(())
+}
+
+/// Whether PostgreSQL reserves `word` (compared without case).
+pub fn is_reserved(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    RESERVED_WORDS.binary_search(&lower.as_str()).is_ok()
+}
+
+/// Quotes an identifier for PostgreSQL. Every identifier in generated SQL passes through
+/// here: names keep their case (`"firstName"`) and can never break out of the quotes.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The SQL prefix of a platform: its model name in lower case (`YellowLive` → `yellowlive`).
+pub fn sql_prefix(platform: &str) -> String {
+    platform.to_lowercase()
+}
+
+/// Joins `parts` with `_` in lower case and appends `suffix`, shortened to 63 bytes when
+/// needed: the stem is cut and a hash of the full name keeps it unique, while the suffix
+/// (`_merge`, `_view_live`, …) stays readable. The same parts always give the same name.
+pub fn physical_name(parts: &[&str], suffix: &str) -> String {
+    let stem = parts.join("_").to_lowercase();
+    let full = format!("{stem}{suffix}");
+    if full.len() <= MAX_IDENT_BYTES {
+        return full;
+    }
+    let hash = short_hash(&full);
+    let keep = MAX_IDENT_BYTES - suffix.len() - hash.len() - 1;
+    let mut cut = keep.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}{suffix}", &stem[..cut])
+}
+
+fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..4].iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// `{platform}_{store}_{dataset}_staging`.
+pub fn staging_table(platform: &str, store: &str, dataset: &str) -> String {
+    physical_name(&[platform, store, dataset], "_staging")
+}
+
+/// `{platform}_{store}_{dataset}_merge`.
+pub fn merge_table(platform: &str, store: &str, dataset: &str) -> String {
+    physical_name(&[platform, store, dataset], "_merge")
+}
+
+/// `{platform}_batch_counter`.
+pub fn batch_counter_table(platform: &str) -> String {
+    physical_name(&[platform], "_batch_counter")
+}
+
+/// `{platform}_batch_metrics`.
+pub fn batch_metrics_table(platform: &str) -> String {
+    physical_name(&[platform], "_batch_metrics")
+}
+
+/// The two kinds of workspace view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewKind {
+    /// Current rows, business columns only.
+    Live,
+    /// Every version with its batch milestones (forensic platforms only).
+    Full,
+}
+
+/// `{platform}_{workspace}_{dsg}_{store}_{dataset}_view_live` / `…_view_full`.
+pub fn view_name(
+    platform: &str,
+    workspace: &str,
+    dsg: &str,
+    store: &str,
+    dataset: &str,
+    kind: ViewKind,
+) -> String {
+    let suffix = match kind {
+        ViewKind::Live => "_view_live",
+        ViewKind::Full => "_view_full",
+    };
+    physical_name(&[platform, workspace, dsg, store, dataset], suffix)
+}
+
+/// The key of an ingestion stream: the store for MULTI_DATASET stores,
+/// `{store}#{dataset}` for SINGLE_DATASET ones.
+pub fn stream_key(store: &str, dataset: Option<&str>) -> String {
+    match dataset {
+        Some(dataset) => format!("{store}#{dataset}"),
+        None => store.to_owned(),
+    }
+}
+
+/// A Kubernetes name for a model name: lower case, `_` and spaces become `-`.
+/// The result may still be invalid (see [`is_rfc1123_label`]); validation reports that.
+pub fn k8s_name(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| if c == '_' || c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// An RFC 1123 label: 1 to 63 characters of `a-z`, `0-9` and `-`, starting and ending
+/// with a letter or digit.
+pub fn is_rfc1123_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// The environment variable that points a model database elsewhere:
+/// `DATASURFACE_DB_{NAME}`, the name in upper case with other characters as `_`.
+pub fn database_env_var(database: &str) -> String {
+    format!("DATASURFACE_DB_{}", env_fragment(database))
+}
+
+/// The environment variable of one part of a credential: `{name}_USER`, `{name}_PASSWORD`,
+/// `{name}_TOKEN`. The credential's name is kept as written, as Kubernetes env names are.
+pub fn credential_env_var(credential: &str, part: &str) -> String {
+    format!("{credential}_{part}")
+}
+
+/// Whether a credential name can prefix an environment variable (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_env_var_prefix(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn env_fragment(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_sorted_for_binary_search() {
+        assert!(RESERVED_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_reserved("SELECT"));
+        assert!(is_reserved("user"));
+        assert!(!is_reserved("customers"));
+    }
+
+    #[test]
+    fn identifiers_follow_sql_rules() {
+        assert_eq!(check_identifier("firstName"), Ok(()));
+        assert_eq!(check_identifier("a_1"), Ok(()));
+        assert_eq!(check_identifier(""), Err(IdentError::Empty));
+        assert_eq!(
+            check_identifier("1st"),
+            Err(IdentError::BadStart("1st".into()))
+        );
+        assert_eq!(
+            check_identifier("_x"),
+            Err(IdentError::BadStart("_x".into()))
+        );
+        assert_eq!(
+            check_identifier("first-name"),
+            Err(IdentError::BadChar("first-name".into(), '-'))
+        );
+        assert_eq!(
+            check_identifier("Order"),
+            Err(IdentError::Reserved("Order".into()))
+        );
+        let long = "a".repeat(64);
+        assert_eq!(
+            check_identifier(&long),
+            Err(IdentError::TooLong(long.clone(), 64))
+        );
+        assert_eq!(check_identifier(&long[..63]), Ok(()));
+    }
+
+    #[test]
+    fn columns_may_not_take_the_platform_prefix() {
+        assert_eq!(
+            check_column_name("DS_SURF_batch_id"),
+            Err(IdentError::ReservedPrefix("DS_SURF_batch_id".into()))
+        );
+        assert_eq!(check_column_name("ds_surface"), Ok(()));
+    }
+
+    #[test]
+    fn quoting_keeps_case_and_escapes_quotes() {
+        assert_eq!(quote_ident("firstName"), "\"firstName\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn platform_tables_use_the_lower_case_prefix() {
+        assert_eq!(sql_prefix("YellowLive"), "yellowlive");
+        assert_eq!(
+            staging_table("YellowLive", "Store1", "customers"),
+            "yellowlive_store1_customers_staging"
+        );
+        assert_eq!(
+            merge_table("YellowForensic", "Store1", "addresses"),
+            "yellowforensic_store1_addresses_merge"
+        );
+        assert_eq!(
+            batch_counter_table("YellowLive"),
+            "yellowlive_batch_counter"
+        );
+        assert_eq!(
+            batch_metrics_table("YellowLive"),
+            "yellowlive_batch_metrics"
+        );
+        assert_eq!(
+            view_name(
+                "YellowLive",
+                "Consumer1",
+                "LiveDSG",
+                "Store1",
+                "customers",
+                ViewKind::Live
+            ),
+            "yellowlive_consumer1_livedsg_store1_customers_view_live"
+        );
+    }
+
+    #[test]
+    fn long_names_are_shortened_deterministically_keeping_the_suffix() {
+        let dataset = "a_dataset_with_a_remarkably_long_and_descriptive_name";
+        let name = merge_table("YellowForensic", "Store1", dataset);
+        assert_eq!(name.len(), MAX_IDENT_BYTES);
+        assert!(name.ends_with("_merge"), "{name}");
+        assert!(
+            name.starts_with("yellowforensic_store1_a_dataset"),
+            "{name}"
+        );
+        assert_eq!(name, merge_table("YellowForensic", "Store1", dataset));
+        let other = merge_table("YellowForensic", "Store1", &format!("{dataset}2"));
+        assert_ne!(name, other);
+        assert_eq!(name[..45], other[..45]);
+        // Exactly 63 bytes is left alone.
+        let exact = physical_name(&["a".repeat(57).as_str()], "_merge");
+        assert_eq!(exact, format!("{}_merge", "a".repeat(57)));
+    }
+
+    #[test]
+    fn stream_keys() {
+        assert_eq!(stream_key("Store1", None), "Store1");
+        assert_eq!(stream_key("Store1", Some("people")), "Store1#people");
+    }
+
+    #[test]
+    fn kubernetes_names() {
+        assert_eq!(k8s_name("YellowLive"), "yellowlive");
+        assert_eq!(k8s_name("Yellow_Live Two"), "yellow-live-two");
+        assert!(is_rfc1123_label("ns-kub-pg-test"));
+        assert!(!is_rfc1123_label("NS"));
+        assert!(!is_rfc1123_label("-ns"));
+        assert!(!is_rfc1123_label("ns-"));
+        assert!(!is_rfc1123_label("ns_test"));
+        assert!(!is_rfc1123_label(""));
+        assert!(!is_rfc1123_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn environment_names() {
+        assert_eq!(database_env_var("MergeDB"), "DATASURFACE_DB_MERGEDB");
+        assert_eq!(
+            database_env_var("customer-db.1"),
+            "DATASURFACE_DB_CUSTOMER_DB_1"
+        );
+        assert_eq!(credential_env_var("postgres", "USER"), "postgres_USER");
+        assert!(is_env_var_prefix("postgres"));
+        assert!(is_env_var_prefix("_pg_1"));
+        assert!(!is_env_var_prefix("pg-cred"));
+        assert!(!is_env_var_prefix("1pg"));
+        assert!(!is_env_var_prefix(""));
+    }
+}

@@ -1,0 +1,158 @@
+//! Yellow data platforms, the service provider they share, and which dataset groups
+//! each platform serves.
+
+use crate::store::{Credential, PostgresDatabase};
+use crate::workspace::Retention;
+
+/// What a Yellow platform keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlatformMode {
+    /// YellowLive: the current row per key (SCD1).
+    Live,
+    /// YellowForensic: every version, with batch milestones (SCD2).
+    Forensic,
+}
+
+impl PlatformMode {
+    /// The retention a dataset group needs to be served by this mode.
+    pub fn retention(self) -> Retention {
+        match self {
+            PlatformMode::Live => Retention::LiveOnly,
+            PlatformMode::Forensic => Retention::Forensic,
+        }
+    }
+}
+
+/// Where Yellow platforms run: a Kubernetes namespace, the PostgreSQL database that holds
+/// their staging, merge and batch tables, and the image of the ecosystem's binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YellowServiceProvider {
+    pub name: String,
+    /// The Kubernetes namespace (an RFC 1123 label).
+    pub namespace: String,
+    pub merge_database: PostgresDatabase,
+    pub merge_credential: Credential,
+    /// The image repository of the ecosystem's binary (`registry/org/name`, no tag: the
+    /// tag is derived from the model).
+    pub image_repository: String,
+}
+
+impl YellowServiceProvider {
+    /// A provider in `namespace`, merging into `merge_database` with `merge_credential`.
+    pub fn new(
+        name: impl Into<String>,
+        namespace: impl Into<String>,
+        merge_database: PostgresDatabase,
+        merge_credential: Credential,
+    ) -> Self {
+        YellowServiceProvider {
+            name: name.into(),
+            namespace: namespace.into(),
+            merge_database,
+            merge_credential,
+            image_repository: "datasurface/ecosystem".into(),
+        }
+    }
+
+    /// Sets the image repository.
+    pub fn image_repository(mut self, repository: impl Into<String>) -> Self {
+        self.image_repository = repository.into();
+        self
+    }
+}
+
+/// A Yellow data platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YellowPlatform {
+    /// The model name (`YellowLive`): what jobs take on the command line.
+    pub name: String,
+    pub mode: PlatformMode,
+    /// The name of its service provider.
+    pub provider: String,
+}
+
+impl YellowPlatform {
+    /// A live platform (latest row per key).
+    pub fn live(name: impl Into<String>, provider: &YellowServiceProvider) -> Self {
+        Self::with_mode(name, PlatformMode::Live, provider)
+    }
+
+    /// A forensic platform (full history with batch milestones).
+    pub fn forensic(name: impl Into<String>, provider: &YellowServiceProvider) -> Self {
+        Self::with_mode(name, PlatformMode::Forensic, provider)
+    }
+
+    fn with_mode(
+        name: impl Into<String>,
+        mode: PlatformMode,
+        provider: &YellowServiceProvider,
+    ) -> Self {
+        YellowPlatform {
+            name: name.into(),
+            mode,
+            provider: provider.name.clone(),
+        }
+    }
+}
+
+/// Whether an assignment serves production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProductionStatus {
+    Production,
+    #[default]
+    NotProduction,
+}
+
+/// The life of an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AssignmentStatus {
+    /// The platform serves the group.
+    #[default]
+    Provisioned,
+    /// The group is taken off the platform: its views go, its tables stay.
+    Decommissioned,
+}
+
+/// A dataset group assigned to a platform (DataSurface's `dsg_platform_mapping.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub workspace: String,
+    pub dsg: String,
+    pub platform: String,
+    pub production: ProductionStatus,
+    pub status: AssignmentStatus,
+}
+
+impl Assignment {
+    /// Assigns the group `dsg` of `workspace` to `platform`: not production, provisioned.
+    pub fn new(
+        workspace: impl Into<String>,
+        dsg: impl Into<String>,
+        platform: impl Into<String>,
+    ) -> Self {
+        Assignment {
+            workspace: workspace.into(),
+            dsg: dsg.into(),
+            platform: platform.into(),
+            production: ProductionStatus::default(),
+            status: AssignmentStatus::default(),
+        }
+    }
+
+    /// Sets the production status.
+    pub fn production(mut self, production: ProductionStatus) -> Self {
+        self.production = production;
+        self
+    }
+
+    /// Sets the assignment status.
+    pub fn status(mut self, status: AssignmentStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Whether the platform serves the group (it is not decommissioned).
+    pub fn is_active(&self) -> bool {
+        self.status == AssignmentStatus::Provisioned
+    }
+}

@@ -1,0 +1,168 @@
+//! Column data types and how they map to PostgreSQL.
+
+use std::fmt;
+
+/// The type of a dataset column.
+///
+/// Each variant maps to exactly one PostgreSQL type; [`DataType::pg_type`] gives its
+/// canonical spelling, the one `format_type()` and `information_schema` report, so the
+/// runtime can compare a source table with the model by plain string equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// `character varying(n)`.
+    Varchar(u32),
+    /// `character(n)`, blank-padded.
+    Char(u32),
+    /// `text`, unbounded.
+    Text,
+    /// `smallint` (16 bit).
+    SmallInt,
+    /// `integer` (32 bit).
+    Integer,
+    /// `bigint` (64 bit).
+    BigInt,
+    /// `boolean`.
+    Boolean,
+    /// `real` (32-bit float).
+    Real,
+    /// `double precision` (64-bit float).
+    DoublePrecision,
+    /// `numeric(precision, scale)`, or unconstrained `numeric` when `None`.
+    Numeric(Option<(u16, u16)>),
+    /// `date`.
+    Date,
+    /// `time without time zone`.
+    Time,
+    /// `timestamp without time zone`.
+    Timestamp,
+    /// `timestamp with time zone`.
+    TimestampTz,
+    /// `interval`.
+    Interval,
+    /// `bytea`.
+    Bytea,
+    /// `json` (text kept as written).
+    Json,
+    /// `jsonb` (parsed, normalised).
+    Jsonb,
+}
+
+/// PostgreSQL's limit on `varchar(n)` and `char(n)`.
+pub const MAX_CHAR_LENGTH: u32 = 10_485_760;
+/// PostgreSQL's limit on the precision of `numeric(p, s)`.
+pub const MAX_NUMERIC_PRECISION: u16 = 1000;
+
+impl DataType {
+    /// The type as PostgreSQL spells it in DDL and in `format_type()`.
+    pub fn pg_type(&self) -> String {
+        match *self {
+            DataType::Varchar(n) => format!("character varying({n})"),
+            DataType::Char(n) => format!("character({n})"),
+            DataType::Text => "text".into(),
+            DataType::SmallInt => "smallint".into(),
+            DataType::Integer => "integer".into(),
+            DataType::BigInt => "bigint".into(),
+            DataType::Boolean => "boolean".into(),
+            DataType::Real => "real".into(),
+            DataType::DoublePrecision => "double precision".into(),
+            DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
+            DataType::Numeric(None) => "numeric".into(),
+            DataType::Date => "date".into(),
+            DataType::Time => "time without time zone".into(),
+            DataType::Timestamp => "timestamp without time zone".into(),
+            DataType::TimestampTz => "timestamp with time zone".into(),
+            DataType::Interval => "interval".into(),
+            DataType::Bytea => "bytea".into(),
+            DataType::Json => "json".into(),
+            DataType::Jsonb => "jsonb".into(),
+        }
+    }
+
+    /// Checks the type's parameters against PostgreSQL's limits.
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            DataType::Varchar(n) | DataType::Char(n) if n == 0 || n > MAX_CHAR_LENGTH => Err(
+                format!("length {n} of {self} is outside 1..={MAX_CHAR_LENGTH}"),
+            ),
+            DataType::Numeric(Some((p, _))) if p == 0 || p > MAX_NUMERIC_PRECISION => Err(format!(
+                "precision {p} of {self} is outside 1..={MAX_NUMERIC_PRECISION}"
+            )),
+            DataType::Numeric(Some((p, s))) if s > p => Err(format!(
+                "scale {s} of {self} is larger than its precision {p}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The short spelling a model author writes: `varchar(20)`, `numeric(10,2)`, `timestamptz`.
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DataType::Varchar(n) => write!(f, "varchar({n})"),
+            DataType::Char(n) => write!(f, "char({n})"),
+            DataType::Time => f.write_str("time"),
+            DataType::Timestamp => f.write_str("timestamp"),
+            DataType::TimestampTz => f.write_str("timestamptz"),
+            other => f.write_str(&other.pg_type()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_its_postgres_spelling() {
+        let cases = [
+            (DataType::Varchar(20), "character varying(20)"),
+            (DataType::Char(2), "character(2)"),
+            (DataType::Text, "text"),
+            (DataType::SmallInt, "smallint"),
+            (DataType::Integer, "integer"),
+            (DataType::BigInt, "bigint"),
+            (DataType::Boolean, "boolean"),
+            (DataType::Real, "real"),
+            (DataType::DoublePrecision, "double precision"),
+            (DataType::Numeric(Some((10, 2))), "numeric(10,2)"),
+            (DataType::Numeric(None), "numeric"),
+            (DataType::Date, "date"),
+            (DataType::Time, "time without time zone"),
+            (DataType::Timestamp, "timestamp without time zone"),
+            (DataType::TimestampTz, "timestamp with time zone"),
+            (DataType::Interval, "interval"),
+            (DataType::Bytea, "bytea"),
+            (DataType::Json, "json"),
+            (DataType::Jsonb, "jsonb"),
+        ];
+        for (ty, pg) in cases {
+            assert_eq!(ty.pg_type(), pg, "{ty:?}");
+            assert!(ty.check().is_ok(), "{ty:?}");
+        }
+    }
+
+    #[test]
+    fn display_uses_the_short_spelling() {
+        assert_eq!(DataType::Varchar(20).to_string(), "varchar(20)");
+        assert_eq!(DataType::TimestampTz.to_string(), "timestamptz");
+        assert_eq!(
+            DataType::Numeric(Some((12, 4))).to_string(),
+            "numeric(12,4)"
+        );
+    }
+
+    #[test]
+    fn parameters_outside_postgres_limits_are_refused() {
+        assert!(DataType::Varchar(0).check().is_err());
+        assert!(DataType::Char(MAX_CHAR_LENGTH + 1).check().is_err());
+        assert!(DataType::Varchar(MAX_CHAR_LENGTH).check().is_ok());
+        assert!(DataType::Numeric(Some((0, 0))).check().is_err());
+        assert!(DataType::Numeric(Some((1001, 0))).check().is_err());
+        let err = DataType::Numeric(Some((5, 6))).check().unwrap_err();
+        assert_eq!(
+            err,
+            "scale 6 of numeric(5,6) is larger than its precision 5"
+        );
+    }
+}

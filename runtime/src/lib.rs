@@ -1,0 +1,23 @@
+//! DataSurface Yellow: the one crate a model repo depends on.
+//!
+//! A model repo declares its ecosystem with the types re-exported here and
+//! `#[derive(Dataset)]`, and its `main.rs` hands the model to [`main`]: that is the
+//! runtime binary, which validates the model and runs the platform's jobs.
+//!
+//! ```no_run
+//! use datasurface::*;
+//!
+//! fn ecosystem() -> Ecosystem {
+//!     Ecosystem::new("Corp")
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     datasurface::main(ecosystem())
+//! }
+//! ```
+
+pub mod cli;
+
+pub use cli::main;
+pub use datasurface_macros::Dataset;
+pub use datasurface_model::*;
