@@ -115,12 +115,10 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
             continue;
         };
         if key_attr.is_some() && ty.nullable {
-            errors.push(
-                Error::custom(format!(
-                    "key field `{fident}` is an Option; key columns are NOT NULL, so key fields cannot be Option"
-                ))
-                .with_span(&field.ty),
-            );
+            errors.push(types::spanned(
+                &field.ty,
+                format!("key field `{fident}` is an Option; key columns are NOT NULL, so key fields cannot be Option"),
+            ));
         }
         columns.push(ColumnField {
             field,

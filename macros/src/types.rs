@@ -166,6 +166,11 @@ fn refine(kind: Kind, field: &FieldArgs, ty: &syn::Type) -> darling::Result<Data
     })
 }
 
+/// An error over the whole of `tokens` (darling's own spans cover only their first token).
+pub(crate) fn spanned(tokens: impl ToTokens, message: impl std::fmt::Display) -> Error {
+    syn::Error::new_spanned(tokens, message).into()
+}
+
 /// The type argument of `ty` when `ty` is `Name<T>` (by its last path segment).
 fn generic_of<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
     let syn::Type::Path(path) = ty else {
