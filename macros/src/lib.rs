@@ -16,9 +16,9 @@ use proc_macro::TokenStream;
 
 /// Derives `datasurface::Dataset` for a struct with named fields.
 ///
-/// ```ignore
-/// use datasurface::Dataset;
-/// use chrono::NaiveDate;
+/// ```
+/// use datasurface::chrono::NaiveDate;
+/// use datasurface::{Classification, DataType, Dataset};
 ///
 /// #[derive(Dataset)]
 /// #[dataset(name = "customers", classification = "personal")]
@@ -32,6 +32,13 @@ use proc_macro::TokenStream;
 ///     #[column(varchar = 100, classification = "sensitive_personal")]
 ///     pub email: Option<String>,
 /// }
+///
+/// let schema = Customer::schema();
+/// assert_eq!(schema.name, "customers");
+/// assert_eq!(Customer::KEY, ["id"]);
+/// assert_eq!(schema.columns[3].data_type, DataType::Varchar(100));
+/// assert!(schema.columns[3].nullable);
+/// assert_eq!(schema.columns[3].classification, Some(Classification::SensitivePersonal));
 /// ```
 ///
 /// Struct attributes, `#[dataset(…)]`:

@@ -130,6 +130,9 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
+/// Physical name → what owns it, and where in the model.
+type NameOwners = BTreeMap<String, (String, ModelPath)>;
+
 /// Runs every check on `eco`.
 pub(crate) fn check(eco: &Ecosystem) -> Report {
     let mut v = Validator {
@@ -685,8 +688,7 @@ impl<'a> Validator<'a> {
     fn physical_names(&mut self, root: &ModelPath) {
         let eco = self.eco;
         // (host, port, database) → physical name → (what owns it, where).
-        let mut owners: BTreeMap<(String, u16, String), BTreeMap<String, (String, ModelPath)>> =
-            BTreeMap::new();
+        let mut owners: BTreeMap<(&str, u16, &str), NameOwners> = BTreeMap::new();
         let mut clashes = Vec::new();
         for platform in &eco.platforms {
             let Some(provider) = eco.find_provider(&platform.provider) else {
@@ -694,7 +696,7 @@ impl<'a> Validator<'a> {
             };
             let db = &provider.merge_database;
             let names = owners
-                .entry((db.host.clone(), db.port, db.database.clone()))
+                .entry((db.host.as_str(), db.port, db.database.as_str()))
                 .or_default();
             let ppath = root.at("platform", &platform.name);
             let mut claim = |name: String, owner: String, path: &ModelPath| match names.get(&name) {

@@ -2,7 +2,12 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use datasurface_model::{Ecosystem, ValidEcosystem};
+use std::ffi::OsString;
+use std::io::{self, Write};
 use std::process::ExitCode;
+
+const SUCCESS: u8 = 0;
+const FAILURE: u8 = 1;
 
 /// The runtime binary of a DataSurface ecosystem.
 #[derive(Debug, Parser)]
@@ -19,14 +24,31 @@ enum Command {
     Validate,
 }
 
-/// Runs the command line for `ecosystem` and returns the process's exit code.
+/// Runs the command line of the process for `ecosystem` and returns its exit code.
 ///
 /// This is the whole `main` of a model repo:
 /// `fn main() -> ExitCode { datasurface::main(my_model::ecosystem()) }`.
 pub fn main(ecosystem: Ecosystem) -> ExitCode {
-    let bin = std::env::args()
-        .next()
-        .as_deref()
+    let code = run(
+        ecosystem,
+        std::env::args_os(),
+        &mut io::stdout(),
+        &mut io::stderr(),
+    );
+    ExitCode::from(code)
+}
+
+/// Runs the command line `args` (the binary's name first) for `ecosystem`, writing what a
+/// person reads to `out` and diagnostics to `err`; returns the exit code: 0 on success,
+/// 1 when the command failed, 2 for a usage error.
+pub fn run<I, T>(ecosystem: Ecosystem, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut args = args.into_iter().map(Into::into).peekable();
+    let bin = args
+        .peek()
         .and_then(|a| {
             std::path::Path::new(a)
                 .file_stem()?
@@ -34,28 +56,42 @@ pub fn main(ecosystem: Ecosystem) -> ExitCode {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "datasurface".to_owned());
-    let matches = Cli::command().name(bin).get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let parsed = Cli::command()
+        .name(bin)
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => {
+            // Help and version go to `out` and succeed; usage errors go to `err`.
+            let target: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = write!(target, "{}", e.render());
+            return u8::try_from(e.exit_code()).unwrap_or(FAILURE);
+        }
     };
-    match cli.command {
-        Command::Validate => validate(ecosystem),
-    }
+    let result = match cli.command {
+        Command::Validate => validate(ecosystem, out, err),
+    };
+    result.unwrap_or_else(|e| {
+        let _ = writeln!(err, "error: {e}");
+        FAILURE
+    })
 }
 
-fn validate(ecosystem: Ecosystem) -> ExitCode {
+fn validate(ecosystem: Ecosystem, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    let name = ecosystem.name.clone();
     match ecosystem.validate() {
         Ok(eco) => {
             for warning in eco.warnings() {
-                eprintln!("{warning}");
+                writeln!(err, "{warning}")?;
             }
-            println!("model {} is valid: {}", eco.name, summary(&eco));
-            ExitCode::SUCCESS
+            writeln!(out, "model {} is valid: {}", eco.name, summary(&eco))?;
+            Ok(SUCCESS)
         }
         Err(report) => {
-            eprintln!("{report}");
-            ExitCode::FAILURE
+            writeln!(err, "{report}")?;
+            writeln!(out, "model {name} is not valid")?;
+            Ok(FAILURE)
         }
     }
 }

@@ -18,6 +18,10 @@
 
 pub mod cli;
 
-pub use cli::main;
+pub use cli::{main, run};
 pub use datasurface_macros::Dataset;
 pub use datasurface_model::*;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
