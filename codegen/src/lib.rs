@@ -1,7 +1,9 @@
 //! Artifact generation for DataSurface Yellow.
 //!
-//! This crate will own the pure functions from a validated model to the files that run it:
-//! the DDL and merge SQL the runtime executes, the Airflow DAGs (Askama templates in
-//! `codegen/templates/`), the Kubernetes objects, the Dockerfile and the secrets guide.
-//! Generation does no I/O and touches no database: the same model always gives
-//! byte-identical artifacts.
+//! Pure functions from a validated model to the text that runs it. [`sql`] holds the DDL,
+//! snapshot and merge statements the runtime executes, so what runs is exactly what the
+//! snapshots show. Airflow DAGs (Askama templates in `codegen/templates/`), Kubernetes
+//! objects, the Dockerfile and the secrets guide will join it. Generation does no I/O and
+//! touches no database: the same model always gives byte-identical text.
+
+pub mod sql;

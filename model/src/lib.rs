@@ -47,7 +47,7 @@ mod value;
 mod workspace;
 
 pub use cron::check_cron;
-pub use ecosystem::{Ecosystem, GovernanceZone, Team, ValidEcosystem};
+pub use ecosystem::{Ecosystem, GovernanceZone, Stream, StreamError, Team, ValidEcosystem};
 pub use platform::{
     Assignment, AssignmentStatus, PlatformMode, ProductionStatus, YellowPlatform,
     YellowServiceProvider,

@@ -221,6 +221,11 @@ pub fn merge_table(platform: &str, store: &str, dataset: &str) -> String {
     physical_name(&[platform, store, dataset], "_merge")
 }
 
+/// The index of the current versions of a forensic merge table.
+pub fn merge_current_index(platform: &str, store: &str, dataset: &str) -> String {
+    physical_name(&[platform, store, dataset], "_merge_current")
+}
+
 /// `{platform}_batch_counter`.
 pub fn batch_counter_table(platform: &str) -> String {
     physical_name(&[platform], "_batch_counter")

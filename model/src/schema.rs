@@ -148,6 +148,27 @@ impl DatasetSchema {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// A short fingerprint of what the merge depends on: column names, types, nullability
+    /// and key. A batch records it when it starts; a different one later means the model
+    /// changed under an open batch.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut text = format!("{}\n", self.name);
+        for c in &self.columns {
+            text.push_str(&format!(
+                "{}\t{}\t{}\n",
+                c.name,
+                c.data_type.pg_type(),
+                c.nullable
+            ));
+        }
+        text.push_str(&self.primary_key.join("\t"));
+        Sha256::digest(text.as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The primary-key columns, in key order (skipping names that do not resolve, which
     /// validation reports).
     pub fn key_columns(&self) -> impl Iterator<Item = &Column> {

@@ -95,6 +95,76 @@ impl DataType {
     }
 }
 
+impl DataType {
+    /// Parses PostgreSQL's canonical spelling of a type (what `format_type()` returns), for
+    /// the types the model knows; `None` for any other type.
+    pub fn from_pg(text: &str) -> Option<DataType> {
+        let text = text.trim();
+        let (base, args) = match text.split_once('(') {
+            Some((base, rest)) => (base.trim(), Some(rest.strip_suffix(')')?)),
+            None => (text, None),
+        };
+        let numbers: Option<Vec<u32>> = match args {
+            Some(a) => Some(
+                a.split(',')
+                    .map(|n| n.trim().parse().ok())
+                    .collect::<Option<_>>()?,
+            ),
+            None => None,
+        };
+        let ty = match (base, numbers.as_deref()) {
+            ("character varying", Some([n])) => DataType::Varchar(*n),
+            ("character", Some([n])) => DataType::Char(*n),
+            ("numeric", Some([p, s])) => {
+                DataType::Numeric(Some((u16::try_from(*p).ok()?, u16::try_from(*s).ok()?)))
+            }
+            ("numeric", Some([p])) => DataType::Numeric(Some((u16::try_from(*p).ok()?, 0))),
+            ("numeric", None) => DataType::Numeric(None),
+            (name, None) => match name {
+                "text" => DataType::Text,
+                "smallint" => DataType::SmallInt,
+                "integer" => DataType::Integer,
+                "bigint" => DataType::BigInt,
+                "boolean" => DataType::Boolean,
+                "real" => DataType::Real,
+                "double precision" => DataType::DoublePrecision,
+                "date" => DataType::Date,
+                "time without time zone" => DataType::Time,
+                "timestamp without time zone" => DataType::Timestamp,
+                "timestamp with time zone" => DataType::TimestampTz,
+                "interval" => DataType::Interval,
+                "bytea" => DataType::Bytea,
+                "json" => DataType::Json,
+                "jsonb" => DataType::Jsonb,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(ty)
+    }
+
+    /// Whether every value of a source column of type `source` fits this type unchanged,
+    /// so the snapshot can cast it without losing anything.
+    pub fn can_hold(&self, source: &DataType) -> bool {
+        use DataType::*;
+        if self == source {
+            return true;
+        }
+        match (*source, *self) {
+            (Varchar(m), Varchar(n)) => m <= n,
+            (Varchar(_), Text) => true,
+            (SmallInt, Integer | BigInt | Numeric(None)) => true,
+            (Integer, BigInt | Numeric(None)) => true,
+            (BigInt, Numeric(None)) => true,
+            (Real, DoublePrecision) => true,
+            (Numeric(Some(_)), Numeric(None)) => true,
+            (Numeric(Some((p, s))), Numeric(Some((p2, s2)))) => s <= s2 && p - s <= p2 - s2,
+            (Json, Jsonb) => true,
+            _ => false,
+        }
+    }
+}
+
 /// The short spelling a model author writes: `varchar(20)`, `numeric(10,2)`, `timestamptz`.
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -140,6 +210,59 @@ mod tests {
             assert_eq!(ty.pg_type(), pg, "{ty:?}");
             assert!(ty.check().is_ok(), "{ty:?}");
         }
+    }
+
+    #[test]
+    fn postgres_spellings_parse_back() {
+        for ty in [
+            DataType::Varchar(20),
+            DataType::Char(2),
+            DataType::Text,
+            DataType::SmallInt,
+            DataType::Integer,
+            DataType::BigInt,
+            DataType::Boolean,
+            DataType::Real,
+            DataType::DoublePrecision,
+            DataType::Numeric(Some((10, 2))),
+            DataType::Numeric(None),
+            DataType::Date,
+            DataType::Time,
+            DataType::Timestamp,
+            DataType::TimestampTz,
+            DataType::Interval,
+            DataType::Bytea,
+            DataType::Json,
+            DataType::Jsonb,
+        ] {
+            assert_eq!(DataType::from_pg(&ty.pg_type()), Some(ty));
+        }
+        assert_eq!(
+            DataType::from_pg("numeric(7)"),
+            Some(DataType::Numeric(Some((7, 0))))
+        );
+        assert_eq!(DataType::from_pg("uuid"), None);
+        assert_eq!(DataType::from_pg("character varying"), None);
+        assert_eq!(DataType::from_pg("integer[]"), None);
+    }
+
+    #[test]
+    fn wider_types_hold_narrower_sources() {
+        use DataType::*;
+        assert!(Varchar(20).can_hold(&Varchar(20)));
+        assert!(Varchar(20).can_hold(&Varchar(10)));
+        assert!(!Varchar(20).can_hold(&Varchar(100)));
+        assert!(Text.can_hold(&Varchar(100)));
+        assert!(!Varchar(100).can_hold(&Text));
+        assert!(!Varchar(5).can_hold(&Char(5)));
+        assert!(BigInt.can_hold(&Integer));
+        assert!(!Integer.can_hold(&BigInt));
+        assert!(DoublePrecision.can_hold(&Real));
+        assert!(Numeric(Some((12, 4))).can_hold(&Numeric(Some((10, 2)))));
+        assert!(!Numeric(Some((12, 1))).can_hold(&Numeric(Some((10, 2)))));
+        assert!(!Numeric(Some((10, 2))).can_hold(&Numeric(None)));
+        assert!(!TimestampTz.can_hold(&Timestamp));
+        assert!(Jsonb.can_hold(&Json));
     }
 
     #[test]

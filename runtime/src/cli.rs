@@ -1,5 +1,7 @@
 //! The runtime binary's command line: what a model repo's `main` runs.
 
+use crate::batch::{self, RunOptions};
+use crate::pg::Environment;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use datasurface_model::{Ecosystem, ValidEcosystem};
 use std::ffi::OsString;
@@ -22,6 +24,52 @@ enum Command {
     /// Check the model: print every error and warning with its path in the model;
     /// exit 1 if there is any error.
     Validate,
+    /// Run one whole batch of a stream: snapshot the source into staging, merge, commit.
+    /// Resumes the stream's open batch if there is one. The last line is
+    /// DATASURFACE_RESULT_CODE=0 on success, -1 on error.
+    Run {
+        #[command(flatten)]
+        stream: StreamArgs,
+        /// Allow this run to delete up to this percentage of a dataset's current rows
+        /// (overrides the store's mass-delete guard; 100 turns it off).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        max_delete_percent: Option<u8>,
+    },
+    /// Reset a stream's open batch: clear its staging and send it back to started, so the
+    /// next run takes a fresh snapshot. Prints SUCCESS or ERROR: ….
+    ResetBatch {
+        #[command(flatten)]
+        stream: StreamArgs,
+    },
+    /// Show the recent batches of a platform's streams with their status, times and metrics.
+    Status {
+        /// The platform's model name (as written in the model, e.g. YellowLive).
+        #[arg(long)]
+        platform: String,
+        /// Only the streams of this datastore.
+        #[arg(long)]
+        store: Option<String>,
+        /// How many recent batches to show per stream.
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which stream a command works on.
+#[derive(Debug, clap::Args)]
+struct StreamArgs {
+    /// The platform's model name (as written in the model, e.g. YellowLive).
+    #[arg(long)]
+    platform: String,
+    /// The datastore.
+    #[arg(long)]
+    store: String,
+    /// The dataset, for SINGLE_DATASET stores only.
+    #[arg(long)]
+    dataset: Option<String>,
 }
 
 /// Runs the command line of the process for `ecosystem` and returns its exit code.
@@ -71,11 +119,187 @@ where
     };
     let result = match cli.command {
         Command::Validate => validate(ecosystem, out, err),
+        command => match ecosystem.validate() {
+            Ok(eco) => jobs(&eco, command, &Environment::from_process(), out, err),
+            Err(report) => {
+                let _ = writeln!(err, "{report}");
+                Ok(FAILURE)
+            }
+        },
     };
     result.unwrap_or_else(|e| {
         let _ = writeln!(err, "error: {e}");
         FAILURE
     })
+}
+
+/// The commands that work on databases.
+fn jobs(
+    eco: &ValidEcosystem,
+    command: Command,
+    env: &Environment,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Validate => unreachable!("validate needs no database"),
+        Command::Run {
+            stream,
+            max_delete_percent,
+        } => {
+            let options = RunOptions { max_delete_percent };
+            let result = runtime.block_on(batch::run(
+                eco,
+                &stream.platform,
+                &stream.store,
+                stream.dataset.as_deref(),
+                &options,
+                env,
+            ));
+            match result {
+                Ok(outcome) => {
+                    writeln!(
+                        out,
+                        "{} {}: {outcome}",
+                        stream.platform,
+                        stream_name(&stream)
+                    )?;
+                    writeln!(out, "DATASURFACE_RESULT_CODE=0")?;
+                    Ok(SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(
+                        err,
+                        "error: {} {}: {e}",
+                        stream.platform,
+                        stream_name(&stream)
+                    )?;
+                    writeln!(out, "DATASURFACE_RESULT_CODE=-1")?;
+                    Ok(e.exit_code())
+                }
+            }
+        }
+        Command::ResetBatch { stream } => {
+            let result = runtime.block_on(batch::reset_batch(
+                eco,
+                &stream.platform,
+                &stream.store,
+                stream.dataset.as_deref(),
+                env,
+            ));
+            match result {
+                Ok(batch) => {
+                    writeln!(
+                        err,
+                        "batch {batch} of {} {} reset to started",
+                        stream.platform,
+                        stream_name(&stream)
+                    )?;
+                    writeln!(out, "SUCCESS")?;
+                    Ok(SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(out, "ERROR: {e}")?;
+                    Ok(FAILURE)
+                }
+            }
+        }
+        Command::Status {
+            platform,
+            store,
+            limit,
+            json,
+        } => match runtime.block_on(batch::history(eco, &platform, store.as_deref(), limit, env)) {
+            Ok(rows) if json => {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(io::Error::other)?
+                )?;
+                Ok(SUCCESS)
+            }
+            Ok(rows) => {
+                status_table(&platform, &rows, out)?;
+                Ok(SUCCESS)
+            }
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                Ok(FAILURE)
+            }
+        },
+    }
+}
+
+fn stream_name(stream: &StreamArgs) -> String {
+    datasurface_model::naming::stream_key(&stream.store, stream.dataset.as_deref())
+}
+
+fn status_table(platform: &str, rows: &[batch::BatchRow], out: &mut dyn Write) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "{platform} has run no batch yet");
+    }
+    let opt = |n: Option<i64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let header = [
+        "stream", "batch", "status", "started", "seconds", "inserted", "updated", "deleted", "rows",
+    ];
+    let table: Vec<[String; 9]> = rows
+        .iter()
+        .map(|b| {
+            let seconds = b
+                .batch_end_time
+                .map(|end| {
+                    format!(
+                        "{:.1}",
+                        (end - b.batch_start_time).num_milliseconds() as f64 / 1000.0
+                    )
+                })
+                .unwrap_or_else(|| "-".into());
+            [
+                b.key.clone(),
+                b.batch_id.to_string(),
+                b.batch_status.clone(),
+                b.batch_start_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                seconds,
+                opt(b.records_inserted),
+                opt(b.records_updated),
+                opt(b.records_deleted),
+                opt(b.total_records),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i < 4 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(&header.map(String::from)).trim_end())?;
+    for row in &table {
+        writeln!(out, "{}", line(row).trim_end())?;
+    }
+    Ok(())
 }
 
 fn validate(ecosystem: Ecosystem, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {

@@ -16,7 +16,10 @@
 //! }
 //! ```
 
+pub mod batch;
 pub mod cli;
+pub mod infra;
+pub mod pg;
 
 pub use cli::{main, run};
 pub use datasurface_macros::Dataset;

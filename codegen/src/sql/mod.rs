@@ -1,0 +1,172 @@
+//! SQL for PostgreSQL 15: the platform's tables, the source snapshot, the live and forensic
+//! merges, and the batch bookkeeping.
+//!
+//! Every identifier passes through [`naming::quote_ident`]; values are bind parameters
+//! (`$1`, …). Each statement starts with a comment saying what it does.
+
+mod batch;
+mod forensic;
+mod ingest;
+mod live;
+mod tables;
+
+pub use batch::BatchSql;
+pub use ingest::{SESSION_SETTINGS, SnapshotSql};
+pub use tables::TableSql;
+
+use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
+
+/// `ds_surf_batch_out` of a version that is still current.
+pub const CURRENT: i32 = i32::MAX;
+
+/// The platform columns of merge tables.
+pub const BATCH_ID: &str = "ds_surf_batch_id";
+pub const ALL_HASH: &str = "ds_surf_all_hash";
+pub const KEY_HASH: &str = "ds_surf_key_hash";
+pub const BATCH_IN: &str = "ds_surf_batch_in";
+pub const BATCH_OUT: &str = "ds_surf_batch_out";
+
+/// What a merge statement's row count means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counts {
+    Inserted,
+    Updated,
+    Deleted,
+    /// New versions: keys new in this batch plus keys whose row changed.
+    InsertedAndUpdated,
+}
+
+/// One step of a merge: a statement, and what its row count means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeStep {
+    pub sql: String,
+    /// Whether the statement takes the batch id as `$1`.
+    pub takes_batch: bool,
+    pub counts: Counts,
+}
+
+/// Everything the runtime executes for one dataset of one platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSql {
+    pub staging_table: String,
+    pub merge_table: String,
+    pub tables: TableSql,
+    pub snapshot: SnapshotSql,
+    /// Keys present more than once in staging (at most 5, as text).
+    pub duplicate_keys: String,
+    /// Current rows of the merge table before the merge (for the mass-delete guard).
+    pub current_rows: String,
+    /// The merge, in order, inside one transaction.
+    pub merge: Vec<MergeStep>,
+    /// Empties staging once the batch is merged or reset.
+    pub clear_staging: String,
+}
+
+impl DatasetSql {
+    /// The SQL of `dataset` of `store` on `platform`.
+    pub fn new(platform: &YellowPlatform, store: &Datastore, dataset: &DatasetSchema) -> Self {
+        let t = Tables::new(platform, store, dataset);
+        let merge = match platform.mode {
+            PlatformMode::Live => live::merge(&t),
+            PlatformMode::Forensic => forensic::merge(&t),
+        };
+        let current_rows = match platform.mode {
+            PlatformMode::Live => format!(
+                "-- Count the rows of {merge} before the merge.\nSELECT count(*) FROM {merge}",
+                merge = t.merge
+            ),
+            PlatformMode::Forensic => format!(
+                "-- Count the current versions of {merge} before the merge.\nSELECT count(*) FROM {merge} WHERE {out} = {CURRENT}",
+                merge = t.merge,
+                out = q(BATCH_OUT)
+            ),
+        };
+        DatasetSql {
+            staging_table: t.staging_name.clone(),
+            merge_table: t.merge_name.clone(),
+            tables: tables::ddl(&t, platform.mode),
+            snapshot: ingest::snapshot(&t),
+            duplicate_keys: format!(
+                "-- Find keys that occur more than once in the snapshot of {ds}.\n\
+                 SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 LIMIT 5",
+                ds = t.dataset.name,
+                keys = t.key_list(""),
+                staging = t.staging
+            ),
+            current_rows,
+            merge,
+            clear_staging: format!(
+                "-- Empty the staging table of {}.\nTRUNCATE {}",
+                t.dataset.name, t.staging
+            ),
+        }
+    }
+}
+
+/// Quotes an identifier.
+pub(crate) fn q(name: &str) -> String {
+    naming::quote_ident(name)
+}
+
+/// The names one dataset's statements are built from, quoted once.
+pub(crate) struct Tables<'a> {
+    pub(crate) dataset: &'a DatasetSchema,
+    pub(crate) staging_name: String,
+    pub(crate) merge_name: String,
+    pub(crate) staging: String,
+    pub(crate) merge: String,
+    pub(crate) current_index: String,
+}
+
+impl<'a> Tables<'a> {
+    fn new(platform: &YellowPlatform, store: &Datastore, dataset: &'a DatasetSchema) -> Self {
+        let staging_name = naming::staging_table(&platform.name, &store.name, &dataset.name);
+        let merge_name = naming::merge_table(&platform.name, &store.name, &dataset.name);
+        Tables {
+            dataset,
+            staging: q(&staging_name),
+            merge: q(&merge_name),
+            staging_name,
+            merge_name,
+            current_index: q(&naming::merge_current_index(
+                &platform.name,
+                &store.name,
+                &dataset.name,
+            )),
+        }
+    }
+
+    /// The dataset's columns, quoted, each prefixed with `alias.` when one is given.
+    pub(crate) fn column_list(&self, alias: &str) -> String {
+        join(self.dataset.columns.iter().map(|c| c.name.as_str()), alias)
+    }
+
+    /// The key columns, quoted, each prefixed with `alias.` when one is given.
+    pub(crate) fn key_list(&self, alias: &str) -> String {
+        join(self.dataset.primary_key.iter().map(String::as_str), alias)
+    }
+
+    /// `a."k1" = b."k1" AND a."k2" = b."k2"`: keys compared column by column, so two keys
+    /// can never be taken for one another.
+    pub(crate) fn keys_equal(&self, a: &str, b: &str) -> String {
+        self.dataset
+            .primary_key
+            .iter()
+            .map(|k| format!("{a}.{k} = {b}.{k}", k = q(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+fn join<'n>(names: impl Iterator<Item = &'n str>, alias: &str) -> String {
+    names
+        .map(|n| {
+            if alias.is_empty() {
+                q(n)
+            } else {
+                format!("{alias}.{}", q(n))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,145 @@
+//! Merging staging into the merge tables, and the metrics that say what it did.
+
+use super::{Metrics, RunError, Target};
+use datasurface_codegen::sql::{BatchSql, Counts};
+use serde_json::json;
+use std::collections::BTreeMap;
+use tokio_postgres::Client;
+
+/// Merges batch `batch` (which must be `ingested`) and commits it with its metrics, all in
+/// one transaction. Refuses, and sends the batch back to `started`, when the snapshot has
+/// duplicate keys or would delete more than `limit` percent of a dataset's current rows.
+pub(super) async fn merge(
+    client: &mut Client,
+    target: &Target<'_>,
+    sql: &BatchSql,
+    batch: i32,
+    limit: u8,
+) -> Result<BTreeMap<String, Metrics>, RunError> {
+    let statements = target.sql();
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| RunError::sql("BEGIN", e))?;
+    let row = tx
+        .query_one(&sql.lock_batch, &[&target.key])
+        .await
+        .map_err(|e| RunError::sql(&sql.lock_batch, e))?;
+    let state: serde_json::Value = row.get(2);
+
+    let mut per_dataset = BTreeMap::new();
+    let mut refused = None;
+    for (dataset, dataset_sql) in target.datasets.iter().zip(&statements) {
+        let duplicates: Vec<String> = tx
+            .query(&dataset_sql.duplicate_keys, &[])
+            .await
+            .map_err(|e| RunError::sql(&dataset_sql.duplicate_keys, e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !duplicates.is_empty() {
+            refused = Some(RunError::DuplicateKeys {
+                batch,
+                dataset: dataset.name.clone(),
+                keys: duplicates,
+            });
+            break;
+        }
+        let current: i64 = tx
+            .query_one(&dataset_sql.current_rows, &[])
+            .await
+            .map_err(|e| RunError::sql(&dataset_sql.current_rows, e))?
+            .get(0);
+        let mut m = Metrics {
+            total: state["datasets"][dataset.name.as_str()]["total"]
+                .as_u64()
+                .unwrap_or(0),
+            ..Metrics::default()
+        };
+        let mut new_versions = 0;
+        for step in &dataset_sql.merge {
+            let n = if step.takes_batch {
+                tx.execute(&step.sql, &[&batch]).await
+            } else {
+                tx.execute(&step.sql, &[]).await
+            }
+            .map_err(|e| RunError::sql(&step.sql, e))?;
+            match step.counts {
+                Counts::Inserted => m.inserted = n,
+                Counts::Updated => m.updated = n,
+                Counts::Deleted => m.deleted = n,
+                Counts::InsertedAndUpdated => new_versions = n,
+            }
+        }
+        if new_versions > 0 {
+            m.inserted = new_versions - m.updated;
+        }
+        let current = u64::try_from(current).unwrap_or(0);
+        if current > 0 && m.deleted * 100 > u64::from(limit) * current {
+            refused = Some(RunError::MassDelete {
+                batch,
+                dataset: dataset.name.clone(),
+                deleted: m.deleted,
+                current,
+                percent: m.deleted * 100 / current,
+                limit,
+            });
+            break;
+        }
+        tx.batch_execute(&dataset_sql.clear_staging)
+            .await
+            .map_err(|e| RunError::sql(&dataset_sql.clear_staging, e))?;
+        per_dataset.insert(dataset.name.clone(), m);
+    }
+    if let Some(error) = refused {
+        tx.rollback()
+            .await
+            .map_err(|e| RunError::sql("ROLLBACK", e))?;
+        restart(client, target, sql, batch).await?;
+        return Err(error);
+    }
+
+    let mut total = Metrics::default();
+    per_dataset.values().for_each(|m| total.add(*m));
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let state = json!({ "schema": state["schema"], "datasets": per_dataset });
+    tx.execute(
+        &sql.committed,
+        &[
+            &target.key,
+            &batch,
+            &as_i64(total.inserted),
+            &as_i64(total.updated),
+            &as_i64(total.deleted),
+            &state,
+        ],
+    )
+    .await
+    .map_err(|e| RunError::sql(&sql.committed, e))?;
+    tx.commit().await.map_err(|e| RunError::sql("COMMIT", e))?;
+    Ok(per_dataset)
+}
+
+/// Sends batch `batch` back to `started` with its staging emptied and its schema
+/// fingerprints taken from the model as it is now.
+pub(super) async fn restart(
+    client: &mut Client,
+    target: &Target<'_>,
+    sql: &BatchSql,
+    batch: i32,
+) -> Result<(), RunError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| RunError::sql("BEGIN", e))?;
+    for dataset_sql in target.sql() {
+        tx.batch_execute(&dataset_sql.clear_staging)
+            .await
+            .map_err(|e| RunError::sql(&dataset_sql.clear_staging, e))?;
+    }
+    let state = json!({ "schema": target.fingerprints() });
+    tx.execute(&sql.restart, &[&target.key, &batch, &state])
+        .await
+        .map_err(|e| RunError::sql(&sql.restart, e))?;
+    tx.commit().await.map_err(|e| RunError::sql("COMMIT", e))
+}

@@ -1,0 +1,244 @@
+//! A throwaway PostgreSQL cluster from the machine's install: for the demo and the tests.
+//!
+//! `initdb` refuses to run as root, so as root the cluster belongs to the `postgres` user
+//! (created by the distribution's package) and its commands run through `runuser`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running cluster in a temporary directory; stopped and removed on drop.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    run_as: Option<String>,
+    port: u16,
+}
+
+/// Why a cluster could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "no PostgreSQL server install found (looked for initdb on PATH and in /usr/lib/postgresql/*/bin); \
+         install one with: apt-get install -y postgresql"
+    )]
+    NotInstalled,
+    #[error(
+        "running as root, but there is no `postgres` user to own the cluster (initdb refuses root); install the postgresql package, which creates it"
+    )]
+    NoUnprivilegedUser,
+    #[error("{step} failed: {detail}")]
+    Step { step: String, detail: String },
+}
+
+impl Cluster {
+    /// Starts a new cluster on a free local port, trusting local connections as `postgres`.
+    pub fn start() -> Result<Cluster, ClusterError> {
+        let bin = find_bin_dir().ok_or(ClusterError::NotInstalled)?;
+        let run_as = if is_root() {
+            if !user_exists("postgres") {
+                return Err(ClusterError::NoUnprivilegedUser);
+            }
+            Some("postgres".to_owned())
+        } else {
+            None
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "datasurface-pg-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| step("create the cluster directory", e))?;
+        let mut cluster = Cluster {
+            dir,
+            bin,
+            run_as,
+            port: 0,
+        };
+        if let Some(user) = &cluster.run_as {
+            run(
+                Command::new("chown").arg(user).arg(&cluster.dir),
+                "chown the cluster directory",
+            )?;
+        }
+        let data = cluster.dir.join("data");
+        cluster.pg("initdb", "initdb", |c| {
+            c.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]);
+        })?;
+        cluster.port = free_port().map_err(|e| step("find a free port", e))?;
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection URL for `database` as the `postgres` superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The cluster's directory (data, socket, server log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Leaves the server running after this value is dropped.
+    pub fn keep(mut self) -> PathBuf {
+        let dir = std::mem::take(&mut self.dir);
+        std::mem::forget(self);
+        dir
+    }
+
+    /// Stops the server at once, then starts it again on the same port (for restart tests).
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        self.stop_server()?;
+        self.start_server()
+    }
+
+    fn start_server(&self) -> Result<(), ClusterError> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.dir.display()
+        );
+        let (data, log) = (self.dir.join("data"), self.dir.join("server.log"));
+        self.pg("pg_ctl", "start the server", |c| {
+            c.arg("-D")
+                .arg(&data)
+                .arg("-o")
+                .arg(&options)
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "start"]);
+        })
+    }
+
+    fn stop_server(&self) -> Result<(), ClusterError> {
+        let data = self.dir.join("data");
+        self.pg("pg_ctl", "stop the server", |c| {
+            c.arg("-D")
+                .arg(&data)
+                .args(["-m", "immediate", "-w", "stop"]);
+        })
+    }
+
+    fn pg(
+        &self,
+        tool: &str,
+        what: &str,
+        args: impl FnOnce(&mut Command),
+    ) -> Result<(), ClusterError> {
+        let exe = self.bin.join(tool);
+        let mut command = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        args(&mut command);
+        command.current_dir(&self.dir);
+        run(&mut command, what)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.dir.as_os_str().is_empty() {
+            return;
+        }
+        let _ = self.stop_server();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn step(what: &str, e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Step {
+        step: what.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+fn run(command: &mut Command, what: &str) -> Result<(), ClusterError> {
+    let output = command.output().map_err(|e| step(what, e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let mut detail = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        if detail.is_empty() {
+            detail = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        }
+        Err(step(what, detail))
+    }
+}
+
+/// The directory holding `initdb` and `pg_ctl`: on PATH, or the newest of the usual
+/// install folders.
+fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                return Some(dir);
+            }
+        }
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    candidates.sort();
+    candidates.pop().map(|(_, bin)| bin).or_else(|| {
+        [
+            "/usr/local/pgsql/bin",
+            "/opt/homebrew/bin",
+            "/usr/local/bin",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .find(|d| d.join("initdb").is_file())
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn user_exists(user: &str) -> bool {
+    Command::new("id")
+        .arg("-u")
+        .arg(user)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}

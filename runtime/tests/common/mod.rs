@@ -1,0 +1,151 @@
+//! Test support: a real PostgreSQL (a throwaway cluster, or the one named by
+//! `DATASURFACE_TEST_PG`), fresh databases per test, and a small `people` model.
+
+#![allow(dead_code, unreachable_pub)]
+
+use datasurface::pg::Environment;
+use datasurface::pg::cluster::Cluster;
+use datasurface::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio_postgres::{Client, NoTls};
+
+/// A PostgreSQL server for one test.
+pub struct TestPg {
+    _cluster: Option<Cluster>,
+    pub host: String,
+    pub port: u16,
+}
+
+impl TestPg {
+    /// The server named by `DATASURFACE_TEST_PG` (`host:port`, trust auth as `postgres`), or
+    /// a new throwaway cluster.
+    pub fn start() -> TestPg {
+        if let Ok(addr) = std::env::var("DATASURFACE_TEST_PG") {
+            let (host, port) = addr
+                .rsplit_once(':')
+                .expect("DATASURFACE_TEST_PG is host:port");
+            return TestPg {
+                _cluster: None,
+                host: host.into(),
+                port: port.parse().expect("port"),
+            };
+        }
+        let cluster = Cluster::start().expect("start a throwaway PostgreSQL");
+        TestPg {
+            port: cluster.port(),
+            host: "127.0.0.1".into(),
+            _cluster: Some(cluster),
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self._cluster.as_ref()
+    }
+
+    /// Creates a database with a name unique to this process and test.
+    pub async fn create_db(&self, prefix: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = self.connect("postgres").await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        name
+    }
+
+    pub async fn connect(&self, db: &str) -> Client {
+        let url = format!("postgres://postgres@{}:{}/{db}", self.host, self.port);
+        let (client, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    /// The environment the runtime needs for the test model's credentials.
+    pub fn env(&self) -> Environment {
+        Environment::new()
+            .set("src_USER", "postgres")
+            .set("merge_USER", "postgres")
+    }
+}
+
+/// The `people` dataset of the lifecycle tests.
+pub fn people() -> DatasetSchema {
+    DatasetSchema::new("people")
+        .column(Column::new("id", DataType::Integer))
+        .column(Column::new("firstName", DataType::Varchar(50)))
+        .column(Column::new("lastName", DataType::Varchar(50)))
+        .column(Column::new("dob", DataType::Date))
+        .column(Column::nullable("employer", DataType::Varchar(50)))
+        .column(Column::nullable("dod", DataType::Date))
+        .key(["id"])
+        .classified(Classification::Personal)
+}
+
+pub const PEOPLE_DDL: &str = r#"CREATE TABLE people (
+    id integer PRIMARY KEY,
+    "firstName" varchar(50) NOT NULL,
+    "lastName" varchar(50) NOT NULL,
+    dob date NOT NULL,
+    employer varchar(50),
+    dod date
+)"#;
+
+/// A model with one store of `datasets` in database `source` and both Yellow platforms
+/// in database `merge`, on `pg`.
+pub fn model(
+    pg: &TestPg,
+    source: &str,
+    merge: &str,
+    datasets: Vec<DatasetSchema>,
+    consistency: Consistency,
+) -> ValidEcosystem {
+    let src = PostgresDatabase::new("SourceDB", source).at(&pg.host, pg.port);
+    let mut store = Datastore::new("Store1").capture(
+        SqlSnapshot::new(src, Credential::user_password("src"), "*/5 * * * *")
+            .consistency(consistency),
+    );
+    for d in datasets {
+        store = store.dataset_schema(d);
+    }
+    let mut live = DatasetGroup::new("LiveDSG", Retention::LiveOnly);
+    let mut forensic = DatasetGroup::new("ForensicDSG", Retention::Forensic);
+    for d in &store.datasets {
+        live = live.sink_named("Store1", d.name.clone());
+        forensic = forensic.sink_named("Store1", d.name.clone());
+    }
+    let merge_db = PostgresDatabase::new("MergeDB", merge).at(&pg.host, pg.port);
+    let provider = YellowServiceProvider::new(
+        "Test",
+        "ns-test",
+        merge_db,
+        Credential::user_password("merge"),
+    );
+    Ecosystem::new("Test")
+        .zone(
+            GovernanceZone::new("Z").team(
+                Team::new("t")
+                    .datastore(store)
+                    .workspace(Workspace::new("WS").dsg(live).dsg(forensic)),
+            ),
+        )
+        .platform(YellowPlatform::live("YellowLive", &provider))
+        .platform(YellowPlatform::forensic("YellowForensic", &provider))
+        .provider(provider)
+        .assign(Assignment::new("WS", "LiveDSG", "YellowLive"))
+        .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
+        .validate()
+        .expect("valid test model")
+}
+
+/// The metrics of a committed batch as (inserted, updated, deleted, total).
+pub fn counts(outcome: &batch::Outcome) -> (u64, u64, u64, u64) {
+    let m = outcome.metrics;
+    (m.inserted, m.updated, m.deleted, m.total)
+}
