@@ -3,7 +3,7 @@
 
 use crate::batch::RunError;
 use datasurface_codegen::sql::{BatchSql, DatasetSql};
-use datasurface_model::{DatasetSchema, Datastore, YellowPlatform};
+use datasurface_model::{DatasetSchema, Datastore, YellowPlatform, naming};
 use tokio_postgres::Client;
 
 /// Creates the platform's batch tables, and the staging and merge tables of `datasets`,
@@ -14,25 +14,31 @@ pub async fn ensure_tables(
     platform: &YellowPlatform,
     datasets: &[(&Datastore, &DatasetSchema)],
 ) -> Result<(), RunError> {
-    let batch = BatchSql::new(&platform.name);
     let tx = client
         .transaction()
         .await
         .map_err(|e| RunError::sql("BEGIN", e))?;
-    let lock = "SELECT pg_advisory_xact_lock($1)";
+    let lock = "-- Take the platform's DDL lock.\nSELECT pg_advisory_xact_lock($1)";
     tx.execute(lock, &[&crate::batch::lock_id(&platform.name, "")])
         .await
         .map_err(|e| RunError::sql(lock, e))?;
-    let mut statements: Vec<String> = batch.create;
+    let mut statements = BatchSql::new(&platform.name).create;
     for (store, dataset) in datasets {
-        let sql = DatasetSql::new(platform, store, dataset);
-        statements.push(sql.tables.create_staging);
-        statements.extend(sql.tables.create_merge);
+        statements.extend(DatasetSql::new(platform, store, dataset).tables);
     }
+    // Only what is missing: DDL on an existing table would wait for its locks.
+    let exists = "-- Does the object exist?\nSELECT to_regclass($1)::oid::text";
     for ddl in &statements {
-        tx.batch_execute(ddl)
+        let found: Option<String> = tx
+            .query_one(exists, &[&naming::quote_ident(&ddl.object)])
             .await
-            .map_err(|e| RunError::sql(ddl, e))?;
+            .map_err(|e| RunError::sql(exists, e))?
+            .get(0);
+        if found.is_none() {
+            tx.batch_execute(&ddl.sql)
+                .await
+                .map_err(|e| RunError::sql(&ddl.sql, e))?;
+        }
     }
     tx.commit().await.map_err(|e| RunError::sql("COMMIT", e))
 }

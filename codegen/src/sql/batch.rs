@@ -2,7 +2,7 @@
 //! `{platform}_batch_metrics`, and the statements that move a batch through
 //! started → ingested → committed.
 
-use super::q;
+use super::{Ddl, q};
 use datasurface_model::naming;
 
 /// The bookkeeping statements of one platform. Parameters are listed on each.
@@ -10,8 +10,8 @@ use datasurface_model::naming;
 pub struct BatchSql {
     pub counter_table: String,
     pub metrics_table: String,
-    /// Creates both tables when missing.
-    pub create: Vec<String>,
+    /// Creates both tables.
+    pub create: Vec<Ddl>,
     /// `$1` key → the stream's latest batch: (batch_id, batch_status, state).
     pub last_batch: String,
     /// `$1` key → the next batch id of the stream (the counter, advanced).
@@ -41,17 +41,23 @@ impl BatchSql {
         let current = q("currentBatch");
         BatchSql {
             create: vec![
-                format!(
-                    "-- The last batch id handed out per ingestion stream of {platform}.\n\
+                Ddl {
+                    object: counter_table.clone(),
+                    sql: format!(
+                        "-- The last batch id handed out per ingestion stream of {platform}.\n\
                      CREATE TABLE IF NOT EXISTS {counter} (\n    key character varying(255) PRIMARY KEY,\n    {current} integer NOT NULL\n)"
-                ),
-                format!(
-                    "-- One row per batch of every ingestion stream of {platform}: its status, times and metrics.\n\
+                    ),
+                },
+                Ddl {
+                    object: metrics_table.clone(),
+                    sql: format!(
+                        "-- One row per batch of every ingestion stream of {platform}: its status, times and metrics.\n\
                      CREATE TABLE IF NOT EXISTS {metrics} (\n    key character varying(255) NOT NULL,\n    batch_id integer NOT NULL,\n    \
                      batch_start_time timestamp with time zone NOT NULL,\n    batch_end_time timestamp with time zone,\n    \
                      batch_status character varying(32) NOT NULL,\n    records_inserted bigint,\n    records_updated bigint,\n    \
                      records_deleted bigint,\n    total_records bigint,\n    state jsonb NOT NULL,\n    PRIMARY KEY (key, batch_id)\n)"
-                ),
+                    ),
+                },
             ],
             last_batch: format!(
                 "-- The latest batch of a stream.\n\

@@ -12,7 +12,6 @@ mod tables;
 
 pub use batch::BatchSql;
 pub use ingest::{SESSION_SETTINGS, SnapshotSql};
-pub use tables::TableSql;
 
 use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
 
@@ -25,6 +24,14 @@ pub const ALL_HASH: &str = "ds_surf_all_hash";
 pub const KEY_HASH: &str = "ds_surf_key_hash";
 pub const BATCH_IN: &str = "ds_surf_batch_in";
 pub const BATCH_OUT: &str = "ds_surf_batch_out";
+
+/// A statement that creates one database object when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ddl {
+    /// The object's name (unquoted), to look it up before creating it.
+    pub object: String,
+    pub sql: String,
+}
 
 /// What a merge statement's row count means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +57,8 @@ pub struct MergeStep {
 pub struct DatasetSql {
     pub staging_table: String,
     pub merge_table: String,
-    pub tables: TableSql,
+    /// Creates the staging table, the merge table and its indexes.
+    pub tables: Vec<Ddl>,
     pub snapshot: SnapshotSql,
     /// Keys present more than once in staging (at most 5, as text).
     pub duplicate_keys: String,
@@ -116,23 +124,23 @@ pub(crate) struct Tables<'a> {
     pub(crate) staging: String,
     pub(crate) merge: String,
     pub(crate) current_index: String,
+    pub(crate) current_index_name: String,
 }
 
 impl<'a> Tables<'a> {
     fn new(platform: &YellowPlatform, store: &Datastore, dataset: &'a DatasetSchema) -> Self {
         let staging_name = naming::staging_table(&platform.name, &store.name, &dataset.name);
         let merge_name = naming::merge_table(&platform.name, &store.name, &dataset.name);
+        let current_index_name =
+            naming::merge_current_index(&platform.name, &store.name, &dataset.name);
         Tables {
             dataset,
             staging: q(&staging_name),
             merge: q(&merge_name),
             staging_name,
             merge_name,
-            current_index: q(&naming::merge_current_index(
-                &platform.name,
-                &store.name,
-                &dataset.name,
-            )),
+            current_index: q(&current_index_name),
+            current_index_name,
         }
     }
 

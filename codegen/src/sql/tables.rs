@@ -1,16 +1,10 @@
 //! DDL of a dataset's staging and merge tables.
 
-use super::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, Tables, q};
+use super::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, Ddl, KEY_HASH, Tables, q};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
-/// The statements that create a dataset's tables when they are missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableSql {
-    pub create_staging: String,
-    pub create_merge: Vec<String>,
-}
-
-pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> TableSql {
+/// The statements that create a dataset's staging table, merge table and its indexes.
+pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
     let ds = t.dataset;
     let create_staging = format!(
         "-- The snapshot of {name} being ingested by the open batch.\n\
@@ -22,45 +16,54 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> TableSql {
         key = q(KEY_HASH),
     );
     let create_merge = match mode {
-        PlatformMode::Live => vec![format!(
-            "-- The current row of every key of {name}, with the batch that last wrote it.\n\
-             CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {batch} integer NOT NULL,\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    PRIMARY KEY ({keys})\n)",
-            name = ds.name,
-            merge = t.merge,
-            columns = columns(ds),
-            batch = q(BATCH_ID),
-            all = q(ALL_HASH),
-            key = q(KEY_HASH),
-            keys = t.key_list(""),
-        )],
-        PlatformMode::Forensic => vec![
+        PlatformMode::Live => vec![(
+            t.merge_name.clone(),
             format!(
-                "-- Every version of every key of {name}: current from batch {batch_in} to batch {batch_out} ({CURRENT} while current).\n\
-                 CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    {batch_in} integer NOT NULL,\n    {batch_out} integer NOT NULL DEFAULT {CURRENT},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
+                "-- The current row of every key of {name}, with the batch that last wrote it.\n\
+             CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {batch} integer NOT NULL,\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    PRIMARY KEY ({keys})\n)",
                 name = ds.name,
                 merge = t.merge,
                 columns = columns(ds),
+                batch = q(BATCH_ID),
                 all = q(ALL_HASH),
                 key = q(KEY_HASH),
-                batch_in = q(BATCH_IN),
-                batch_out = q(BATCH_OUT),
                 keys = t.key_list(""),
             ),
-            format!(
-                "-- At most one current version per key of {name}, found by key.\n\
+        )],
+        PlatformMode::Forensic => vec![
+            (
+                t.merge_name.clone(),
+                format!(
+                    "-- Every version of every key of {name}: current from batch {batch_in} to batch {batch_out} ({CURRENT} while current).\n\
+                 CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    {batch_in} integer NOT NULL,\n    {batch_out} integer NOT NULL DEFAULT {CURRENT},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
+                    name = ds.name,
+                    merge = t.merge,
+                    columns = columns(ds),
+                    all = q(ALL_HASH),
+                    key = q(KEY_HASH),
+                    batch_in = q(BATCH_IN),
+                    batch_out = q(BATCH_OUT),
+                    keys = t.key_list(""),
+                ),
+            ),
+            (
+                t.current_index_name.clone(),
+                format!(
+                    "-- At most one current version per key of {name}, found by key.\n\
                  CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({keys}) WHERE {batch_out} = {CURRENT}",
-                name = ds.name,
-                index = t.current_index,
-                merge = t.merge,
-                keys = t.key_list(""),
-                batch_out = q(BATCH_OUT),
+                    name = ds.name,
+                    index = t.current_index,
+                    merge = t.merge,
+                    keys = t.key_list(""),
+                    batch_out = q(BATCH_OUT),
+                ),
             ),
         ],
     };
-    TableSql {
-        create_staging,
-        create_merge,
-    }
+    std::iter::once((t.staging_name.clone(), create_staging))
+        .chain(create_merge)
+        .map(|(object, sql)| Ddl { object, sql })
+        .collect()
 }
 
 fn columns(ds: &DatasetSchema) -> String {

@@ -76,7 +76,7 @@ pub enum RunError {
         percent: u64,
         limit: u8,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(.source))]
     Sql {
         context: String,
         source: tokio_postgres::Error,
@@ -101,6 +101,23 @@ impl RunError {
             RunError::Busy { .. } => BUSY_EXIT_CODE,
             _ => 1,
         }
+    }
+}
+
+/// A database error as PostgreSQL words it: message, detail and hint.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_owned();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
     }
 }
 

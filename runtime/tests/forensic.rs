@@ -1,0 +1,120 @@
+//! The forensic merge on real PostgreSQL: every version with its batch milestones.
+
+mod common;
+
+use common::*;
+use datasurface::batch::{self, RunOptions};
+use datasurface::*;
+
+const CURRENT: i32 = i32::MAX;
+
+/// Every version as (id, firstName, batch_in, batch_out), in key and time order.
+async fn versions(client: &tokio_postgres::Client) -> Vec<(i32, String, i32, i32)> {
+    client
+        .query(
+            r#"SELECT id, "firstName", ds_surf_batch_in, ds_surf_batch_out FROM yellowforensic_store1_people_merge
+               ORDER BY id, ds_surf_batch_in"#,
+            &[],
+        )
+        .await
+        .expect("read merge table")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+fn v(id: i32, name: &str, batch_in: i32, batch_out: i32) -> (i32, String, i32, i32) {
+    (id, name.to_owned(), batch_in, batch_out)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn forensic_history() {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+    let env = pg.env();
+    let source = pg.connect(&src_db).await;
+    let merge = pg.connect(&merge_db).await;
+    source
+        .batch_execute(PEOPLE_DDL)
+        .await
+        .expect("create people");
+    let options = RunOptions::default();
+    let run = || batch::run(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let billy = "INSERT INTO people VALUES (1, 'billy', 'Newport', '1970-01-01', NULL, NULL)";
+
+    // {id1 billy}
+    source.batch_execute(billy).await.expect("billy");
+    let b = run().await.expect("batch 1");
+    assert_eq!(counts(&b), (1, 0, 0, 1));
+    assert_eq!(versions(&merge).await, [v(1, "billy", 1, CURRENT)]);
+
+    // {id1 billy, id2 laura}
+    source
+        .batch_execute("INSERT INTO people VALUES (2, 'laura', 'Diaz', '1975-02-02', NULL, NULL)")
+        .await
+        .expect("laura");
+    let b = run().await.expect("batch 2");
+    assert_eq!(counts(&b), (1, 0, 0, 2));
+    assert_eq!(
+        versions(&merge).await,
+        [v(1, "billy", 1, CURRENT), v(2, "laura", 2, CURRENT)]
+    );
+
+    // {id1 william, id2 laura}: billy's version was last current in batch 2.
+    source
+        .batch_execute(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1"#)
+        .await
+        .expect("william");
+    let b = run().await.expect("batch 3");
+    assert_eq!(counts(&b), (0, 1, 0, 2));
+    assert_eq!(
+        versions(&merge).await,
+        [
+            v(1, "billy", 1, 2),
+            v(1, "william", 3, CURRENT),
+            v(2, "laura", 2, CURRENT)
+        ]
+    );
+
+    // {id2 laura}: william was last current in batch 3.
+    source
+        .batch_execute("DELETE FROM people WHERE id = 1")
+        .await
+        .expect("delete");
+    let b = run().await.expect("batch 4");
+    assert_eq!(counts(&b), (0, 0, 1, 1));
+    assert_eq!(
+        versions(&merge).await,
+        [
+            v(1, "billy", 1, 2),
+            v(1, "william", 3, 3),
+            v(2, "laura", 2, CURRENT)
+        ]
+    );
+
+    // {id1 billy, id2 laura}: billy comes back as a new version.
+    source.batch_execute(billy).await.expect("billy again");
+    let b = run().await.expect("batch 5");
+    assert_eq!(counts(&b), (1, 0, 0, 2));
+    assert_eq!(
+        versions(&merge).await,
+        [
+            v(1, "billy", 1, 2),
+            v(1, "william", 3, 3),
+            v(1, "billy", 5, CURRENT),
+            v(2, "laura", 2, CURRENT)
+        ]
+    );
+
+    // No change: no version moves.
+    let b = run().await.expect("batch 6");
+    assert_eq!(counts(&b), (0, 0, 0, 2));
+    assert_eq!(versions(&merge).await.len(), 4);
+}
