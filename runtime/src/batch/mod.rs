@@ -243,6 +243,16 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// Releases the runner lock now, rather than when the server notices the session has
+    /// ended, so the next runner can start the moment this one exits.
+    pub(crate) async fn unlock(&self, client: &Client) {
+        let sql = "-- Release the stream's runner lock.\nSELECT pg_advisory_unlock($1)";
+        // Best effort: if it fails, the lock goes with the session.
+        let _ = client
+            .execute(sql, &[&lock_id(&self.platform.name, &self.key)])
+            .await;
+    }
+
     /// The schema fingerprints a batch records when it starts.
     pub(crate) fn fingerprints(&self) -> serde_json::Value {
         self.datasets
@@ -272,12 +282,24 @@ pub async fn run(
     let target = Target::resolve(eco, platform, store, dataset)?;
     let mut merge_db = target.connect_merge(env).await?;
     target.lock(&merge_db).await?;
-    infra::ensure_tables(&mut merge_db, target.platform, &target.pairs()).await?;
+    let result = run_locked(&mut merge_db, &target, options, env, started).await;
+    target.unlock(&merge_db).await;
+    result
+}
+
+async fn run_locked(
+    merge_db: &mut Client,
+    target: &Target<'_>,
+    options: &RunOptions,
+    env: &Environment,
+    started: Instant,
+) -> Result<Outcome, RunError> {
+    infra::ensure_tables(merge_db, target.platform, &target.pairs()).await?;
 
     let batch_sql = BatchSql::new(&target.platform.name);
-    let (batch, status) = open_batch(&mut merge_db, &target, &batch_sql).await?;
+    let (batch, status) = open_batch(merge_db, target, &batch_sql).await?;
     if status == "started" {
-        ingest::ingest(&mut merge_db, &target, &batch_sql, batch, env).await?;
+        ingest::ingest(merge_db, target, &batch_sql, batch, env).await?;
     }
     let snapshot = target
         .store
@@ -286,7 +308,7 @@ pub async fn run(
     let limit = options
         .max_delete_percent
         .unwrap_or(snapshot.max_delete_percent);
-    let per_dataset = merge::merge(&mut merge_db, &target, &batch_sql, batch, limit).await?;
+    let per_dataset = merge::merge(merge_db, target, &batch_sql, batch, limit).await?;
     let mut metrics = Metrics::default();
     per_dataset.values().for_each(|m| metrics.add(*m));
     Ok(Outcome {

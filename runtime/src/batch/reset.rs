@@ -35,7 +35,16 @@ pub async fn reset_batch(
     let mut client = target.connect_merge(env).await?;
     // Never reset under a running batch.
     target.lock(&client).await?;
-    crate::infra::ensure_tables(&mut client, target.platform, &target.pairs()).await?;
+    let result = reset_locked(&mut client, &target).await;
+    target.unlock(&client).await;
+    result
+}
+
+async fn reset_locked(
+    client: &mut tokio_postgres::Client,
+    target: &Target<'_>,
+) -> Result<i32, ResetError> {
+    crate::infra::ensure_tables(client, target.platform, &target.pairs()).await?;
     let sql = BatchSql::new(&target.platform.name);
     let row = client
         .query_opt(&sql.last_batch, &[&target.key])
@@ -46,6 +55,6 @@ pub async fn reset_batch(
     if status == "committed" {
         return Err(ResetError::Committed);
     }
-    restart(&mut client, &target, &sql, batch).await?;
+    restart(client, target, &sql, batch).await?;
     Ok(batch)
 }

@@ -1,0 +1,411 @@
+//! The runtime binary against real PostgreSQL: its output, one runner per stream, and
+//! batches that survive being killed at any moment.
+
+use datasurface::pg::cluster::Cluster;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls};
+
+const SOURCE_DDL: &str = "
+CREATE TABLE customers (
+    id varchar(20) PRIMARY KEY, firstname varchar(100) NOT NULL, lastname varchar(100) NOT NULL,
+    dob date NOT NULL, email varchar(100), phone varchar(100),
+    primaryaddressid varchar(20), billingaddressid varchar(20));
+CREATE TABLE addresses (
+    id varchar(20) PRIMARY KEY, customerid varchar(20) NOT NULL REFERENCES customers(id),
+    streetname varchar(100) NOT NULL, city varchar(100) NOT NULL, state varchar(100) NOT NULL,
+    zipcode varchar(30) NOT NULL);";
+
+struct Env {
+    cluster: Cluster,
+    source: String,
+}
+
+impl Env {
+    async fn new(rows: i64) -> Env {
+        let cluster = Cluster::start().expect("throwaway PostgreSQL");
+        let env = Env {
+            cluster,
+            source: "customer_db".into(),
+        };
+        let admin = env.connect("postgres").await;
+        admin
+            .batch_execute("CREATE DATABASE customer_db")
+            .await
+            .expect("source db");
+        let source = env.connect("customer_db").await;
+        source
+            .batch_execute(SOURCE_DDL)
+            .await
+            .expect("source tables");
+        source
+            .execute(
+                "INSERT INTO customers SELECT 'C' || i, 'first' || i, 'last' || i, date '1960-01-01' + (i % 15000)::integer, \
+                 'c' || i || '@example.com', NULL, 'A' || i, 'A' || i FROM generate_series(1, $1::bigint) AS i",
+                &[&rows],
+            )
+            .await
+            .expect("seed customers");
+        source
+            .execute(
+                "INSERT INTO addresses SELECT 'A' || i, 'C' || i, i || ' Main St', 'Springfield', 'IL', '6270' || (i % 10) \
+                 FROM generate_series(1, $1::bigint) AS i",
+                &[&rows],
+            )
+            .await
+            .expect("seed addresses");
+        env
+    }
+
+    async fn connect(&self, db: &str) -> Client {
+        let (client, conn) = tokio_postgres::connect(&self.cluster.url(db), NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    async fn create_merge_db(&self, name: &str) {
+        self.connect("postgres")
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("merge db");
+    }
+
+    /// The mvp binary, pointed at this cluster with the merge database `merge`.
+    fn mvp(&self, merge: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
+        c.args(args)
+            .env("DATASURFACE_DB_CUSTOMERDB", self.cluster.url(&self.source))
+            .env("DATASURFACE_DB_MERGEDB", self.cluster.url(merge))
+            .env("postgres_USER", "postgres")
+            .env("postgres_PASSWORD", "not-a-real-password-1234")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run(&self, merge: &str, platform: &str) -> Output {
+        self.mvp(merge, &["run", "--platform", platform, "--store", "Store1"])
+            .output()
+            .expect("run mvp")
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+async fn change_source(env: &Env, step: i64) {
+    let source = env.connect(&env.source).await;
+    source
+        .execute(
+            "UPDATE customers SET email = 'changed' || $1::bigint || '@example.com' \
+             WHERE (CASE WHEN id LIKE 'C%' THEN substr(id, 2)::bigint END % 200) = $1::bigint",
+            &[&step],
+        )
+        .await
+        .expect("update");
+    source
+        .execute(
+            "UPDATE addresses SET zipcode = '9' || $1::bigint WHERE (substr(id, 2)::bigint % 400) = $1::bigint",
+            &[&step],
+        )
+        .await
+        .expect("update addresses");
+    source
+        .execute(
+            "DELETE FROM addresses WHERE (substr(id, 2)::bigint % 800) = $1::bigint + 100",
+            &[&step],
+        )
+        .await
+        .expect("delete");
+    source
+        .execute(
+            "INSERT INTO customers SELECT 'N' || $1::bigint || '_' || i, 'new', 'customer', date '2000-01-01', NULL, NULL, NULL, NULL \
+             FROM generate_series(1, 250) AS i",
+            &[&step],
+        )
+        .await
+        .expect("insert");
+}
+
+/// Everything a batch leaves behind that must not depend on crashes: the merge tables
+/// (as md5 of their ordered rows) and the metrics rows.
+async fn fingerprint(env: &Env, merge: &str) -> Vec<String> {
+    let client = env.connect(merge).await;
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("yellowlive_store1_customers_merge", "id"),
+        ("yellowlive_store1_addresses_merge", "id"),
+        (
+            "yellowforensic_store1_customers_merge",
+            "id, ds_surf_batch_in",
+        ),
+        (
+            "yellowforensic_store1_addresses_merge",
+            "id, ds_surf_batch_in",
+        ),
+    ] {
+        let row = client
+            .query_one(
+                &format!("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} AS t"),
+                &[],
+            )
+            .await
+            .expect("table fingerprint");
+        out.push(format!(
+            "{table}: {} rows, {}",
+            row.get::<_, i64>(0),
+            row.get::<_, Option<String>>(1).unwrap_or_default()
+        ));
+    }
+    for metrics in ["yellowlive_batch_metrics", "yellowforensic_batch_metrics"] {
+        for row in client
+            .query(
+                &format!(
+                    "SELECT key, batch_id, batch_status, records_inserted, records_updated, records_deleted, total_records \
+                     FROM {metrics} ORDER BY key, batch_id"
+                ),
+                &[],
+            )
+            .await
+            .expect("metrics")
+        {
+            out.push(format!(
+                "{metrics}: {} {} {} {:?} {:?} {:?} {:?}",
+                row.get::<_, String>(0),
+                row.get::<_, i32>(1),
+                row.get::<_, String>(2),
+                row.get::<_, Option<i64>>(3),
+                row.get::<_, Option<i64>>(4),
+                row.get::<_, Option<i64>>(5),
+                row.get::<_, Option<i64>>(6),
+            ));
+        }
+    }
+    out
+}
+
+async fn status(client: &Client, platform: &str) -> Option<String> {
+    client
+        .query_opt(
+            &format!(
+                "SELECT batch_status FROM {platform}_batch_metrics ORDER BY batch_id DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get(0))
+}
+
+/// A small deterministic generator for kill delays.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below.max(1)
+    }
+}
+
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_prints_the_batch_summary_and_the_result_code() {
+    let env = Env::new(100).await;
+    env.create_merge_db("merge").await;
+    let out = env.run("merge", "YellowLive");
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{all}");
+    assert!(
+        lines[0].starts_with(
+            "YellowLive Store1: batch 1 committed: 200 inserted, 0 updated, 0 deleted, 200 rows in "
+        ),
+        "{all}"
+    );
+    assert_eq!(lines[1], "DATASURFACE_RESULT_CODE=0");
+    assert!(!all.contains("not-a-real-password"), "{all}");
+
+    // A store the model does not have.
+    let out = env
+        .mvp(
+            "merge",
+            &["run", "--platform", "YellowLive", "--store", "Store2"],
+        )
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("DATASURFACE_RESULT_CODE=-1\n"));
+    assert!(
+        text(&out)
+            .contains("Could not find datastore in ecosystem: `Store2`; did you mean `Store1`?"),
+        "{}",
+        text(&out)
+    );
+
+    // reset-batch of a committed batch, and status.
+    let out = env
+        .mvp(
+            "merge",
+            &[
+                "reset-batch",
+                "--platform",
+                "YellowLive",
+                "--store",
+                "Store1",
+            ],
+        )
+        .output()
+        .expect("reset");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ERROR: Batch is COMMITTED and cannot be reset\n"
+    );
+    let out = env
+        .mvp("merge", &["status", "--platform", "YellowLive"])
+        .output()
+        .expect("status");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        table[0],
+        [
+            "stream", "batch", "status", "started", "seconds", "inserted", "updated", "deleted",
+            "rows"
+        ]
+    );
+    assert_eq!(table[1][..3], ["Store1", "1", "committed"]);
+    assert_eq!(table[1][6..], ["200", "0", "0", "200"]);
+    let out = env
+        .mvp("merge", &["status", "--platform", "YellowLive", "--json"])
+        .output()
+        .expect("status");
+    let json: datasurface::serde_json::Value =
+        datasurface::serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json[0]["records_inserted"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_of_one_stream_one_works_one_is_busy() {
+    let env = Env::new(150_000).await;
+    env.create_merge_db("merge").await;
+    let merge = env.connect("merge").await;
+    let first = env
+        .mvp(
+            "merge",
+            &["run", "--platform", "YellowLive", "--store", "Store1"],
+        )
+        .spawn()
+        .expect("first");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status(&merge, "yellowlive").await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the first runner never started a batch"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = env.run("merge", "YellowLive");
+    let first = first.wait_with_output().expect("first runner");
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(second.status.code(), Some(75), "{}", text(&second));
+    assert!(
+        text(&second).contains(
+            "stream Store1 of YellowLive is being run by another process; nothing was done"
+        )
+    );
+    assert!(String::from_utf8_lossy(&second.stdout).ends_with("DATASURFACE_RESULT_CODE=-1\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
+    let env = Env::new(60_000).await;
+    env.create_merge_db("reference").await;
+    env.create_merge_db("crashed").await;
+    let crashed = env.connect("crashed").await;
+    let mut rng = Lcg(0x5eed);
+    let (mut kills, mut interrupted) = (0, 0);
+    for step in 0..4 {
+        if step > 0 {
+            change_source(&env, step).await;
+        }
+        for platform in ["YellowLive", "YellowForensic"] {
+            let reference = env.run("reference", platform);
+            assert!(reference.status.success(), "{}", text(&reference));
+            let prefix = platform.to_lowercase();
+            // Kill once while ingesting (after a random delay), once just as the merge starts.
+            for phase in ["ingest", "merge"] {
+                let child = env
+                    .mvp(
+                        "crashed",
+                        &["run", "--platform", platform, "--store", "Store1"],
+                    )
+                    .spawn()
+                    .expect("spawn");
+                let start = Instant::now();
+                let wanted = if phase == "ingest" {
+                    "started"
+                } else {
+                    "ingested"
+                };
+                loop {
+                    let s = status(&crashed, &prefix).await;
+                    if s.as_deref() == Some(wanted) || start.elapsed() > Duration::from_secs(30) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(rng.next(40))).await;
+                kill(child);
+                kills += 1;
+                if status(&crashed, &prefix).await.as_deref() != Some("committed") {
+                    interrupted += 1;
+                }
+            }
+            // The killed runner's server session holds the stream's lock until the server
+            // notices it is gone: retry while busy, as a scheduler would.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let finished = loop {
+                let out = env.run("crashed", platform);
+                if out.status.code() != Some(75) || Instant::now() > deadline {
+                    break out;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(finished.status.success(), "{}", text(&finished));
+        }
+        assert_eq!(
+            fingerprint(&env, "crashed").await,
+            fingerprint(&env, "reference").await,
+            "after step {step}"
+        );
+    }
+    assert_eq!(kills, 16);
+    // Most kills must land before the batch committed, or the test proves little.
+    assert!(
+        interrupted >= 12,
+        "only {interrupted} of {kills} kills interrupted a batch"
+    );
+}
