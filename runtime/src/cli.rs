@@ -40,6 +40,13 @@ enum Command {
     ResetBatch {
         #[command(flatten)]
         stream: StreamArgs,
+        /// Forensic platforms: rewind the merge tables to exactly their state after batch N
+        /// (0: empty) and mark the later batches reset.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+        to_batch: Option<i32>,
+        /// With --to-batch: print what would change and change nothing.
+        #[arg(long, requires = "to_batch")]
+        dry_run: bool,
     },
     /// Show the recent batches of a platform's streams with their status, times and metrics.
     Status {
@@ -182,7 +189,47 @@ fn jobs(
                 }
             }
         }
-        Command::ResetBatch { stream } => {
+        Command::ResetBatch {
+            stream,
+            to_batch: Some(to_batch),
+            dry_run,
+        } => {
+            let result = runtime.block_on(batch::rewind(
+                eco,
+                &stream.platform,
+                &stream.store,
+                stream.dataset.as_deref(),
+                to_batch,
+                dry_run,
+                env,
+            ));
+            match result {
+                Ok(rewind) => {
+                    let verb = if rewind.applied { "" } else { "would be " };
+                    for (dataset, (removed, reopened)) in &rewind.per_dataset {
+                        writeln!(
+                            out,
+                            "{dataset}: {removed} versions {verb}removed, {reopened} versions {verb}made current again"
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "{} later batches {verb}marked reset; {} {} {}rewound to batch {to_batch}",
+                        rewind.batches_reset,
+                        stream.platform,
+                        stream_name(&stream),
+                        if rewind.applied { "" } else { "would be " },
+                    )?;
+                    writeln!(out, "SUCCESS")?;
+                    Ok(SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(out, "ERROR: {e}")?;
+                    Ok(FAILURE)
+                }
+            }
+        }
+        Command::ResetBatch { stream, .. } => {
             let result = runtime.block_on(batch::reset_batch(
                 eco,
                 &stream.platform,

@@ -25,6 +25,10 @@ pub struct BatchSql {
     pub committed: String,
     /// `$1` key, `$2` batch id, `$3` state → back to `started`, metrics cleared.
     pub restart: String,
+    /// `$1` key, `$2` batch id → marks every later batch `reset` (after a rewind).
+    pub mark_reset: String,
+    /// `$1` key, `$2` batch id → (batch_status) of that batch.
+    pub batch_status: String,
     /// `$1` key → the batch row, locked for a status change: (batch_id, batch_status, state).
     pub lock_batch: String,
     /// `$1` key or NULL for every stream, `$2` how many recent batches per stream → rows of
@@ -89,6 +93,14 @@ impl BatchSql {
                  UPDATE {metrics} SET batch_status = 'started', batch_end_time = NULL, records_inserted = NULL, \
                  records_updated = NULL, records_deleted = NULL, total_records = NULL, state = $3 \
                  WHERE key = $1 AND batch_id = $2"
+            ),
+            mark_reset: format!(
+                "-- Mark the batches after the one rewound to as reset.\n\
+                 UPDATE {metrics} SET batch_status = 'reset' WHERE key = $1 AND batch_id > $2"
+            ),
+            batch_status: format!(
+                "-- The status of one batch.\n\
+                 SELECT batch_status FROM {metrics} WHERE key = $1 AND batch_id = $2"
             ),
             lock_batch: format!(
                 "-- The stream's latest batch, locked until the transaction ends.\n\

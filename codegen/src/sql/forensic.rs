@@ -47,3 +47,21 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         },
     ]
 }
+
+/// Rewinds to the state after batch `$1`: versions created after it go, versions closed
+/// after it are current again.
+pub(crate) fn rewind(t: &Tables<'_>) -> [String; 2] {
+    let name = &t.dataset.name;
+    let merge = &t.merge;
+    let (bin, out) = (q(BATCH_IN), q(BATCH_OUT));
+    [
+        format!(
+            "-- Remove the versions of {name} created after the batch rewound to.\n\
+             DELETE FROM {merge} WHERE {bin} > $1::integer"
+        ),
+        format!(
+            "-- Make current again the versions of {name} that were current in the batch rewound to.\n\
+             UPDATE {merge} SET {out} = {CURRENT} WHERE {out} >= $1::integer AND {out} <> {CURRENT}"
+        ),
+    ]
+}

@@ -68,6 +68,10 @@ pub struct DatasetSql {
     pub merge: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
     pub clear_staging: String,
+    /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
+    /// First the versions created after it are removed, then the versions closed after it
+    /// are made current again.
+    pub rewind: Option<[String; 2]>,
 }
 
 impl DatasetSql {
@@ -107,6 +111,7 @@ impl DatasetSql {
                 "-- Empty the staging table of {}.\nTRUNCATE {}",
                 t.dataset.name, t.staging
             ),
+            rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),
         }
     }
 }

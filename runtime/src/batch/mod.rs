@@ -16,7 +16,7 @@ mod merge;
 mod reset;
 mod status;
 
-pub use reset::{ResetError, reset_batch};
+pub use reset::{ResetError, Rewind, RewindError, reset_batch, rewind};
 pub use status::{BatchRow, history};
 
 use crate::infra;
