@@ -1,0 +1,233 @@
+//! Seeded random change sequences, checked batch by batch against an in-memory reference
+//! of what the live and forensic tables and the metrics must be.
+
+mod common;
+
+use common::*;
+use datasurface::batch::{self, RunOptions};
+use datasurface::*;
+use std::collections::BTreeMap;
+
+type Key = (String, i32);
+type Row = (Option<String>, Option<String>, Option<i32>);
+
+const CURRENT: i32 = i32::MAX;
+
+fn items() -> DatasetSchema {
+    DatasetSchema::new("items")
+        .column(Column::new("k1", DataType::Text))
+        .column(Column::new("k2", DataType::Integer))
+        .column(Column::nullable("a", DataType::Text))
+        .column(Column::nullable("b", DataType::Varchar(20)))
+        .column(Column::nullable("n", DataType::Integer))
+        .key(["k1", "k2"])
+        .classified(Classification::Internal)
+}
+
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Strings chosen to collide under naive concatenation, differ only by NULL or '', or
+/// hold separators, quotes and non-ASCII text.
+const TEXTS: &[Option<&str>] = &[
+    None,
+    Some(""),
+    Some("a"),
+    Some("ab"),
+    Some("b"),
+    Some("bc"),
+    Some("c"),
+    Some("a,b"),
+    Some("(x)"),
+    Some("\"q\""),
+    Some("\\"),
+    Some("NULL"),
+    Some("é✓ü"),
+    Some(" "),
+];
+
+fn random_row(rng: &mut Lcg) -> Row {
+    let text = |rng: &mut Lcg| rng.pick(TEXTS).map(str::to_owned);
+    let n = match rng.below(4) {
+        0 => None,
+        _ => Some(rng.below(3) as i32),
+    };
+    (text(rng), text(rng), n)
+}
+
+/// The reference: what each platform must hold.
+#[derive(Default)]
+struct Reference {
+    current: BTreeMap<Key, Row>,
+    /// Live: the batch that last wrote each key.
+    written: BTreeMap<Key, i32>,
+    /// Forensic: every version as (key, row, batch_in, batch_out).
+    versions: Vec<(Key, Row, i32, i32)>,
+}
+
+impl Reference {
+    /// Applies the snapshot `source` as batch `b`; returns (inserted, updated, deleted, total).
+    fn batch(&mut self, b: i32, source: &BTreeMap<Key, Row>) -> (u64, u64, u64, u64) {
+        let (mut ins, mut upd, mut del) = (0, 0, 0);
+        for (key, row) in &self.current {
+            match source.get(key) {
+                None => {
+                    del += 1;
+                    self.written.remove(key);
+                    close(&mut self.versions, key, b);
+                }
+                Some(new) if new != row => {
+                    upd += 1;
+                    self.written.insert(key.clone(), b);
+                    close(&mut self.versions, key, b);
+                    self.versions.push((key.clone(), new.clone(), b, CURRENT));
+                }
+                Some(_) => {}
+            }
+        }
+        for (key, row) in source {
+            if !self.current.contains_key(key) {
+                ins += 1;
+                self.written.insert(key.clone(), b);
+                self.versions.push((key.clone(), row.clone(), b, CURRENT));
+            }
+        }
+        self.current = source.clone();
+        self.versions.sort_by(|x, y| (&x.0, x.2).cmp(&(&y.0, y.2)));
+        (ins, upd, del, source.len() as u64)
+    }
+}
+
+fn close(versions: &mut [(Key, Row, i32, i32)], key: &Key, b: i32) {
+    for v in versions.iter_mut().filter(|v| &v.0 == key && v.3 == CURRENT) {
+        v.3 = b - 1;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn random_changes_match_the_reference_after_every_batch() {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let eco = model(&pg, &src_db, &merge_db, vec![items()], Consistency::MultiDataset);
+    let env = pg.env();
+    let source = pg.connect(&src_db).await;
+    let merge = pg.connect(&merge_db).await;
+    source
+        .batch_execute("CREATE TABLE items (k1 text, k2 integer, a text, b varchar(20), n integer, PRIMARY KEY (k1, k2))")
+        .await
+        .expect("create");
+    let unguarded = RunOptions {
+        max_delete_percent: Some(100),
+    };
+
+    for seed in [1_u64, 2, 3] {
+        let mut rng = Lcg(seed);
+        let mut src: BTreeMap<Key, Row> = BTreeMap::new();
+        let mut reference = Reference::default();
+        source.batch_execute("TRUNCATE items").await.expect("truncate");
+        // Start each seed from empty platforms.
+        merge
+            .batch_execute(
+                "DROP TABLE IF EXISTS yellowlive_store1_items_merge, yellowforensic_store1_items_merge, \
+                 yellowlive_batch_metrics, yellowforensic_batch_metrics, yellowlive_batch_counter, \
+                 yellowforensic_batch_counter",
+            )
+            .await
+            .expect("reset platforms");
+        for step in 1..=25 {
+            for _ in 0..rng.below(8) {
+                let key: Key = (rng.pick(&["a", "ab", "b", "", "é"]).to_string(), rng.below(3) as i32);
+                match rng.below(5) {
+                    // Insert or overwrite.
+                    0 | 1 => {
+                        let row = random_row(&mut rng);
+                        source
+                            .execute(
+                                "INSERT INTO items VALUES ($1, $2, $3, $4, $5) ON CONFLICT (k1, k2) \
+                                 DO UPDATE SET a = $3, b = $4, n = $5",
+                                &[&key.0, &key.1, &row.0, &row.1, &row.2],
+                            )
+                            .await
+                            .expect("upsert");
+                        src.insert(key, row);
+                    }
+                    // Change one column.
+                    2 => {
+                        if let Some(row) = src.get_mut(&key) {
+                            let value = rng.pick(TEXTS).map(str::to_owned);
+                            source
+                                .execute("UPDATE items SET a = $3 WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1, &value])
+                                .await
+                                .expect("update");
+                            row.0 = value;
+                        }
+                    }
+                    // Delete.
+                    3 => {
+                        source
+                            .execute("DELETE FROM items WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1])
+                            .await
+                            .expect("delete");
+                        src.remove(&key);
+                    }
+                    // Delete, then re-insert the identical row: no change.
+                    _ => {
+                        if let Some(row) = src.get(&key) {
+                            source
+                                .execute("DELETE FROM items WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1])
+                                .await
+                                .expect("delete");
+                            source
+                                .execute(
+                                    "INSERT INTO items VALUES ($1, $2, $3, $4, $5)",
+                                    &[&key.0, &key.1, &row.0, &row.1, &row.2],
+                                )
+                                .await
+                                .expect("reinsert");
+                        }
+                    }
+                }
+            }
+            let expected = reference.batch(step, &src);
+            for platform in ["YellowLive", "YellowForensic"] {
+                let b = batch::run(&eco, platform, "Store1", None, &unguarded, &env)
+                    .await
+                    .unwrap_or_else(|e| panic!("seed {seed} step {step} {platform}: {e}"));
+                assert_eq!((b.batch, counts(&b)), (step, expected), "seed {seed} step {step} {platform}");
+            }
+            let live: Vec<(Key, Row, i32)> = merge
+                .query("SELECT k1, k2, a, b, n, ds_surf_batch_id FROM yellowlive_store1_items_merge ORDER BY k1, k2", &[])
+                .await
+                .expect("live")
+                .iter()
+                .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4)), r.get(5)))
+                .collect();
+            let want: Vec<(Key, Row, i32)> = reference
+                .current
+                .iter()
+                .map(|(k, r)| (k.clone(), r.clone(), reference.written[k]))
+                .collect();
+            assert_eq!(live, want, "seed {seed} step {step}: live table");
+            let forensic: Vec<(Key, Row, i32, i32)> = merge
+                .query(
+                    "SELECT k1, k2, a, b, n, ds_surf_batch_in, ds_surf_batch_out FROM yellowforensic_store1_items_merge \
+                     ORDER BY k1, k2, ds_surf_batch_in",
+                    &[],
+                )
+                .await
+                .expect("forensic")
+                .iter()
+                .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4)), r.get(5), r.get(6)))
+                .collect();
+            assert_eq!(forensic, reference.versions, "seed {seed} step {step}: forensic table");
+        }
+    }
+}
