@@ -1,0 +1,168 @@
+//! What a snapshot batch costs: 1,000,000 `customers` rows, live and forensic — the
+//! initial load, a 1% change batch and a no-change batch — next to a plain binary COPY of
+//! the same rows between the same two databases, measured in the same run.
+//!
+//! `cargo bench -p mvp --bench snapshot` (set `ROWS` for another size). The batches run the
+//! real `mvp` binary; its peak memory is read from /proc while it runs.
+
+use bytes::Bytes;
+use datasurface::pg::cluster::Cluster;
+use futures_util::{SinkExt, TryStreamExt, pin_mut};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls};
+
+const SOURCE_DDL: &str = "
+CREATE TABLE customers (
+    id varchar(20) PRIMARY KEY, firstname varchar(100) NOT NULL, lastname varchar(100) NOT NULL,
+    dob date NOT NULL, email varchar(100), phone varchar(100),
+    primaryaddressid varchar(20), billingaddressid varchar(20));
+CREATE TABLE addresses (
+    id varchar(20) PRIMARY KEY, customerid varchar(20) NOT NULL, streetname varchar(100) NOT NULL,
+    city varchar(100) NOT NULL, state varchar(100) NOT NULL, zipcode varchar(30) NOT NULL);";
+
+async fn connect(cluster: &Cluster, db: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(&cluster.url(db), NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A plain binary COPY of `customers` from the source into a fresh unindexed table.
+async fn copy_floor(source: &Client, merge: &Client, unlogged: bool) -> f64 {
+    let kind = if unlogged { "UNLOGGED " } else { "" };
+    merge
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS copy_floor; CREATE {kind}TABLE copy_floor (id varchar(20) NOT NULL, \
+             firstname varchar(100) NOT NULL, lastname varchar(100) NOT NULL, dob date NOT NULL, email varchar(100), \
+             phone varchar(100), primaryaddressid varchar(20), billingaddressid varchar(20))"
+        ))
+        .await
+        .expect("floor table");
+    let start = Instant::now();
+    let rows = source
+        .copy_out("COPY (SELECT * FROM customers) TO STDOUT (FORMAT binary)")
+        .await
+        .expect("copy out");
+    let sink = merge
+        .copy_in::<_, Bytes>(
+            "COPY copy_floor (id, firstname, lastname, dob, email, phone, primaryaddressid, billingaddressid) \
+             FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .expect("copy in");
+    pin_mut!(rows);
+    pin_mut!(sink);
+    while let Some(chunk) = rows.try_next().await.expect("read") {
+        sink.as_mut().feed(chunk).await.expect("write");
+    }
+    sink.as_mut().finish().await.expect("finish");
+    start.elapsed().as_secs_f64()
+}
+
+/// Runs one batch with the mvp binary; returns (seconds, peak resident MiB, summary line).
+fn batch(cluster: &Cluster, platform: &str) -> (f64, f64, String) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(["run", "--platform", platform, "--store", "Store1", "--max-delete-percent", "100"])
+        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("customer_db"))
+        .env("DATASURFACE_DB_MERGEDB", cluster.url("datasurface_merge"))
+        .env("postgres_USER", "postgres")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mvp");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0_u64;
+    while child.try_wait().expect("wait").is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let output = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let summary = stdout.lines().next().unwrap_or("").to_owned();
+    (seconds, peak_kib as f64 / 1024.0, summary)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rows: i64 = std::env::var("ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000);
+    let cluster = Cluster::start().expect("throwaway PostgreSQL");
+    let admin = connect(&cluster, "postgres").await;
+    for db in ["customer_db", "datasurface_merge"] {
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).await.expect("database");
+    }
+    let source = connect(&cluster, "customer_db").await;
+    let merge = connect(&cluster, "datasurface_merge").await;
+    source.batch_execute(SOURCE_DDL).await.expect("source tables");
+    source
+        .execute(
+            "INSERT INTO customers SELECT 'C' || i, 'First' || i, 'Last' || (i % 5000), date '1950-01-01' + (i % 20000)::integer, \
+             'customer' || i || '@example.com', '+1-555-' || lpad((i % 10000)::text, 4, '0'), 'A' || i, 'A' || i \
+             FROM generate_series(1, $1::bigint) AS i",
+            &[&rows],
+        )
+        .await
+        .expect("seed");
+    source.batch_execute("VACUUM ANALYZE customers").await.expect("vacuum");
+    println!("{rows} customers rows; PostgreSQL 15 throwaway cluster, source and merge databases on it\n");
+
+    let mut results: Vec<(String, f64, f64, String)> = Vec::new();
+    for platform in ["YellowLive", "YellowForensic"] {
+        let (s, mem, summary) = batch(&cluster, platform);
+        results.push((format!("{platform} initial load"), s, mem, summary));
+    }
+    let floor = copy_floor(&source, &merge, false).await;
+    let floor_unlogged = copy_floor(&source, &merge, true).await;
+    merge.batch_execute("DROP TABLE copy_floor").await.expect("drop floor");
+
+    // 1%: 0.5% updated, 0.25% deleted, 0.25% inserted.
+    let (upd, del) = (rows / 200, rows / 400);
+    source
+        .execute(
+            "UPDATE customers SET email = 'changed' || id || '@example.com' WHERE substr(id, 2)::bigint % 200 = 7",
+            &[],
+        )
+        .await
+        .expect("update");
+    source
+        .execute("DELETE FROM customers WHERE substr(id, 2)::bigint % 400 = 3", &[])
+        .await
+        .expect("delete");
+    source
+        .execute(
+            "INSERT INTO customers SELECT 'N' || i, 'New', 'Customer', date '2000-01-01', NULL, NULL, NULL, NULL \
+             FROM generate_series(1, $1::bigint) AS i",
+            &[&del],
+        )
+        .await
+        .expect("insert");
+    for platform in ["YellowLive", "YellowForensic"] {
+        let (s, mem, summary) = batch(&cluster, platform);
+        results.push((format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)"), s, mem, summary));
+    }
+    for platform in ["YellowLive", "YellowForensic"] {
+        let (s, mem, summary) = batch(&cluster, platform);
+        results.push((format!("{platform} no change"), s, mem, summary));
+    }
+
+    println!("plain binary COPY source → merge, logged unindexed table:   {floor:6.2} s  ({:.0} rows/s)", rows as f64 / floor);
+    println!("plain binary COPY source → merge, unlogged unindexed table: {floor_unlogged:6.2} s  ({:.0} rows/s)\n", rows as f64 / floor_unlogged);
+    println!("{:<60} {:>8} {:>12} {:>9} {:>10}", "batch (whole mvp run process)", "seconds", "rows/s", "× COPY", "peak MiB");
+    for (what, s, mem, _) in &results {
+        println!("{what:<60} {s:8.2} {:>12.0} {:>9.2} {mem:10.1}", rows as f64 / s, s / floor);
+    }
+    println!();
+    for (what, _, _, summary) in &results {
+        println!("{what}: {summary}");
+    }
+}
