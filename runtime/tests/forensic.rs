@@ -136,11 +136,20 @@ async fn table(client: &tokio_postgres::Client) -> Vec<String> {
 async fn rewinding_to_a_batch_restores_exactly_its_state() {
     let pg = TestPg::start();
     let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(&pg, &src_db, &merge_db, vec![people()], Consistency::MultiDataset);
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
     let env = pg.env();
     let source = pg.connect(&src_db).await;
     let merge = pg.connect(&merge_db).await;
-    source.batch_execute(PEOPLE_DDL).await.expect("create people");
+    source
+        .batch_execute(PEOPLE_DDL)
+        .await
+        .expect("create people");
     let options = RunOptions::default();
     let run = || batch::run(&eco, "YellowForensic", "Store1", None, &options, &env);
     let steps = [
@@ -158,38 +167,69 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
     }
 
     // A dry run says what would change and changes nothing.
-    let dry = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, true, &env).await.expect("dry run");
+    let dry = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, true, &env)
+        .await
+        .expect("dry run");
     assert!(!dry.applied);
-    assert_eq!(dry.per_dataset["people"], (1, 1), "billy(5) removed, william reopened");
+    assert_eq!(
+        dry.per_dataset["people"],
+        (1, 1),
+        "billy(5) removed, william reopened"
+    );
     assert_eq!(dry.batches_reset, 2);
     assert_eq!(table(&merge).await, after[5]);
 
-    let done = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, false, &env).await.expect("rewind");
+    let done = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, false, &env)
+        .await
+        .expect("rewind");
     assert_eq!(done.per_dataset["people"], (1, 1));
     assert_eq!(table(&merge).await, after[3]);
     let statuses: Vec<String> = merge
-        .query("SELECT batch_status FROM yellowforensic_batch_metrics ORDER BY batch_id", &[])
+        .query(
+            "SELECT batch_status FROM yellowforensic_batch_metrics ORDER BY batch_id",
+            &[],
+        )
         .await
         .expect("metrics")
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(statuses, ["committed", "committed", "committed", "reset", "reset"]);
+    assert_eq!(
+        statuses,
+        ["committed", "committed", "committed", "reset", "reset"]
+    );
 
     // The next batch compares the source with the state after batch 3.
     let b = run().await.expect("batch 6");
     assert_eq!((b.batch, counts(&b)), (6, (0, 1, 0, 2)));
     assert_eq!(
         versions(&merge).await,
-        [v(1, "billy", 1, 2), v(1, "william", 3, 5), v(1, "billy", 6, CURRENT), v(2, "laura", 2, CURRENT)]
+        [
+            v(1, "billy", 1, 2),
+            v(1, "william", 3, 5),
+            v(1, "billy", 6, CURRENT),
+            v(2, "laura", 2, CURRENT)
+        ]
     );
 
     // Rewinding to nothing empties the table; rewinding a live platform or to a batch that
     // is not committed is refused.
-    let err = batch::rewind(&eco, "YellowForensic", "Store1", None, 4, true, &env).await.expect_err("reset batch");
-    assert_eq!(err.to_string(), "stream Store1 has no committed batch 4 to rewind to (it is reset)");
-    let err = batch::rewind(&eco, "YellowLive", "Store1", None, 1, true, &env).await.expect_err("live");
-    assert!(err.to_string().contains("is live and keeps no history"), "{err}");
-    batch::rewind(&eco, "YellowForensic", "Store1", None, 0, false, &env).await.expect("to empty");
+    let err = batch::rewind(&eco, "YellowForensic", "Store1", None, 4, true, &env)
+        .await
+        .expect_err("reset batch");
+    assert_eq!(
+        err.to_string(),
+        "stream Store1 has no committed batch 4 to rewind to (it is reset)"
+    );
+    let err = batch::rewind(&eco, "YellowLive", "Store1", None, 1, true, &env)
+        .await
+        .expect_err("live");
+    assert!(
+        err.to_string().contains("is live and keeps no history"),
+        "{err}"
+    );
+    batch::rewind(&eco, "YellowForensic", "Store1", None, 0, false, &env)
+        .await
+        .expect("to empty");
     assert!(table(&merge).await.is_empty());
 }

@@ -27,7 +27,10 @@ fn items() -> DatasetSchema {
 struct Lcg(u64);
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -107,7 +110,10 @@ impl Reference {
 }
 
 fn close(versions: &mut [(Key, Row, i32, i32)], key: &Key, b: i32) {
-    for v in versions.iter_mut().filter(|v| &v.0 == key && v.3 == CURRENT) {
+    for v in versions
+        .iter_mut()
+        .filter(|v| &v.0 == key && v.3 == CURRENT)
+    {
         v.3 = b - 1;
     }
 }
@@ -116,7 +122,13 @@ fn close(versions: &mut [(Key, Row, i32, i32)], key: &Key, b: i32) {
 async fn random_changes_match_the_reference_after_every_batch() {
     let pg = TestPg::start();
     let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(&pg, &src_db, &merge_db, vec![items()], Consistency::MultiDataset);
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![items()],
+        Consistency::MultiDataset,
+    );
     let env = pg.env();
     let source = pg.connect(&src_db).await;
     let merge = pg.connect(&merge_db).await;
@@ -132,7 +144,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
         let mut rng = Lcg(seed);
         let mut src: BTreeMap<Key, Row> = BTreeMap::new();
         let mut reference = Reference::default();
-        source.batch_execute("TRUNCATE items").await.expect("truncate");
+        source
+            .batch_execute("TRUNCATE items")
+            .await
+            .expect("truncate");
         // Start each seed from empty platforms.
         merge
             .batch_execute(
@@ -144,7 +159,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
             .expect("reset platforms");
         for step in 1..=25 {
             for _ in 0..rng.below(8) {
-                let key: Key = (rng.pick(&["a", "ab", "b", "", "é"]).to_string(), rng.below(3) as i32);
+                let key: Key = (
+                    rng.pick(&["a", "ab", "b", "", "é"]).to_string(),
+                    rng.below(3) as i32,
+                );
                 match rng.below(5) {
                     // Insert or overwrite.
                     0 | 1 => {
@@ -164,7 +182,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
                         if let Some(row) = src.get_mut(&key) {
                             let value = rng.pick(TEXTS).map(str::to_owned);
                             source
-                                .execute("UPDATE items SET a = $3 WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1, &value])
+                                .execute(
+                                    "UPDATE items SET a = $3 WHERE k1 = $1 AND k2 = $2",
+                                    &[&key.0, &key.1, &value],
+                                )
                                 .await
                                 .expect("update");
                             row.0 = value;
@@ -173,7 +194,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
                     // Delete.
                     3 => {
                         source
-                            .execute("DELETE FROM items WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1])
+                            .execute(
+                                "DELETE FROM items WHERE k1 = $1 AND k2 = $2",
+                                &[&key.0, &key.1],
+                            )
                             .await
                             .expect("delete");
                         src.remove(&key);
@@ -182,7 +206,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
                     _ => {
                         if let Some(row) = src.get(&key) {
                             source
-                                .execute("DELETE FROM items WHERE k1 = $1 AND k2 = $2", &[&key.0, &key.1])
+                                .execute(
+                                    "DELETE FROM items WHERE k1 = $1 AND k2 = $2",
+                                    &[&key.0, &key.1],
+                                )
                                 .await
                                 .expect("delete");
                             source
@@ -201,7 +228,11 @@ async fn random_changes_match_the_reference_after_every_batch() {
                 let b = batch::run(&eco, platform, "Store1", None, &unguarded, &env)
                     .await
                     .unwrap_or_else(|e| panic!("seed {seed} step {step} {platform}: {e}"));
-                assert_eq!((b.batch, counts(&b)), (step, expected), "seed {seed} step {step} {platform}");
+                assert_eq!(
+                    (b.batch, counts(&b)),
+                    (step, expected),
+                    "seed {seed} step {step} {platform}"
+                );
             }
             let live: Vec<(Key, Row, i32)> = merge
                 .query("SELECT k1, k2, a, b, n, ds_surf_batch_id FROM yellowlive_store1_items_merge ORDER BY k1, k2", &[])
@@ -227,7 +258,10 @@ async fn random_changes_match_the_reference_after_every_batch() {
                 .iter()
                 .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4)), r.get(5), r.get(6)))
                 .collect();
-            assert_eq!(forensic, reference.versions, "seed {seed} step {step}: forensic table");
+            assert_eq!(
+                forensic, reference.versions,
+                "seed {seed} step {step}: forensic table"
+            );
         }
     }
 }

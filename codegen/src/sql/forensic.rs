@@ -1,51 +1,67 @@
 //! The forensic merge: every version of every key, with the batches it was current in
 //! (SCD2). A version changed or deleted in batch B was last current in B-1.
 
+use super::diff::{self, CHANGES, OP};
 use super::{ALL_HASH, BATCH_IN, BATCH_OUT, CURRENT, Counts, KEY_HASH, MergeStep, Tables, q};
 
-/// Close changed versions, close deleted ones, then add a current version for every key
-/// that has none: the new keys and the keys just closed as changed.
+/// Finds the changes, then closes the current versions of changed and gone keys, and adds a
+/// current version for every new or changed key.
 pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let name = &t.dataset.name;
-    let (merge, staging) = (&t.merge, &t.staging);
+    let (merge, changes, op) = (&t.merge, q(CHANGES), q(OP));
     let (out, all) = (q(BATCH_OUT), q(ALL_HASH));
-    vec![
+    let close = |what: &str, code: &str, counts: Counts| MergeStep {
+        sql: format!(
+            "-- Close the current versions of {name} {what}: they were last current in the previous batch.\n\
+             UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {changes} AS c \
+             WHERE c.{op} = '{code}' AND m.{out} = {CURRENT} AND {eq}",
+            eq = t.keys_equal("m", "c"),
+        ),
+        takes_batch: true,
+        counts,
+    };
+    let mut steps = diff::find(t, true);
+    steps.extend([
+        close("whose values changed", "U", Counts::Updated),
+        close("whose key is gone from the snapshot", "D", Counts::Deleted),
         MergeStep {
             sql: format!(
-                "-- Close the current versions of {name} whose values changed: they were last current in the previous batch.\n\
-                 UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {staging} AS s \
-                 WHERE m.{out} = {CURRENT} AND {eq} AND m.{all} <> s.{all}",
-                eq = t.keys_equal("s", "m"),
-            ),
-            takes_batch: true,
-            counts: Counts::Updated,
-        },
-        MergeStep {
-            sql: format!(
-                "-- Close the current versions of {name} whose key is gone from the snapshot.\n\
-                 UPDATE {merge} AS m SET {out} = $1::integer - 1 \
-                 WHERE m.{out} = {CURRENT} AND NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE {eq})",
-                eq = t.keys_equal("s", "m"),
-            ),
-            takes_batch: true,
-            counts: Counts::Deleted,
-        },
-        MergeStep {
-            sql: format!(
-                "-- Insert a current version of {name} for every key without one: new keys, and keys whose version was just closed.\n\
+                "-- Insert a current version of {name} for every new or changed key.\n\
                  INSERT INTO {merge} ({cols}, {all}, {key}, {bin}, {out}) \
-                 SELECT {scols}, s.{all}, s.{key}, $1::integer, {CURRENT} FROM {staging} AS s \
-                 WHERE NOT EXISTS (SELECT 1 FROM {merge} AS m WHERE m.{out} = {CURRENT} AND {eq})",
+                 SELECT {ccols}, c.{all}, c.{key}, $1::integer, {CURRENT} FROM {changes} AS c WHERE c.{op} IN ('I', 'U')",
                 cols = t.column_list(""),
-                scols = t.column_list("s"),
+                ccols = t.column_list("c"),
                 key = q(KEY_HASH),
                 bin = q(BATCH_IN),
-                eq = t.keys_equal("m", "s"),
             ),
             takes_batch: true,
             counts: Counts::InsertedAndUpdated,
         },
-    ]
+        diff::done(t),
+    ]);
+    steps
+}
+
+/// The merge when no version is current: every snapshot row is a new key.
+pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
+    vec![MergeStep {
+        sql: format!(
+            "-- No version of {name} is current: insert every row of the snapshot as a new version.\n\
+             INSERT INTO {merge} ({cols}, {all}, {key}, {bin}, {out}) \
+             SELECT {scols}, s.{all}, s.{key}, $1::integer, {CURRENT} FROM {staging} AS s",
+            name = t.dataset.name,
+            merge = t.merge,
+            staging = t.staging,
+            cols = t.column_list(""),
+            scols = t.column_list("s"),
+            all = q(ALL_HASH),
+            key = q(KEY_HASH),
+            bin = q(BATCH_IN),
+            out = q(BATCH_OUT),
+        ),
+        takes_batch: true,
+        counts: Counts::Inserted,
+    }]
 }
 
 /// Rewinds to the state after batch `$1`: versions created after it go, versions closed

@@ -2,11 +2,10 @@
 
 use super::{ALL_HASH, KEY_HASH, Tables, q};
 
-/// Session settings of every connection that reads or hashes rows. The row hashes are md5
-/// of the row's text form; pinning these makes that text the same on every run, whatever
-/// the server's or the role's defaults.
+/// Session settings of every connection: text forms that do not depend on the server's
+/// or the role's defaults, and memory enough for the merge's hash joins.
 pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
-SET TimeZone = 'UTC'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
+SET TimeZone = 'UTC'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET work_mem = '256MB'";
 
 /// The statements of one dataset's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,10 +17,13 @@ pub struct SnapshotSql {
     /// `$1`: the quoted source table name → (name, type as `format_type` spells it,
     /// nullable) per column, in order.
     pub source_columns: String,
-    /// Run on the source: the rows cast to the model's types, with their row and key
-    /// hashes, in binary COPY format.
+    /// `$1`: the quoted source table name → the column names of each of its unique,
+    /// unconditional, plain-column indexes.
+    pub source_unique_indexes: String,
+    /// Run on the source: the rows cast to the model's types, in binary COPY format.
     pub copy_out: String,
-    /// Run on the merge database: loads what `copy_out` produced into staging.
+    /// Run on the merge database: loads the rows of `copy_out`, each followed by its row
+    /// and key hashes, into staging.
     pub copy_in: String,
 }
 
@@ -40,15 +42,11 @@ pub(crate) fn snapshot(t: &Tables<'_>) -> SnapshotSql {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    // ROW(…)::text quotes values holding separators and tells NULL from '', so two
-    // different rows never hash the same text.
+    // The runtime appends the row and key hashes as the rows stream through.
     let copy_out = format!(
-        "-- Snapshot of {name}: every row cast to the model's types, with md5 hashes of the row and of its key.\n\
-         COPY (SELECT {cols}, md5(ROW({cols})::text)::uuid, md5(ROW({keys})::text)::uuid \
-         FROM (SELECT {casts} FROM {source}) AS r) TO STDOUT (FORMAT binary)",
+        "-- Snapshot of {name}: every row, cast to the model's types.\n\
+         COPY (SELECT {casts} FROM {source}) TO STDOUT (FORMAT binary)",
         name = ds.name,
-        cols = t.column_list("r"),
-        keys = t.key_list("r"),
     );
     let copy_in = format!(
         "-- Load the snapshot of {name} into staging.\n\
@@ -66,6 +64,12 @@ pub(crate) fn snapshot(t: &Tables<'_>) -> SnapshotSql {
              SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum"
+            .into(),
+        source_unique_indexes: "-- The source table's unique indexes, as lists of column names.\n\
+             SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) AS k(n) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) \
+             FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique \
+             AND i.indpred IS NULL AND i.indexprs IS NULL"
             .into(),
         copy_out,
         copy_in,

@@ -5,6 +5,7 @@
 //! (`$1`, …). Each statement starts with a comment saying what it does.
 
 mod batch;
+mod diff;
 mod forensic;
 mod ingest;
 mod live;
@@ -41,6 +42,8 @@ pub enum Counts {
     Deleted,
     /// New versions: keys new in this batch plus keys whose row changed.
     InsertedAndUpdated,
+    /// A step that counts nothing.
+    Nothing,
 }
 
 /// One step of a merge: a statement, and what its row count means.
@@ -62,10 +65,13 @@ pub struct DatasetSql {
     pub snapshot: SnapshotSql,
     /// Keys present more than once in staging (at most 5, as text).
     pub duplicate_keys: String,
-    /// Current rows of the merge table before the merge (for the mass-delete guard).
-    pub current_rows: String,
+    /// Whether the merge table has any current row: if not, the merge is a first load.
+    pub has_current: String,
     /// The merge, in order, inside one transaction.
     pub merge: Vec<MergeStep>,
+    /// The merge when the merge table has no current rows (the first batch, or after
+    /// everything was deleted): a plain insert of the snapshot.
+    pub first_load: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
     pub clear_staging: String,
     /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
@@ -78,21 +84,18 @@ impl DatasetSql {
     /// The SQL of `dataset` of `store` on `platform`.
     pub fn new(platform: &YellowPlatform, store: &Datastore, dataset: &DatasetSchema) -> Self {
         let t = Tables::new(platform, store, dataset);
-        let merge = match platform.mode {
-            PlatformMode::Live => live::merge(&t),
-            PlatformMode::Forensic => forensic::merge(&t),
+        let (merge, first_load) = match platform.mode {
+            PlatformMode::Live => (live::merge(&t), live::first_load(&t)),
+            PlatformMode::Forensic => (forensic::merge(&t), forensic::first_load(&t)),
         };
-        let current_rows = match platform.mode {
-            PlatformMode::Live => format!(
-                "-- Count the rows of {merge} before the merge.\nSELECT count(*) FROM {merge}",
-                merge = t.merge
-            ),
-            PlatformMode::Forensic => format!(
-                "-- Count the current versions of {merge} before the merge.\nSELECT count(*) FROM {merge} WHERE {out} = {CURRENT}",
-                merge = t.merge,
-                out = q(BATCH_OUT)
-            ),
+        let current = match platform.mode {
+            PlatformMode::Live => String::new(),
+            PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
         };
+        let has_current = format!(
+            "-- Does {merge} have a current row?\nSELECT EXISTS (SELECT 1 FROM {merge}{current})",
+            merge = t.merge
+        );
         DatasetSql {
             staging_table: t.staging_name.clone(),
             merge_table: t.merge_name.clone(),
@@ -105,8 +108,9 @@ impl DatasetSql {
                 keys = t.key_list(""),
                 staging = t.staging
             ),
-            current_rows,
+            has_current,
             merge,
+            first_load,
             clear_staging: format!(
                 "-- Empty the staging table of {}.\nTRUNCATE {}",
                 t.dataset.name, t.staging

@@ -1,6 +1,7 @@
 //! Ingestion: check the source tables against the model, then stream one consistent
 //! snapshot of them into staging with COPY, in one merge-database transaction.
 
+use super::rows::{FormatError, Hasher};
 use super::{RunError, Target};
 use crate::pg::{self, Environment};
 use bytes::Bytes;
@@ -36,9 +37,13 @@ pub(super) async fn ingest(
     let statements = target.sql();
 
     let mut problems = Vec::new();
+    let mut unique_keys = Vec::new();
     for (dataset, dataset_sql) in target.datasets.iter().zip(&statements) {
-        problems
-            .extend(check_source(&source_tx, source_name, dataset, &dataset_sql.snapshot).await?);
+        let found = check_source(&source_tx, source_name, dataset, &dataset_sql.snapshot).await?;
+        let unique =
+            found.is_empty() && has_unique_key(&source_tx, dataset, &dataset_sql.snapshot).await?;
+        problems.extend(found);
+        unique_keys.push(unique);
     }
     if !problems.is_empty() {
         return Err(RunError::Source { batch, problems });
@@ -50,12 +55,25 @@ pub(super) async fn ingest(
         .map_err(|e| RunError::sql("BEGIN", e))?;
     let mut datasets = serde_json::Map::new();
     let mut total: i64 = 0;
-    for (dataset, dataset_sql) in target.datasets.iter().zip(&statements) {
+    for ((dataset, dataset_sql), unique_key) in
+        target.datasets.iter().zip(&statements).zip(unique_keys)
+    {
         tx.batch_execute(&dataset_sql.clear_staging)
             .await
             .map_err(|e| RunError::sql(&dataset_sql.clear_staging, e))?;
-        let rows = copy(&source_tx, &tx, source_name, &dataset_sql.snapshot).await?;
-        datasets.insert(dataset.name.clone(), json!({ "total": rows }));
+        let rows = copy(&source_tx, &tx, source_name, dataset, &dataset_sql.snapshot).await?;
+        // Fresh statistics, so the merge plans its joins on the real size.
+        let analyze = format!(
+            "-- Refresh the statistics of staging.\nANALYZE {}",
+            naming::quote_ident(&dataset_sql.staging_table)
+        );
+        tx.batch_execute(&analyze)
+            .await
+            .map_err(|e| RunError::sql(&analyze, e))?;
+        datasets.insert(
+            dataset.name.clone(),
+            json!({ "total": rows, "unique_key": unique_key }),
+        );
         total += i64::try_from(rows).unwrap_or(i64::MAX);
     }
     let state = json!({ "schema": target.fingerprints(), "datasets": datasets });
@@ -72,6 +90,7 @@ async fn copy(
     source: &impl GenericClient,
     merge: &impl GenericClient,
     source_name: &str,
+    dataset: &DatasetSchema,
     sql: &SnapshotSql,
 ) -> Result<u64, RunError> {
     let read_failed = |e| RunError::Sql {
@@ -93,16 +112,45 @@ async fn copy(
         .map_err(|e| RunError::sql(&sql.copy_in, e))?;
     pin_mut!(rows);
     pin_mut!(sink);
+    // Key positions in column order: the hasher meets the fields left to right.
+    let mut key: Vec<usize> = dataset
+        .primary_key
+        .iter()
+        .filter_map(|k| dataset.columns.iter().position(|c| &c.name == k))
+        .collect();
+    key.sort_unstable();
+    let mut hasher = Hasher::new(dataset.columns.len(), key);
+    let malformed = |e: FormatError| RunError::Snapshot {
+        dataset: dataset.name.clone(),
+        detail: e.to_string(),
+    };
+    let write_failed = |e| RunError::sql(&sql.copy_in, e);
     while let Some(chunk) = rows.try_next().await.map_err(read_failed)? {
-        sink.as_mut()
-            .feed(chunk)
-            .await
-            .map_err(|e| RunError::sql(&sql.copy_in, e))?;
+        if let Some(out) = hasher.push(&chunk).map_err(malformed)? {
+            sink.as_mut().feed(out).await.map_err(write_failed)?;
+        }
     }
-    sink.as_mut()
-        .finish()
+    let (rest, _) = hasher.finish().map_err(malformed)?;
+    sink.as_mut().feed(rest).await.map_err(write_failed)?;
+    sink.as_mut().finish().await.map_err(write_failed)
+}
+
+/// Whether the source table has a unique index on its key columns (or on some of them),
+/// which rules out duplicate keys in the snapshot.
+async fn has_unique_key(
+    source: &impl GenericClient,
+    dataset: &DatasetSchema,
+    sql: &SnapshotSql,
+) -> Result<bool, RunError> {
+    let table = naming::quote_ident(&sql.source_table);
+    let indexes = source
+        .query(sql.source_unique_indexes.as_str(), &[&table])
         .await
-        .map_err(|e| RunError::sql(&sql.copy_in, e))
+        .map_err(|e| RunError::sql(&sql.source_unique_indexes, e))?;
+    Ok(indexes.iter().any(|r| {
+        let columns: Vec<String> = r.get(0);
+        columns.iter().all(|c| dataset.primary_key.contains(c))
+    }))
 }
 
 /// Compares a source table with its dataset: every model column must exist under its exact

@@ -30,13 +30,18 @@ pub(super) async fn merge(
     let mut per_dataset = BTreeMap::new();
     let mut refused = None;
     for (dataset, dataset_sql) in target.datasets.iter().zip(&statements) {
-        let duplicates: Vec<String> = tx
-            .query(&dataset_sql.duplicate_keys, &[])
-            .await
-            .map_err(|e| RunError::sql(&dataset_sql.duplicate_keys, e))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let ingested = &state["datasets"][dataset.name.as_str()];
+        // A unique index on the source's key columns already rules duplicates out.
+        let duplicates: Vec<String> = if ingested["unique_key"] == true {
+            Vec::new()
+        } else {
+            tx.query(&dataset_sql.duplicate_keys, &[])
+                .await
+                .map_err(|e| RunError::sql(&dataset_sql.duplicate_keys, e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
         if !duplicates.is_empty() {
             refused = Some(RunError::DuplicateKeys {
                 batch,
@@ -45,19 +50,22 @@ pub(super) async fn merge(
             });
             break;
         }
-        let current: i64 = tx
-            .query_one(&dataset_sql.current_rows, &[])
+        let has_current: bool = tx
+            .query_one(&dataset_sql.has_current, &[])
             .await
-            .map_err(|e| RunError::sql(&dataset_sql.current_rows, e))?
+            .map_err(|e| RunError::sql(&dataset_sql.has_current, e))?
             .get(0);
         let mut m = Metrics {
-            total: state["datasets"][dataset.name.as_str()]["total"]
-                .as_u64()
-                .unwrap_or(0),
+            total: ingested["total"].as_u64().unwrap_or(0),
             ..Metrics::default()
         };
         let mut new_versions = 0;
-        for step in &dataset_sql.merge {
+        let steps = if has_current {
+            &dataset_sql.merge
+        } else {
+            &dataset_sql.first_load
+        };
+        for step in steps {
             let n = if step.takes_batch {
                 tx.execute(&step.sql, &[&batch]).await
             } else {
@@ -69,12 +77,14 @@ pub(super) async fn merge(
                 Counts::Updated => m.updated = n,
                 Counts::Deleted => m.deleted = n,
                 Counts::InsertedAndUpdated => new_versions = n,
+                Counts::Nothing => {}
             }
         }
         if new_versions > 0 {
             m.inserted = new_versions - m.updated;
         }
-        let current = u64::try_from(current).unwrap_or(0);
+        // The keys current before the merge: those still in the snapshot, plus those gone.
+        let current = m.total - m.inserted + m.deleted;
         if current > 0 && m.deleted * 100 > u64::from(limit) * current {
             refused = Some(RunError::MassDelete {
                 batch,

@@ -14,6 +14,7 @@
 mod ingest;
 mod merge;
 mod reset;
+mod rows;
 mod status;
 
 pub use reset::{ResetError, Rewind, RewindError, reset_batch, rewind};
@@ -76,6 +77,8 @@ pub enum RunError {
         percent: u64,
         limit: u8,
     },
+    #[error("snapshot of {dataset}: {detail}")]
+    Snapshot { dataset: String, detail: String },
     #[error("{context}: {}", describe(.source))]
     Sql {
         context: String,

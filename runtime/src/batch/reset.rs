@@ -79,10 +79,16 @@ pub struct Rewind {
 /// Why a rewind was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RewindError {
-    #[error("platform {0} is live and keeps no history to rewind; only forensic platforms can --to-batch")]
+    #[error(
+        "platform {0} is live and keeps no history to rewind; only forensic platforms can --to-batch"
+    )]
     NotForensic(String),
     #[error("stream {stream} has no committed batch {batch} to rewind to (it is {status})")]
-    NotCommitted { stream: String, batch: i32, status: String },
+    NotCommitted {
+        stream: String,
+        batch: i32,
+        status: String,
+    },
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -125,7 +131,10 @@ async fn rewind_locked(
 ) -> Result<Rewind, RewindError> {
     crate::infra::ensure_tables(client, target.platform, &target.pairs()).await?;
     let sql = BatchSql::new(&target.platform.name);
-    let tx = client.transaction().await.map_err(|e| RunError::sql("BEGIN", e))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| RunError::sql("BEGIN", e))?;
     if to_batch != 0 {
         let status: Option<String> = tx
             .query_opt(&sql.batch_status, &[&target.key, &to_batch])
@@ -143,8 +152,14 @@ async fn rewind_locked(
     let mut per_dataset = BTreeMap::new();
     for (dataset, dataset_sql) in target.datasets.iter().zip(target.sql()) {
         let [remove, reopen] = dataset_sql.rewind.expect("forensic platforms rewind");
-        let removed = tx.execute(&remove, &[&to_batch]).await.map_err(|e| RunError::sql(&remove, e))?;
-        let reopened = tx.execute(&reopen, &[&to_batch]).await.map_err(|e| RunError::sql(&reopen, e))?;
+        let removed = tx
+            .execute(&remove, &[&to_batch])
+            .await
+            .map_err(|e| RunError::sql(&remove, e))?;
+        let reopened = tx
+            .execute(&reopen, &[&to_batch])
+            .await
+            .map_err(|e| RunError::sql(&reopen, e))?;
         tx.batch_execute(&dataset_sql.clear_staging)
             .await
             .map_err(|e| RunError::sql(&dataset_sql.clear_staging, e))?;
@@ -155,7 +170,9 @@ async fn rewind_locked(
         .await
         .map_err(|e| RunError::sql(&sql.mark_reset, e))?;
     if dry_run {
-        tx.rollback().await.map_err(|e| RunError::sql("ROLLBACK", e))?;
+        tx.rollback()
+            .await
+            .map_err(|e| RunError::sql("ROLLBACK", e))?;
     } else {
         tx.commit().await.map_err(|e| RunError::sql("COMMIT", e))?;
     }
