@@ -2,6 +2,7 @@
 
 use crate::batch::{self, RunOptions};
 use crate::pg::Environment;
+use crate::simulate;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use datasurface_model::{Ecosystem, ValidEcosystem};
 use std::ffi::OsString;
@@ -48,6 +49,9 @@ enum Command {
         #[arg(long, requires = "to_batch")]
         dry_run: bool,
     },
+    /// Make realistic changes to the customers and addresses tables of the MVP source
+    /// database, one transaction each, at random intervals.
+    Simulate(SimulateArgs),
     /// Show the recent batches of a platform's streams with their status, times and metrics.
     Status {
         /// The platform's model name (as written in the model, e.g. YellowLive).
@@ -63,6 +67,52 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The simulator's flags.
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Database host.
+    #[arg(long, env = "PGHOST", default_value = "localhost")]
+    host: String,
+    /// Database port.
+    #[arg(long, env = "PGPORT", default_value_t = 5432)]
+    port: u16,
+    /// Database name.
+    #[arg(long, env = "PGDATABASE", default_value = "customer_db")]
+    database: String,
+    /// Database user.
+    #[arg(long, env = "PGUSER", default_value = "postgres")]
+    user: String,
+    /// Database password.
+    #[arg(long, env = "PGPASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Shortest wait between changes, in seconds (fractions allowed).
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    min_interval: f64,
+    /// Longest wait between changes, in seconds (fractions allowed; at least --min-interval).
+    #[arg(long, default_value_t = 30.0, value_parser = positive_seconds)]
+    max_interval: f64,
+    /// Stop after this many changes (default: run until interrupted).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_changes: Option<u64>,
+    /// Create the customers and addresses tables if missing, and seed a few customers.
+    #[arg(long)]
+    create_tables: bool,
+    /// Print every change.
+    #[arg(long)]
+    verbose: bool,
+    /// Seed for a reproducible sequence of changes.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a number of seconds greater than 0".into()),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
+    }
 }
 
 /// Which stream a command works on.
@@ -126,6 +176,20 @@ where
     };
     let result = match cli.command {
         Command::Validate => validate(ecosystem, out, err),
+        Command::Simulate(args) => {
+            if args.min_interval > args.max_interval {
+                let e = Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--min-interval ({}) is greater than --max-interval ({})",
+                        args.min_interval, args.max_interval
+                    ),
+                );
+                let _ = write!(err, "{}", e.render());
+                return u8::try_from(e.exit_code()).unwrap_or(FAILURE);
+            }
+            simulate(args, out, err)
+        }
         command => match ecosystem.validate() {
             Ok(eco) => jobs(&eco, command, &Environment::from_process(), out, err),
             Err(report) => {
@@ -152,7 +216,9 @@ fn jobs(
         .enable_all()
         .build()?;
     match command {
-        Command::Validate => unreachable!("validate needs no database"),
+        Command::Validate | Command::Simulate(_) => {
+            unreachable!("handled without the model's databases")
+        }
         Command::Run {
             stream,
             max_delete_percent,
@@ -277,6 +343,58 @@ fn jobs(
                 Ok(FAILURE)
             }
         },
+    }
+}
+
+fn simulate(args: SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&args.host)
+        .port(args.port)
+        .dbname(&args.database)
+        .user(&args.user)
+        .application_name("datasurface-simulate");
+    if let Some(password) = &args.password {
+        config.password(password);
+    }
+    let options = simulate::Options {
+        interval: (args.min_interval, args.max_interval),
+        max_changes: args.max_changes,
+        create_tables: args.create_tables,
+        verbose: args.verbose,
+        seed: args.seed,
+    };
+    let mut log = |line: &str| {
+        let _ = writeln!(out, "{line}");
+    };
+    let result = runtime.block_on(async {
+        let stop = simulate::stop_on_signals();
+        let (mut sim, mut summary) =
+            simulate::Simulator::connect(config, &options, &mut log).await?;
+        let run = sim.run(&options, &stop, &mut summary, &mut log).await;
+        Ok::<_, simulate::SimulateError>((summary, run))
+    });
+    match result {
+        Ok((summary, run)) => {
+            if summary.seeded > 0 {
+                writeln!(out, "seeded {} customers", summary.seeded)?;
+            }
+            writeln!(out, "simulate: {summary}")?;
+            match run {
+                Ok(()) => Ok(SUCCESS),
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    Ok(FAILURE)
+                }
+            }
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(FAILURE)
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod batch;
 pub mod cli;
 pub mod infra;
 pub mod pg;
+pub mod simulate;
 
 pub use cli::{main, run};
 pub use datasurface_macros::Dataset;

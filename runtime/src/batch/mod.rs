@@ -108,7 +108,7 @@ impl RunError {
 }
 
 /// A database error as PostgreSQL words it: message, detail and hint.
-fn describe(e: &tokio_postgres::Error) -> String {
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut text = db.message().to_owned();

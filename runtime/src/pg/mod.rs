@@ -113,13 +113,18 @@ pub fn config(
 
 /// `host:port/database` of a configuration, for messages (no user, no password).
 pub fn describe(config: &Config) -> String {
+    let (host, port) = host_port(config);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+/// The (first) host and port of a configuration.
+pub fn host_port(config: &Config) -> (String, u16) {
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
         None => "localhost".into(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+    (host, config.get_ports().first().copied().unwrap_or(5432))
 }
 
 /// Connects to `db` with `credential`, with the session settings row hashes rely on.
