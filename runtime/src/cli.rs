@@ -52,6 +52,23 @@ enum Command {
     /// Make realistic changes to the customers and addresses tables of the MVP source
     /// database, one transaction each, at random intervals.
     Simulate(SimulateArgs),
+    /// Run the whole pipeline on this machine: a throwaway PostgreSQL (unless
+    /// DATASURFACE_DB_* point elsewhere), the source seeded and changed by the simulator,
+    /// and a batch on every platform after each burst of changes.
+    Demo {
+        /// Bursts of changes, each followed by a batch on every platform.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        cycles: u32,
+        /// Changes per burst.
+        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..))]
+        changes: u64,
+        /// Leave the throwaway database running and print how to look at it.
+        #[arg(long)]
+        keep: bool,
+        /// Seed for a reproducible sequence of changes.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Show the recent batches of a platform's streams with their status, times and metrics.
     Status {
         /// The platform's model name (as written in the model, e.g. YellowLive).
@@ -219,6 +236,34 @@ fn jobs(
         Command::Validate | Command::Simulate(_) => {
             unreachable!("handled without the model's databases")
         }
+        Command::Demo {
+            cycles,
+            changes,
+            keep,
+            seed,
+        } => {
+            let options = crate::demo::Options {
+                cycles,
+                changes,
+                keep,
+                seed,
+            };
+            let result = runtime.block_on(async {
+                let stop = simulate::stop_on_signals();
+                crate::demo::run(eco, &options, env, &stop, out).await
+            });
+            match result {
+                Ok(()) => Ok(SUCCESS),
+                Err(e @ crate::demo::DemoError::Interrupted) => {
+                    writeln!(err, "{e}")?;
+                    Ok(130)
+                }
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    Ok(FAILURE)
+                }
+            }
+        }
         Command::Run {
             stream,
             max_delete_percent,
@@ -335,7 +380,7 @@ fn jobs(
                 Ok(SUCCESS)
             }
             Ok(rows) => {
-                status_table(&platform, &rows, out)?;
+                batch::write_table(&platform, &rows, out)?;
                 Ok(SUCCESS)
             }
             Err(e) => {
@@ -400,71 +445,6 @@ fn simulate(args: SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io:
 
 fn stream_name(stream: &StreamArgs) -> String {
     datasurface_model::naming::stream_key(&stream.store, stream.dataset.as_deref())
-}
-
-fn status_table(platform: &str, rows: &[batch::BatchRow], out: &mut dyn Write) -> io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(out, "{platform} has run no batch yet");
-    }
-    let opt = |n: Option<i64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
-    let header = [
-        "stream", "batch", "status", "started", "seconds", "inserted", "updated", "deleted", "rows",
-    ];
-    let table: Vec<[String; 9]> = rows
-        .iter()
-        .map(|b| {
-            let seconds = b
-                .batch_end_time
-                .map(|end| {
-                    format!(
-                        "{:.1}",
-                        (end - b.batch_start_time).num_milliseconds() as f64 / 1000.0
-                    )
-                })
-                .unwrap_or_else(|| "-".into());
-            [
-                b.key.clone(),
-                b.batch_id.to_string(),
-                b.batch_status.clone(),
-                b.batch_start_time.format("%Y-%m-%d %H:%M:%S").to_string(),
-                seconds,
-                opt(b.records_inserted),
-                opt(b.records_updated),
-                opt(b.records_deleted),
-                opt(b.total_records),
-            ]
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i < 4 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(out, "{}", line(&header.map(String::from)).trim_end())?;
-    for row in &table {
-        writeln!(out, "{}", line(row).trim_end())?;
-    }
-    Ok(())
 }
 
 fn validate(ecosystem: Ecosystem, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {

@@ -18,6 +18,7 @@
 
 pub mod batch;
 pub mod cli;
+pub mod demo;
 pub mod infra;
 pub mod pg;
 pub mod simulate;

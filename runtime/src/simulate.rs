@@ -80,11 +80,11 @@ impl Change {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Change::NewCustomer => "new customers",
-            Change::UpdateCustomer => "customer updates",
-            Change::AddAddress => "new addresses",
-            Change::UpdateAddress => "address updates",
-            Change::DeleteAddress => "address deletes",
+            Change::NewCustomer => "new customer",
+            Change::UpdateCustomer => "customer update",
+            Change::AddAddress => "new address",
+            Change::UpdateAddress => "address update",
+            Change::DeleteAddress => "address delete",
         })
     }
 }

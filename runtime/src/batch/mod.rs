@@ -18,7 +18,7 @@ mod rows;
 mod status;
 
 pub use reset::{ResetError, Rewind, RewindError, reset_batch, rewind};
-pub use status::{BatchRow, history};
+pub use status::{BatchRow, history, write_table};
 
 use crate::infra;
 use crate::pg::{self, ConnectError, Environment};

@@ -94,11 +94,22 @@ impl Cluster {
         &self.dir
     }
 
-    /// Leaves the server running after this value is dropped.
-    pub fn keep(mut self) -> PathBuf {
-        let dir = std::mem::take(&mut self.dir);
-        std::mem::forget(self);
-        dir
+    /// Leaves the server running; returns the shell command that stops it and removes
+    /// its directory.
+    pub fn keep(mut self) -> String {
+        let stop = format!(
+            "{}{} -D {} -m fast stop && rm -rf {}",
+            self.run_as
+                .as_ref()
+                .map(|u| format!("runuser -u {u} -- "))
+                .unwrap_or_default(),
+            self.bin.join("pg_ctl").display(),
+            self.dir.join("data").display(),
+            self.dir.display()
+        );
+        // Dropping would stop the server: forget the directory instead.
+        self.dir = PathBuf::new();
+        stop
     }
 
     /// Stops the server at once, then starts it again on the same port (for restart tests).

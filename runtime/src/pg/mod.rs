@@ -44,6 +44,11 @@ impl Environment {
         self
     }
 
+    /// Whether `name` is set (and not empty).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)

@@ -1,0 +1,265 @@
+//! `demo`, end to end: the metrics it prints agree with what the merge tables hold.
+
+use datasurface::pg::cluster::Cluster;
+use datasurface::*;
+use std::process::Command;
+use tokio_postgres::NoTls;
+
+/// (platform, batch, inserted, updated, deleted, total) from lines like
+/// `  YellowLive Store1: batch 2 committed: 8 inserted, 4 updated, 0 deleted, 18 rows in 0.0 s`.
+fn printed_batches(stdout: &str) -> Vec<(String, i32, i64, i64, i64, i64)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (head, rest) = line.trim().split_once(" Store1: batch ")?;
+            let (batch, rest) = rest.split_once(" committed: ")?;
+            let numbers: Vec<i64> = rest
+                .split([',', ' '])
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            Some((
+                head.to_owned(),
+                batch.parse().ok()?,
+                numbers[0],
+                numbers[1],
+                numbers[2],
+                numbers[3],
+            ))
+        })
+        .collect()
+}
+
+async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64, i64)]) {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the kept database");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    for (platform, current_sql) in [
+        (
+            "YellowLive",
+            "SELECT (SELECT count(*) FROM yellowlive_store1_customers_merge) + (SELECT count(*) FROM yellowlive_store1_addresses_merge)",
+        ),
+        (
+            "YellowForensic",
+            "SELECT (SELECT count(*) FROM yellowforensic_store1_customers_merge WHERE ds_surf_batch_out = 2147483647) \
+             + (SELECT count(*) FROM yellowforensic_store1_addresses_merge WHERE ds_surf_batch_out = 2147483647)",
+        ),
+    ] {
+        let mine: Vec<_> = printed.iter().filter(|b| b.0 == platform).collect();
+        assert_eq!(
+            mine.len(),
+            3,
+            "{platform}: one batch per cycle plus the first"
+        );
+        let metrics: Vec<(i32, i64, i64, i64, i64)> = client
+            .query(
+                &format!(
+                    "SELECT batch_id, records_inserted, records_updated, records_deleted, total_records \
+                     FROM {}_batch_metrics ORDER BY batch_id",
+                    platform.to_lowercase()
+                ),
+                &[],
+            )
+            .await
+            .expect("metrics")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        let printed: Vec<_> = mine.iter().map(|b| (b.1, b.2, b.3, b.4, b.5)).collect();
+        assert_eq!(metrics, printed, "{platform}");
+        let current: i64 = client
+            .query_one(current_sql, &[])
+            .await
+            .expect("current rows")
+            .get(0);
+        let net: i64 = mine.iter().map(|b| b.2 - b.4).sum();
+        assert_eq!(
+            current, net,
+            "{platform}: inserted minus deleted over all batches"
+        );
+        assert_eq!(
+            current,
+            mine.last().expect("a batch").5,
+            "{platform}: rows of the last snapshot"
+        );
+    }
+    // The forensic history counts every update as a new version.
+    let versions: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM yellowforensic_store1_customers_merge) + (SELECT count(*) FROM yellowforensic_store1_addresses_merge)",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .get(0);
+    let expected: i64 = printed
+        .iter()
+        .filter(|b| b.0 == "YellowForensic")
+        .map(|b| b.2 + b.3)
+        .sum();
+    assert_eq!(versions, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args([
+            "demo",
+            "--cycles",
+            "2",
+            "--changes",
+            "15",
+            "--seed",
+            "4",
+            "--keep",
+        ])
+        .output()
+        .expect("demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("The history of customer"), "{stdout}");
+    let url = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("psql "))
+        .expect("a psql line")
+        .to_owned();
+    let stop = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Stop and remove them with:"))
+        .nth(1)
+        .expect("a stop command")
+        .trim()
+        .to_owned();
+    check_against_tables(&url, &printed_batches(&stdout)).await;
+    let stopped = Command::new("sh")
+        .arg("-c")
+        .arg(&stop)
+        .output()
+        .expect("stop");
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(
+        tokio_postgres::connect(&url, NoTls).await.is_err(),
+        "the server is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_uses_the_databases_it_is_pointed_at() {
+    let cluster = Cluster::start().expect("PostgreSQL");
+    let (admin, conn) = tokio_postgres::connect(&cluster.url("postgres"), NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    admin
+        .batch_execute("CREATE DATABASE src")
+        .await
+        .expect("src");
+    admin
+        .batch_execute("CREATE DATABASE mrg")
+        .await
+        .expect("mrg");
+    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(["demo", "--cycles", "2", "--changes", "10", "--seed", "9"])
+        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("src"))
+        .env("DATASURFACE_DB_MERGEDB", cluster.url("mrg"))
+        .env("postgres_USER", "postgres")
+        .output()
+        .expect("demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("using the databases named by DATASURFACE_DB_*"),
+        "{stdout}"
+    );
+    check_against_tables(&cluster.url("mrg"), &printed_batches(&stdout)).await;
+}
+
+#[test]
+fn the_demo_says_when_the_model_is_not_the_mvp_shape() {
+    let people = DatasetSchema::new("people")
+        .column(Column::new("id", DataType::Integer))
+        .key(["id"])
+        .classified(Classification::Public);
+    let db = PostgresDatabase::new("HrDB", "hr");
+    let store = Datastore::new("HR")
+        .capture(SqlSnapshot::new(
+            db,
+            Credential::user_password("hr"),
+            "@daily",
+        ))
+        .dataset_schema(people);
+    let provider = YellowServiceProvider::new(
+        "P",
+        "ns",
+        PostgresDatabase::new("MergeDB", "merge"),
+        Credential::user_password("merge"),
+    );
+    let eco = Ecosystem::new("Other")
+        .zone(GovernanceZone::new("Z").team(Team::new("t").datastore(store)))
+        .platform(YellowPlatform::live("Live", &provider))
+        .provider(provider);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = datasurface::run(eco, ["other", "demo"], &mut out, &mut err);
+    assert_eq!(code, 1);
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("this model has no datastore with both datasets"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_interrupted_demo_removes_what_it_started() {
+    let child = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(["demo", "--cycles", "1000", "--changes", "5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("demo");
+    let pid = child.id();
+    let dir_prefix = format!("datasurface-pg-{pid}-");
+    let ours = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .expect("temp dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&dir_prefix))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ours() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never started its database"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; everything the demo started was stopped and removed"),
+        "{stderr}"
+    );
+    assert!(!ours(), "the throwaway database directory is gone");
+}
