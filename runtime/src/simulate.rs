@@ -158,10 +158,10 @@ impl fmt::Display for Summary {
         let parts: Vec<String> = self
             .counts
             .iter()
-            .map(|(c, n)| format!("{n} {c}"))
+            .map(|(c, n)| format!("{c} {n}"))
             .collect();
         if !parts.is_empty() {
-            write!(f, ": {}", parts.join(", "))?;
+            write!(f, " ({})", parts.join(", "))?;
         }
         Ok(())
     }

@@ -151,22 +151,24 @@ async fn the_summary_says_exactly_what_changed() {
     assert!(out.status.success(), "{}", text(&out));
     let after = contents(&client).await;
     let summary = stdout.lines().last().expect("summary");
-    assert!(summary.starts_with("simulate: 20 changes: "), "{summary}");
+    assert!(summary.starts_with("simulate: 20 changes ("), "{summary}");
     let count = |what: &str| -> i64 {
         summary
-            .split(": ")
-            .nth(2)
-            .into_iter()
-            .flat_map(|s| s.split(", "))
-            .find_map(|part| part.strip_suffix(what).and_then(|n| n.trim().parse().ok()))
+            .trim_end_matches(')')
+            .split(['(', ','])
+            .find_map(|part| {
+                part.trim()
+                    .strip_prefix(what)
+                    .and_then(|n| n.trim().parse().ok())
+            })
             .unwrap_or(0)
     };
     let (new_customers, new_addresses, deletes) = (
-        count(" new customers"),
-        count(" new addresses"),
-        count(" address deletes"),
+        count("new customer "),
+        count("new address "),
+        count("address delete "),
     );
-    let updates = count(" customer updates") + count(" address updates");
+    let updates = count("customer update ") + count("address update ");
     assert_eq!(
         new_customers + new_addresses + deletes + updates,
         20,
