@@ -112,14 +112,9 @@ async fn copy(
         .map_err(|e| RunError::sql(&sql.copy_in, e))?;
     pin_mut!(rows);
     pin_mut!(sink);
-    // Key positions in column order: the hasher meets the fields left to right.
-    let mut key: Vec<usize> = dataset
-        .primary_key
-        .iter()
-        .filter_map(|k| dataset.columns.iter().position(|c| &c.name == k))
-        .collect();
-    key.sort_unstable();
-    let mut hasher = Hasher::new(dataset.columns.len(), key);
+    let columns: Vec<&str> = dataset.columns.iter().map(|c| c.name.as_str()).collect();
+    let key: Vec<&str> = dataset.primary_key.iter().map(String::as_str).collect();
+    let mut hasher = Hasher::new(&columns, &key);
     let malformed = |e: FormatError| RunError::Snapshot {
         dataset: dataset.name.clone(),
         detail: e.to_string(),

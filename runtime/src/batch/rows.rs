@@ -2,11 +2,13 @@
 //!
 //! The source sends its rows in PostgreSQL's binary COPY format, already cast to the
 //! model's types. [`Hasher`] passes every tuple through unchanged and appends two fields:
-//! the hash of the whole row and the hash of its key. Each hash covers the fields' binary
-//! values with their length prefixes (-1 for NULL), so no two different rows share the
-//! hashed bytes — no separator can be forged, NULL is not '' — and the binary forms do not
-//! depend on DateStyle, TimeZone or any other session setting. The hash is SHA-256,
-//! truncated to the 16 bytes of a `uuid`.
+//! the hash of the whole row and the hash of its key. A hash covers, for every non-NULL
+//! field in the order of the column *names*, the name, a NUL, and the field's binary value
+//! with its length prefix. So no two different rows share the hashed bytes (no separator
+//! can be forged, NULL is not ''), the binary forms do not depend on DateStyle, TimeZone or
+//! any other session setting, and a nullable column added to the model later leaves every
+//! existing row's hash — and so its history — as it was. The hash is SHA-256, truncated to
+//! the 16 bytes of a `uuid`.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
@@ -24,7 +26,13 @@ pub(crate) struct FormatError(&'static str);
 #[derive(Debug)]
 pub(crate) struct Hasher {
     fields: usize,
-    key: Vec<usize>,
+    /// Per column in stream order: its name followed by a NUL.
+    names: Vec<Vec<u8>>,
+    /// Column positions in name order, for the row hash and for the key hash.
+    row_order: Vec<usize>,
+    key_order: Vec<usize>,
+    /// Where each field of the current tuple lies: (start, end, length or -1).
+    spans: Vec<(usize, usize, i32)>,
     input: BytesMut,
     output: BytesMut,
     header_done: bool,
@@ -33,15 +41,28 @@ pub(crate) struct Hasher {
 }
 
 impl Hasher {
-    /// `key` holds the positions of the key columns among the `fields` columns.
-    pub(crate) fn new(fields: usize, key: Vec<usize>) -> Self {
+    /// `columns` are the names of the stream's columns in order; `key` names the key
+    /// columns among them.
+    pub(crate) fn new(columns: &[&str], key: &[&str]) -> Self {
+        let by_name = |wanted: &dyn Fn(&str) -> bool| {
+            let mut positions: Vec<usize> =
+                (0..columns.len()).filter(|&i| wanted(columns[i])).collect();
+            positions.sort_by_key(|&i| columns[i]);
+            positions
+        };
         let mut output = BytesMut::with_capacity(FLUSH_AT + 4096);
         output.put_slice(SIGNATURE);
         output.put_i32(0); // flags
         output.put_i32(0); // header extension length
         Hasher {
-            fields,
-            key,
+            fields: columns.len(),
+            names: columns
+                .iter()
+                .map(|c| [c.as_bytes(), b"\0"].concat())
+                .collect(),
+            row_order: by_name(&|_| true),
+            key_order: by_name(&|c| key.contains(&c)),
+            spans: Vec::with_capacity(columns.len()),
             input: BytesMut::new(),
             output,
             header_done: false,
@@ -127,24 +148,30 @@ impl Hasher {
 
     /// Copies one tuple's fields (after its count) to the output, with the two hashes.
     fn hash_tuple(&mut self, fields: &[u8]) {
-        let mut row = Sha256::new();
-        let mut key = Sha256::new();
-        let (mut at, mut k) = (0, 0);
-        for i in 0..self.fields {
+        self.spans.clear();
+        let mut at = 0;
+        for _ in 0..self.fields {
             let len = i32::from_be_bytes(fields[at..at + 4].try_into().expect("4 bytes"));
             let end = at + 4 + usize::try_from(len).unwrap_or(0);
-            let field = &fields[at..end];
-            row.update(field);
-            if self.key.get(k) == Some(&i) {
-                key.update(field);
-                k += 1;
-            }
+            self.spans.push((at, end, len));
             at = end;
         }
+        let digest = |order: &[usize]| {
+            let mut hash = Sha256::new();
+            for &i in order {
+                let (start, end, len) = self.spans[i];
+                if len >= 0 {
+                    hash.update(&self.names[i]);
+                    hash.update(&fields[start..end]);
+                }
+            }
+            hash.finalize()
+        };
+        let (row, key) = (digest(&self.row_order), digest(&self.key_order));
         self.output
             .put_i16(i16::try_from(self.fields + 2).expect("column count fits a COPY row"));
         self.output.put_slice(fields);
-        for digest in [row.finalize(), key.finalize()] {
+        for digest in [row, key] {
             self.output.put_i32(16);
             self.output.put_slice(&digest[..16]);
         }
@@ -181,11 +208,12 @@ mod tests {
     /// (row hash, key hash).
     fn hashes(
         input: &[u8],
-        fields: usize,
-        key: Vec<usize>,
+        columns: &[&str],
+        key: &[&str],
         size: usize,
     ) -> Vec<([u8; 16], [u8; 16])> {
-        let mut h = Hasher::new(fields, key);
+        let fields = columns.len();
+        let mut h = Hasher::new(columns, key);
         let mut out = BytesMut::new();
         for chunk in input.chunks(size) {
             if let Some(b) = h.push(chunk).expect("valid") {
@@ -224,7 +252,7 @@ mod tests {
             vec![None, Some(&b"x"[..])],
             vec![Some(&b"ab"[..]), Some(&b"c"[..])],
         ];
-        let out = hashes(&stream(&rows), 2, vec![0], 1);
+        let out = hashes(&stream(&rows), &["k", "v"], &["k"], 1);
         assert_eq!(out.len(), 5);
         let row_hashes: Vec<_> = out.iter().map(|h| h.0).collect();
         assert_ne!(row_hashes[0], row_hashes[1]);
@@ -236,15 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn a_new_null_column_or_another_column_order_keeps_the_hash() {
+        let two = stream(&[vec![Some(&b"1"[..]), Some(&b"x"[..])]]);
+        let three = stream(&[vec![Some(&b"1"[..]), Some(&b"x"[..]), None]]);
+        let reordered = stream(&[vec![Some(&b"x"[..]), Some(&b"1"[..])]]);
+        let base = hashes(&two, &["id", "name"], &["id"], 64);
+        assert_eq!(hashes(&three, &["id", "name", "added"], &["id"], 64), base);
+        assert_eq!(hashes(&reordered, &["name", "id"], &["id"], 64), base);
+        // A value in the new column is a change.
+        let filled = stream(&[vec![Some(&b"1"[..]), Some(&b"x"[..]), Some(&b""[..])]]);
+        assert_ne!(
+            hashes(&filled, &["id", "name", "added"], &["id"], 64)[0].0,
+            base[0].0
+        );
+        // The same bytes under another column name are another row.
+        assert_ne!(hashes(&two, &["id", "title"], &["id"], 64)[0].0, base[0].0);
+    }
+
+    #[test]
     fn chunk_boundaries_do_not_matter() {
         let rows: Vec<Vec<Option<&[u8]>>> = (0..50)
             .map(|i| vec![Some(&b"key"[..i % 3 + 1]), None, Some(&b"value"[..i % 5])])
             .collect();
         let input = stream(&rows);
-        let whole = hashes(&input, 3, vec![0, 2], input.len());
+        let whole = hashes(&input, &["a", "b", "c"], &["a", "c"], input.len());
         for size in [1, 2, 3, 7, 19, 64] {
             assert_eq!(
-                hashes(&input, 3, vec![0, 2], size),
+                hashes(&input, &["a", "b", "c"], &["a", "c"], size),
                 whole,
                 "chunks of {size}"
             );
@@ -253,13 +299,13 @@ mod tests {
 
     #[test]
     fn malformed_streams_are_refused() {
-        let mut h = Hasher::new(2, vec![0]);
+        let mut h = Hasher::new(&["a", "b"], &["a"]);
         assert!(h.push(b"NOTCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0").is_err());
         let input = stream(&[vec![Some(&b"a"[..])]]);
-        let mut h = Hasher::new(2, vec![0]);
+        let mut h = Hasher::new(&["a", "b"], &["a"]);
         assert!(h.push(&input).is_err(), "one column where two are expected");
         let input = stream(&[vec![Some(&b"a"[..]), Some(&b"b"[..])]]);
-        let mut h = Hasher::new(2, vec![0]);
+        let mut h = Hasher::new(&["a", "b"], &["a"]);
         h.push(&input[..input.len() - 3]).expect("partial");
         assert!(h.finish().is_err());
     }
