@@ -49,6 +49,16 @@ enum Command {
         #[arg(long, requires = "to_batch")]
         dry_run: bool,
     },
+    /// Create what a platform needs in its merge database — batch tables, staging and merge
+    /// tables, workspace views — and evolve them to the model. Idempotent.
+    Infra {
+        /// The platform's model name (as written in the model, e.g. YellowLive).
+        #[arg(long)]
+        platform: String,
+        /// Print the DDL it would run and change nothing.
+        #[arg(long)]
+        plan: bool,
+    },
     /// Make realistic changes to the customers and addresses tables of the MVP source
     /// database, one transaction each, at random intervals.
     Simulate(SimulateArgs),
@@ -235,6 +245,29 @@ fn jobs(
     match command {
         Command::Validate | Command::Simulate(_) => {
             unreachable!("handled without the model's databases")
+        }
+        Command::Infra { platform, plan } => {
+            match runtime.block_on(crate::infra::infra(eco, &platform, plan, env)) {
+                Ok(done) => {
+                    for sql in &done.statements {
+                        writeln!(out, "{sql};")?;
+                    }
+                    let n = done.statements.len();
+                    match (n, plan) {
+                        (0, _) => writeln!(out, "{platform} is up to date: nothing to do")?,
+                        (_, true) => writeln!(
+                            out,
+                            "{platform}: {n} statements to run (--plan: nothing was changed)"
+                        )?,
+                        (_, false) => writeln!(out, "{platform}: {n} statements run")?,
+                    }
+                    Ok(SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(err, "error: {platform}: {e}")?;
+                    Ok(FAILURE)
+                }
+            }
         }
         Command::Demo {
             cycles,

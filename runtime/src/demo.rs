@@ -40,6 +40,8 @@ pub enum DemoError {
     Simulate(#[from] simulate::SimulateError),
     #[error(transparent)]
     Run(#[from] batch::RunError),
+    #[error("{0}")]
+    Infra(String),
     #[error("interrupted; everything the demo started was stopped and removed")]
     Interrupted,
     #[error("{0}")]
@@ -140,6 +142,23 @@ async fn pipeline(
         "created the customers and addresses tables of {} and seeded {} customers",
         source.0.database, seeded.seeded
     )?;
+    for platform in &eco.platforms {
+        let plan = crate::infra::infra(eco, &platform.name, false, env)
+            .await
+            .map_err(|e| match e {
+                crate::infra::InfraError::Run(e) => DemoError::Run(e),
+                refused => DemoError::Infra(refused.to_string()),
+            })?;
+        writeln!(
+            out,
+            "infra {}: {} tables and views created",
+            platform.name,
+            plan.statements
+                .iter()
+                .filter(|s| s.contains("\nCREATE "))
+                .count()
+        )?;
+    }
     let streams: Vec<(String, String)> = eco
         .platforms
         .iter()
@@ -210,7 +229,7 @@ async fn pipeline(
     Ok(())
 }
 
-/// One customer's versions on a forensic platform: the one with the most history.
+/// One customer's versions from a forensic workspace view: the one with the most history.
 async fn history_sample(
     eco: &ValidEcosystem,
     platform: &datasurface_model::YellowPlatform,
@@ -218,20 +237,35 @@ async fn history_sample(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<(), DemoError> {
+    let view = eco.active_assignments(&platform.name).find_map(|a| {
+        let dsg = eco.find_workspace(&a.workspace)?.find_dsg(&a.dsg)?;
+        dsg.sinks
+            .iter()
+            .any(|s| s.store == store.name && s.dataset == "customers")
+            .then(|| {
+                naming::view_name(
+                    &platform.name,
+                    &a.workspace,
+                    &a.dsg,
+                    &store.name,
+                    "customers",
+                    naming::ViewKind::Full,
+                )
+            })
+    });
+    let Some(view) = view else {
+        return Ok(());
+    };
     let provider = eco
         .find_provider(&platform.provider)
         .expect("validated provider");
     let client = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
-    let table = naming::quote_ident(&naming::merge_table(
-        &platform.name,
-        &store.name,
-        "customers",
-    ));
+    let quoted = naming::quote_ident(&view);
     let query = format!(
         "-- The versions of the customer with the most history.\n\
          SELECT id, firstname || ' ' || lastname, coalesce(email, ''), coalesce(phone, ''), coalesce(billingaddressid, ''), \
          ds_surf_batch_in, ds_surf_batch_out \
-         FROM {table} WHERE id = (SELECT id FROM {table} GROUP BY id ORDER BY count(*) DESC, id LIMIT 1) \
+         FROM {quoted} WHERE id = (SELECT id FROM {quoted} GROUP BY id ORDER BY count(*) DESC, id LIMIT 1) \
          ORDER BY ds_surf_batch_in"
     );
     let rows = client
@@ -243,10 +277,8 @@ async fn history_sample(
     };
     writeln!(
         out,
-        "\nThe history of customer {} on {} (from {}):",
-        first.get::<_, String>(0),
-        platform.name,
-        naming::merge_table(&platform.name, &store.name, "customers")
+        "\nThe history of customer {} (from the workspace view {view}):",
+        first.get::<_, String>(0)
     )?;
     writeln!(
         out,
@@ -306,6 +338,26 @@ fn tables(eco: &ValidEcosystem) -> Vec<String> {
         names.push(naming::batch_metrics_table(&p.name));
         for (store, ds) in eco.ingested_datasets(&p.name) {
             names.push(naming::merge_table(&p.name, &store.name, &ds.name));
+        }
+        for a in eco.active_assignments(&p.name) {
+            let Some(dsg) = eco
+                .find_workspace(&a.workspace)
+                .and_then(|w| w.find_dsg(&a.dsg))
+            else {
+                continue;
+            };
+            for sink in &dsg.sinks {
+                if let Some(ds) = eco
+                    .find_datastore(&sink.store)
+                    .and_then(|s| s.find_dataset(&sink.dataset))
+                {
+                    names.extend(
+                        datasurface_codegen::sql::views(p, &a.workspace, &a.dsg, &sink.store, ds)
+                            .into_iter()
+                            .map(|v| v.name),
+                    );
+                }
+            }
         }
     }
     names

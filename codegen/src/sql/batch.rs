@@ -47,6 +47,7 @@ impl BatchSql {
             create: vec![
                 Ddl {
                     object: counter_table.clone(),
+                    shape: None,
                     sql: format!(
                         "-- The last batch id handed out per ingestion stream of {platform}.\n\
                      CREATE TABLE IF NOT EXISTS {counter} (\n    key character varying(255) PRIMARY KEY,\n    {current} integer NOT NULL\n)"
@@ -54,6 +55,7 @@ impl BatchSql {
                 },
                 Ddl {
                     object: metrics_table.clone(),
+                    shape: None,
                     sql: format!(
                         "-- One row per batch of every ingestion stream of {platform}: its status, times and metrics.\n\
                      CREATE TABLE IF NOT EXISTS {metrics} (\n    key character varying(255) NOT NULL,\n    batch_id integer NOT NULL,\n    \

@@ -6,13 +6,16 @@
 
 mod batch;
 mod diff;
+pub mod evolve;
 mod forensic;
 mod ingest;
 mod live;
 mod tables;
+mod views;
 
 pub use batch::BatchSql;
 pub use ingest::{SESSION_SETTINGS, SnapshotSql};
+pub use views::{View, views};
 
 use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
 
@@ -32,7 +35,20 @@ pub struct Ddl {
     /// The object's name (unquoted), to look it up before creating it.
     pub object: String,
     pub sql: String,
+    /// For tables of a dataset: what it holds beyond the dataset's columns, to evolve it.
+    pub shape: Option<evolve::Shape<'static>>,
 }
+
+/// Reads a table's or view's columns: `$1` its quoted name → (name, type, nullable).
+pub const CATALOG_COLUMNS: &str = "-- The columns of a table or view, in order.\n\
+SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull \
+FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+/// Reads a table's primary key: `$1` its quoted name → column names in key order.
+pub const CATALOG_PRIMARY_KEY: &str = "-- The primary-key columns of a table, in key order.\n\
+SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, ord) \
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
+WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.ord";
 
 /// What a merge statement's row count means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! DDL of a dataset's staging and merge tables.
 
+use super::evolve::Shape;
 use super::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, Ddl, KEY_HASH, Tables, q};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
@@ -60,10 +61,31 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
             ),
         ],
     };
-    std::iter::once((t.staging_name.clone(), create_staging))
-        .chain(create_merge)
-        .map(|(object, sql)| Ddl { object, sql })
-        .collect()
+    let merge_shape = match mode {
+        PlatformMode::Live => Shape {
+            platform_columns: &[BATCH_ID, ALL_HASH, KEY_HASH],
+            key_suffix: Some(&[]),
+        },
+        PlatformMode::Forensic => Shape {
+            platform_columns: &[ALL_HASH, KEY_HASH, BATCH_IN, BATCH_OUT],
+            key_suffix: Some(&[BATCH_IN]),
+        },
+    };
+    let staging_shape = Shape {
+        platform_columns: &[ALL_HASH, KEY_HASH],
+        key_suffix: None,
+    };
+    let mut ddl = vec![Ddl {
+        object: t.staging_name.clone(),
+        sql: create_staging,
+        shape: Some(staging_shape),
+    }];
+    for (i, (object, sql)) in create_merge.into_iter().enumerate() {
+        // The first statement creates the merge table; the rest are its indexes.
+        let shape = (i == 0).then_some(merge_shape);
+        ddl.push(Ddl { object, sql, shape });
+    }
+    ddl
 }
 
 fn columns(ds: &DatasetSchema) -> String {

@@ -77,6 +77,8 @@ pub enum RunError {
         percent: u64,
         limit: u8,
     },
+    #[error("the merge database's tables do not match the model, and infra will not change them safely:\n{}", .0.join("\n"))]
+    Schema(Vec<String>),
     #[error("snapshot of {dataset}: {detail}")]
     Snapshot { dataset: String, detail: String },
     #[error("{context}: {}", describe(.source))]

@@ -106,6 +106,19 @@ pub fn model(
     datasets: Vec<DatasetSchema>,
     consistency: Consistency,
 ) -> ValidEcosystem {
+    ecosystem(pg, source, merge, datasets, consistency)
+        .validate()
+        .expect("valid test model")
+}
+
+/// [`model`], before validation, for tests that change it first.
+pub fn ecosystem(
+    pg: &TestPg,
+    source: &str,
+    merge: &str,
+    datasets: Vec<DatasetSchema>,
+    consistency: Consistency,
+) -> Ecosystem {
     let src = PostgresDatabase::new("SourceDB", source).at(&pg.host, pg.port);
     let mut store = Datastore::new("Store1").capture(
         SqlSnapshot::new(src, Credential::user_password("src"), "*/5 * * * *")
@@ -140,8 +153,6 @@ pub fn model(
         .provider(provider)
         .assign(Assignment::new("WS", "LiveDSG", "YellowLive"))
         .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
-        .validate()
-        .expect("valid test model")
 }
 
 /// The metrics of a committed batch as (inserted, updated, deleted, total).

@@ -1,0 +1,80 @@
+//! Workspace views: what consumers query. `…_view_live` holds the current rows with the
+//! dataset's columns only; on forensic platforms `…_view_full` holds every version with
+//! its batch milestones.
+
+use super::{BATCH_IN, BATCH_OUT, CURRENT, q};
+use datasurface_model::naming::{self, ViewKind};
+use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
+
+/// One view of a sink of a dataset group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<String>,
+    /// Creates it (`CREATE VIEW`, so a changed view is dropped first).
+    pub create: String,
+    pub drop: String,
+}
+
+/// The views of one sink (`store`.`dataset` in `workspace`.`dsg`) on `platform`.
+pub fn views(
+    platform: &YellowPlatform,
+    workspace: &str,
+    dsg: &str,
+    store: &str,
+    dataset: &DatasetSchema,
+) -> Vec<View> {
+    let merge = q(&naming::merge_table(&platform.name, store, &dataset.name));
+    let business: Vec<String> = dataset.columns.iter().map(|c| c.name.clone()).collect();
+    let list = business.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+    let view = |kind: ViewKind, columns: Vec<String>, select: String, what: &str| {
+        let name = naming::view_name(&platform.name, workspace, dsg, store, &dataset.name, kind);
+        View {
+            create: format!(
+                "-- {what} of {store}.{} for {workspace}.{dsg}.\nCREATE VIEW {} AS {select}",
+                dataset.name,
+                q(&name)
+            ),
+            drop: format!("-- Drop the view {name}.\nDROP VIEW IF EXISTS {}", q(&name)),
+            name,
+            columns,
+        }
+    };
+    match platform.mode {
+        PlatformMode::Live => vec![view(
+            ViewKind::Live,
+            business.clone(),
+            format!("SELECT {list} FROM {merge}"),
+            "The current rows",
+        )],
+        PlatformMode::Forensic => {
+            let full: Vec<String> = business
+                .iter()
+                .cloned()
+                .chain([BATCH_IN.to_owned(), BATCH_OUT.to_owned()])
+                .collect();
+            vec![
+                view(
+                    ViewKind::Live,
+                    business.clone(),
+                    format!(
+                        "SELECT {list} FROM {merge} WHERE {} = {CURRENT}",
+                        q(BATCH_OUT)
+                    ),
+                    "The current rows",
+                ),
+                view(
+                    ViewKind::Full,
+                    full,
+                    format!(
+                        "SELECT {list}, {}, {} FROM {merge}",
+                        q(BATCH_IN),
+                        q(BATCH_OUT)
+                    ),
+                    "Every version, with the batches it was current in,",
+                ),
+            ]
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! `infra` on real PostgreSQL: creation, idempotency, evolution, refusals, views.
+
+mod common;
+
+use common::*;
+use datasurface::batch::{self, RunOptions};
+use datasurface::infra::{InfraError, infra};
+use datasurface::*;
+
+const LIVE_VIEW: &str = "yellowlive_ws_livedsg_store1_people_view_live";
+const FORENSIC_LIVE_VIEW: &str = "yellowforensic_ws_forensicdsg_store1_people_view_live";
+const FORENSIC_FULL_VIEW: &str = "yellowforensic_ws_forensicdsg_store1_people_view_full";
+
+/// Every column of every table and view of the merge database, and every view's text:
+/// what must not move when a change is refused.
+async fn catalog(client: &tokio_postgres::Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT c.relname || ' ' || c.relkind::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+             || ' ' || a.attnotnull || ' ' || coalesce(pg_get_viewdef(c.oid), '') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid \
+             WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(&format!("SELECT t::text FROM ({sql}) AS t ORDER BY 1"), &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn people_with_nickname() -> DatasetSchema {
+    people().column(Column::nullable("nickname", DataType::Varchar(30)))
+}
+
+fn pets() -> DatasetSchema {
+    DatasetSchema::new("pets")
+        .column(Column::new("id", DataType::Integer))
+        .column(Column::nullable("name", DataType::Text))
+        .key(["id"])
+        .classified(Classification::Public)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn infra_creates_once_evolves_safely_and_keeps_history() {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let env = pg.env();
+    let source = pg.connect(&src_db).await;
+    let merge = pg.connect(&merge_db).await;
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+
+    // A plan changes nothing; the first run creates everything; the second does nothing.
+    let plan = infra(&eco, "YellowForensic", true, &env)
+        .await
+        .expect("plan");
+    assert!(plan.statements.iter().any(|s| {
+        s.contains("CREATE VIEW \"yellowforensic_ws_forensicdsg_store1_people_view_full\"")
+    }));
+    assert!(catalog(&merge).await.is_empty());
+    for platform in ["YellowLive", "YellowForensic"] {
+        let created = infra(&eco, platform, false, &env).await.expect("create");
+        assert!(!created.statements.is_empty());
+        let again = infra(&eco, platform, false, &env).await.expect("again");
+        assert_eq!(
+            again.statements,
+            Vec::<String>::new(),
+            "{platform}: a second run executes no DDL"
+        );
+    }
+
+    // A few batches; the views show exactly the rows they should.
+    source.batch_execute(PEOPLE_DDL).await.expect("people");
+    source
+        .batch_execute(
+            "INSERT INTO people VALUES (1, 'billy', 'N', '1970-01-01', 'Acme', NULL), (2, 'laura', 'D', '1975-02-02', NULL, NULL)",
+        )
+        .await
+        .expect("rows");
+    let runs = || async {
+        for platform in ["YellowLive", "YellowForensic"] {
+            batch::run(&eco, platform, "Store1", None, &RunOptions::default(), &env)
+                .await
+                .expect(platform);
+        }
+    };
+    runs().await;
+    source.batch_execute(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1; DELETE FROM people WHERE id = 2"#).await.expect("change");
+    runs().await;
+    let current = ["(1,william,N,1970-01-01,Acme,)"];
+    assert_eq!(
+        rows(&merge, &format!("SELECT * FROM {LIVE_VIEW}")).await,
+        current
+    );
+    assert_eq!(
+        rows(&merge, &format!("SELECT * FROM {FORENSIC_LIVE_VIEW}")).await,
+        current
+    );
+    assert_eq!(
+        rows(&merge, &format!("SELECT * FROM {FORENSIC_FULL_VIEW}")).await,
+        [
+            "(1,billy,N,1970-01-01,Acme,,1,1)",
+            "(1,william,N,1970-01-01,Acme,,2,2147483647)",
+            "(2,laura,D,1975-02-02,,,1,1)",
+        ]
+    );
+    let history_before = rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await;
+
+    // Evolve: a nullable column and a new dataset.
+    let eco2 = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people_with_nickname(), pets()],
+        Consistency::MultiDataset,
+    );
+    let plan = infra(&eco2, "YellowForensic", true, &env)
+        .await
+        .expect("plan the evolution");
+    let first_lines: Vec<&str> = plan
+        .statements
+        .iter()
+        .filter_map(|s| s.lines().nth(1))
+        .collect();
+    for expected in [
+        "ALTER TABLE \"yellowforensic_store1_people_staging\" ADD COLUMN \"nickname\" character varying(30)",
+        "ALTER TABLE \"yellowforensic_store1_people_merge\" ADD COLUMN \"nickname\" character varying(30)",
+        "DROP VIEW IF EXISTS \"yellowforensic_ws_forensicdsg_store1_people_view_full\"",
+        "CREATE TABLE IF NOT EXISTS \"yellowforensic_store1_pets_merge\" (",
+    ] {
+        assert!(
+            first_lines.contains(&expected),
+            "missing {expected:?} in {first_lines:#?}"
+        );
+    }
+    for platform in ["YellowLive", "YellowForensic"] {
+        infra(&eco2, platform, false, &env).await.expect("evolve");
+        assert!(
+            infra(&eco2, platform, false, &env)
+                .await
+                .expect("again")
+                .statements
+                .is_empty()
+        );
+    }
+    assert_eq!(
+        rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await,
+        history_before,
+        "old versions are untouched"
+    );
+    assert_eq!(
+        rows(
+            &merge,
+            &format!("SELECT nickname FROM {FORENSIC_FULL_VIEW}")
+        )
+        .await,
+        ["(\"\")", "(\"\")", "(\"\")"].map(|_| "()".to_owned()),
+        "old versions show NULL in the new column"
+    );
+
+    // The source gains the column and the table; the next batch fills the column, and
+    // only the rows whose value is new are new versions.
+    source
+        .batch_execute(
+            "ALTER TABLE people ADD COLUMN nickname varchar(30); CREATE TABLE pets (id integer PRIMARY KEY, name text); \
+             INSERT INTO people VALUES (3, 'sam', 'S', '1980-03-03', NULL, NULL, 'sammy'); INSERT INTO pets VALUES (1, 'rex')",
+        )
+        .await
+        .expect("source evolves");
+    let b = batch::run(
+        &eco2,
+        "YellowForensic",
+        "Store1",
+        None,
+        &RunOptions::default(),
+        &env,
+    )
+    .await
+    .expect("batch 3");
+    assert_eq!(
+        (b.batch, counts(&b)),
+        (3, (2, 0, 0, 3)),
+        "william unchanged; sam and rex new"
+    );
+    let b = batch::run(
+        &eco2,
+        "YellowLive",
+        "Store1",
+        None,
+        &RunOptions::default(),
+        &env,
+    )
+    .await
+    .expect("live batch 3");
+    assert_eq!(counts(&b), (2, 0, 0, 3));
+    source
+        .batch_execute("UPDATE people SET nickname = 'will' WHERE id = 1")
+        .await
+        .expect("nickname");
+    let b = batch::run(
+        &eco2,
+        "YellowForensic",
+        "Store1",
+        None,
+        &RunOptions::default(),
+        &env,
+    )
+    .await
+    .expect("batch 4");
+    assert_eq!(counts(&b), (0, 1, 0, 3));
+    assert_eq!(
+        rows(&merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {FORENSIC_FULL_VIEW} WHERE id = 1")).await,
+        ["(1,,1,1)", "(1,,2,3)", "(1,will,4,2147483647)"]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refused_changes_leave_the_database_as_it_was() {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let env = pg.env();
+    let merge = pg.connect(&merge_db).await;
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+    for platform in ["YellowLive", "YellowForensic"] {
+        infra(&eco, platform, false, &env).await.expect("create");
+    }
+    let before = catalog(&merge).await;
+
+    let mut dropped = people();
+    dropped.columns.retain(|c| c.name != "employer");
+    let mut narrowed = people();
+    narrowed.columns[1].data_type = DataType::Varchar(10);
+    let mut rekeyed = people();
+    rekeyed.primary_key = vec!["id".into(), "dob".into()];
+    let not_null_added = people().column(Column::new("badge", DataType::Integer));
+    let mut retyped = people();
+    retyped.columns[0].data_type = DataType::BigInt;
+    for (model_change, expected) in [
+        (
+            dropped,
+            "column employer: the model no longer has it, and infra never drops a column",
+        ),
+        (
+            narrowed,
+            "column firstName: the table has character varying(50), the model says varchar(10); that narrows",
+        ),
+        (rekeyed, "but the model's key makes it (id, dob"),
+        (
+            not_null_added,
+            "column badge: the model adds it as NOT NULL",
+        ),
+        (
+            retyped,
+            "column id: the table has integer, the model says bigint",
+        ),
+    ] {
+        let eco2 = model(
+            &pg,
+            &src_db,
+            &merge_db,
+            vec![model_change],
+            Consistency::MultiDataset,
+        );
+        for platform in ["YellowLive", "YellowForensic"] {
+            let err = infra(&eco2, platform, false, &env)
+                .await
+                .expect_err("refused");
+            assert!(matches!(err, InfraError::Refused(_)));
+            assert!(
+                err.to_string().contains(expected),
+                "{platform}: missing {expected:?} in {err}"
+            );
+            // run refuses the same way.
+            let err = batch::run(
+                &eco2,
+                platform,
+                "Store1",
+                None,
+                &RunOptions::default(),
+                &env,
+            )
+            .await
+            .expect_err("run refuses too");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        assert_eq!(catalog(&merge).await, before, "{expected}");
+    }
+    // Widening is fine, and the views are recreated around it.
+    let mut widened = people();
+    widened.columns[1].data_type = DataType::Varchar(80);
+    let eco3 = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![widened],
+        Consistency::MultiDataset,
+    );
+    let done = infra(&eco3, "YellowForensic", false, &env)
+        .await
+        .expect("widen");
+    assert!(
+        done.statements
+            .iter()
+            .any(|s| s.contains("ALTER COLUMN \"firstName\" TYPE character varying(80)"))
+    );
+    let types: Vec<String> = rows(
+        &merge,
+        &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{FORENSIC_FULL_VIEW}'::regclass AND attname = 'firstName'"),
+    )
+    .await;
+    assert_eq!(types, ["(\"character varying(80)\")"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_decommissioned_groups_views_go_and_its_tables_stay() {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let env = pg.env();
+    let merge = pg.connect(&merge_db).await;
+    let eco = model(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+    infra(&eco, "YellowForensic", false, &env)
+        .await
+        .expect("create");
+    let mut decommissioned = ecosystem(
+        &pg,
+        &src_db,
+        &merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+    decommissioned.assignments[1].status = AssignmentStatus::Decommissioned;
+    let eco2 = decommissioned.validate().expect("valid");
+    let done = infra(&eco2, "YellowForensic", false, &env)
+        .await
+        .expect("decommission");
+    assert_eq!(done.statements.len(), 2, "{:#?}", done.statements);
+    let relations = rows(&merge, "SELECT relname::text FROM pg_class WHERE relname LIKE 'yellowforensic%' AND relkind IN ('r', 'v')").await;
+    assert!(
+        relations.iter().all(|r| !r.contains("_view_")),
+        "{relations:?}"
+    );
+    assert!(
+        relations
+            .iter()
+            .any(|r| r.contains("yellowforensic_store1_people_merge")),
+        "{relations:?}"
+    );
+    assert!(
+        infra(&eco2, "YellowForensic", false, &env)
+            .await
+            .expect("again")
+            .statements
+            .is_empty()
+    );
+}
