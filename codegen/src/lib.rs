@@ -6,4 +6,10 @@
 //! objects, the Dockerfile and the secrets guide will join it. Generation does no I/O and
 //! touches no database: the same model always gives byte-identical text.
 
+mod artifact;
+mod image;
+mod secrets;
 pub mod sql;
+mod sql_files;
+
+pub use artifact::{Artifact, Context, generate, image_tag};

@@ -19,11 +19,13 @@
 pub mod batch;
 pub mod cli;
 pub mod demo;
+pub mod generate;
 pub mod infra;
 pub mod pg;
 pub mod simulate;
 
 pub use cli::{main, run};
+pub use datasurface_codegen as codegen;
 pub use datasurface_macros::Dataset;
 pub use datasurface_model::*;
 

@@ -1,0 +1,81 @@
+//! `secrets.md`: which Kubernetes Secrets the operator creates, with which keys. The
+//! generated objects only ever reference them; no value is ever generated.
+
+use crate::Artifact;
+use datasurface_model::{Credential, CredentialKind, ValidEcosystem, naming};
+use std::collections::BTreeMap;
+
+pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
+    // Credential → the namespaces whose pods read it, and what for.
+    let mut uses: BTreeMap<&'e str, (&'e Credential, Vec<String>)> = BTreeMap::new();
+    for provider in &eco.providers {
+        let mut add = |c: &'e Credential, what: String| {
+            let entry = uses.entry(c.name.as_str()).or_insert((c, Vec::new()));
+            if !entry.1.contains(&what) {
+                entry.1.push(what);
+            }
+        };
+        add(
+            &provider.merge_credential,
+            format!(
+                "namespace `{}`: the merge database {}",
+                provider.namespace, provider.merge_database.name
+            ),
+        );
+        for platform in eco.platforms.iter().filter(|p| p.provider == provider.name) {
+            for stream in eco.streams(&platform.name) {
+                if let Some(s) = stream.store.sql_snapshot() {
+                    add(
+                        &s.credential,
+                        format!(
+                            "namespace `{}`: the source database {} of {}",
+                            provider.namespace, s.database.name, stream.store.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let mut text = String::from(
+        "# Secrets to create\n\n\
+         The generated objects only *reference* these Secrets; create them in each namespace before \
+         deploying. Replace the `<…>` placeholders; never commit real values.\n",
+    );
+    for (name, (credential, used)) in &uses {
+        let secret = naming::k8s_name(name);
+        let keys: &[(&str, &str)] = match credential.kind {
+            CredentialKind::UserPassword => &[("username", "USER"), ("password", "PASSWORD")],
+            CredentialKind::Token => &[("token", "TOKEN")],
+        };
+        text.push_str(&format!("\n## `{secret}`\n\nUsed by:\n"));
+        for u in used {
+            text.push_str(&format!("- {u}\n"));
+        }
+        text.push_str("\n| key | becomes |\n|---|---|\n");
+        for (key, part) in keys {
+            text.push_str(&format!(
+                "| `{key}` | `{}` |\n",
+                naming::credential_env_var(name, part)
+            ));
+        }
+        let mut namespaces: Vec<&str> = used
+            .iter()
+            .filter_map(|u| u.strip_prefix("namespace `")?.split('`').next())
+            .collect();
+        namespaces.dedup();
+        for ns in namespaces {
+            let literals: Vec<String> = keys
+                .iter()
+                .map(|(k, _)| format!("--from-literal={k}='<{k}>'"))
+                .collect();
+            text.push_str(&format!(
+                "\n```sh\nkubectl create secret generic {secret} --namespace {ns} \\\n  {}\n```\n",
+                literals.join(" \\\n  ")
+            ));
+        }
+    }
+    Artifact {
+        path: "secrets.md".into(),
+        contents: text,
+    }
+}

