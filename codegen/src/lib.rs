@@ -7,9 +7,11 @@
 //! touches no database: the same model always gives byte-identical text.
 
 mod artifact;
+pub mod dags;
 mod image;
+mod naming_k8s;
 mod secrets;
 pub mod sql;
 mod sql_files;
 
-pub use artifact::{Artifact, Context, generate, image_tag};
+pub use artifact::{Artifact, Context, generate, image, image_tag};

@@ -232,3 +232,128 @@ fn the_dockerfiles_pass_hadolint() {
         );
     }
 }
+
+/// Loads the DAG files of `artifacts` with the Airflow behind `python`; returns the report
+/// of `scripts/check_dags.py`.
+fn load_dags(
+    python: &std::path::Path,
+    artifacts: &[Artifact],
+    name: &str,
+) -> datasurface::serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("datasurface-dags-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dag dir");
+    for a in artifacts.iter().filter(|a| a.path.ends_with(".py")) {
+        let file = a.path.rsplit('/').next().expect("a file name");
+        std::fs::write(dir.join(file), &a.contents).expect("write dag");
+    }
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_dags.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .expect("run python");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = &stdout[stdout.find("\n{").map_or(0, |i| i + 1)..];
+    datasurface::serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn the_dags_load_in_airflow_2_and_3() {
+    let cases = [
+        (
+            mvp::ecosystem().validate().expect("valid"),
+            vec![
+                (
+                    "yellowforensic__Store1_ingestion",
+                    "*/1 * * * *",
+                    "snapshot_merge",
+                ),
+                ("yellowforensic_infrastructure", "@daily", "infra"),
+                (
+                    "yellowlive__Store1_ingestion",
+                    "*/1 * * * *",
+                    "snapshot_merge",
+                ),
+                ("yellowlive_infrastructure", "@daily", "infra"),
+            ],
+        ),
+        (
+            edge_model(),
+            vec![
+                (
+                    "marketing-history__Marketing_customer_preferences_by_marketing_channel_and_region_ingestion",
+                    "0 */4 * * *",
+                    "snapshot_merge",
+                ),
+                (
+                    "marketing-history__Marketing_events_ingestion",
+                    "0 */4 * * *",
+                    "snapshot_merge",
+                ),
+                ("marketing-history_infrastructure", "@daily", "infra"),
+            ],
+        ),
+    ];
+    for (var, name, version) in [
+        ("DATASURFACE_AIRFLOW2", "airflow2", "2.10."),
+        ("DATASURFACE_AIRFLOW3", "airflow3", "3."),
+    ] {
+        let python = std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("../../target/{name}/bin/python"))
+            });
+        assert!(
+            python.exists(),
+            "{} is missing: scripts/test.sh installs Airflow there",
+            python.display()
+        );
+        for (eco, expected) in &cases {
+            let report = load_dags(
+                &python,
+                &generate(eco, &context()),
+                &format!("{name}-{}", eco.name),
+            );
+            assert!(
+                report["airflow"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with(version)),
+                "{report}"
+            );
+            assert_eq!(
+                report["import_errors"],
+                datasurface::serde_json::json!({}),
+                "{name}: {report}"
+            );
+            let dags = report["dags"].as_object().expect("dags");
+            let ids: Vec<&str> = dags.keys().map(String::as_str).collect();
+            let wanted: Vec<&str> = expected.iter().map(|e| e.0).collect();
+            assert_eq!(ids, wanted, "{name}");
+            for (id, schedule, task) in expected {
+                let dag = &dags[*id];
+                assert_eq!(dag["schedule"], *schedule, "{name} {id}");
+                assert_eq!(dag["max_active_runs"], 1, "{name} {id}");
+                assert_eq!(dag["catchup"], false, "{name} {id}");
+                assert_eq!(
+                    dag["tasks"],
+                    datasurface::serde_json::json!([task]),
+                    "{name} {id}"
+                );
+                assert_eq!(
+                    dag["operators"],
+                    datasurface::serde_json::json!(["KubernetesPodOperator"]),
+                    "{name} {id}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Airflow DAGs: one per ingestion stream, one per platform for its infrastructure. Each
+//! runs the ecosystem's image as a Kubernetes pod with the job's command line; the pod's
+//! exit code is the task's result. The files import nothing from this project and touch
+//! no database when Airflow parses them.
+
+use crate::{Artifact, naming_k8s};
+use askama::Template;
+use datasurface_model::{Credential, CredentialKind, ValidEcosystem, naming};
+
+/// The service account the job pods run as (no Kubernetes API rights).
+pub const JOB_SERVICE_ACCOUNT: &str = "datasurface-job";
+
+#[derive(Template)]
+#[template(path = "pod_dag.py", escape = "none")]
+struct PodDag {
+    title: String,
+    about: String,
+    dag_id: String,
+    description: String,
+    schedule: String,
+    tags: String,
+    task_id: String,
+    pod_name: String,
+    namespace: String,
+    image: String,
+    arguments: String,
+    env_vars: Vec<EnvVar>,
+    service_account: String,
+}
+
+/// An environment variable filled from a Secret (all fields are Python literals).
+struct EnvVar {
+    name: String,
+    secret: String,
+    key: String,
+}
+
+/// A Python string literal.
+fn py(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialise")
+}
+
+fn py_list(items: &[&str]) -> String {
+    format!(
+        "[{}]",
+        items.iter().map(|i| py(i)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The environment variables a pod needs for `credentials`, from their Secrets.
+fn env_vars(credentials: &[&Credential]) -> Vec<EnvVar> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut vars = Vec::new();
+    for c in credentials {
+        if seen.contains(&c.name.as_str()) {
+            continue;
+        }
+        seen.push(&c.name);
+        let parts: &[(&str, &str)] = match c.kind {
+            CredentialKind::UserPassword => &[("USER", "username"), ("PASSWORD", "password")],
+            CredentialKind::Token => &[("TOKEN", "token")],
+        };
+        for (part, key) in parts {
+            vars.push(EnvVar {
+                name: py(&naming::credential_env_var(&c.name, part)),
+                secret: py(&naming::k8s_name(&c.name)),
+                key: py(key),
+            });
+        }
+    }
+    vars
+}
+
+/// The DAG id of a stream's ingestion: `{k8s-platform}__{store}_ingestion`, or
+/// `{k8s-platform}__{store}_{dataset}_ingestion` for a SINGLE_DATASET stream (Airflow ids
+/// take no `#`).
+pub fn ingestion_dag_id(platform: &str, store: &str, dataset: Option<&str>) -> String {
+    let stream = match dataset {
+        Some(d) => format!("{store}_{d}"),
+        None => store.to_owned(),
+    };
+    format!("{}__{stream}_ingestion", naming::k8s_name(platform))
+}
+
+/// The DAG id of a platform's infrastructure: `{k8s-platform}_infrastructure`.
+pub fn infrastructure_dag_id(platform: &str) -> String {
+    format!("{}_infrastructure", naming::k8s_name(platform))
+}
+
+pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
+    let mut out = Vec::new();
+    for platform in &eco.platforms {
+        let provider = eco
+            .find_provider(&platform.provider)
+            .expect("validated provider");
+        let image = crate::image(eco, provider);
+        let image = image.as_str();
+        let k8s = naming::k8s_name(&platform.name);
+        let mode = match platform.mode {
+            datasurface_model::PlatformMode::Live => "the current row per key",
+            datasurface_model::PlatformMode::Forensic => "every version, with batch milestones",
+        };
+        for stream in eco.streams(&platform.name) {
+            let snapshot = stream.store.sql_snapshot().expect("validated capture");
+            let dataset = stream.key.split_once('#').map(|(_, d)| d);
+            let dag_id = ingestion_dag_id(&platform.name, &stream.store.name, dataset);
+            let mut arguments = vec![
+                "run",
+                "--platform",
+                platform.name.as_str(),
+                "--store",
+                stream.store.name.as_str(),
+            ];
+            if let Some(d) = dataset {
+                arguments.extend(["--dataset", d]);
+            }
+            let datasets: Vec<&str> = stream.datasets.iter().map(|d| d.name.as_str()).collect();
+            let dag = PodDag {
+                title: format!("Ingestion of {} into {}.", stream.key, platform.name),
+                about: format!(
+                    "Each run takes one batch: a snapshot of {} from {} ({}), merged into {} ({mode}).",
+                    datasets.join(", "),
+                    snapshot.database.name,
+                    snapshot.database.database,
+                    platform.name
+                ),
+                dag_id: py(&dag_id),
+                description: py(&format!("Snapshot {} into {}", stream.key, platform.name)),
+                schedule: py(&snapshot.trigger),
+                tags: py_list(&["datasurface", &k8s, "ingestion"]),
+                task_id: py("snapshot_merge"),
+                pod_name: py(&naming_k8s::object_name(&[&k8s, &stream.key, "batch"])),
+                namespace: py(&provider.namespace),
+                image: py(image),
+                arguments: py_list(&arguments),
+                env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
+                service_account: py(JOB_SERVICE_ACCOUNT),
+            };
+            out.push(render(&k8s, &dag_id, &dag));
+        }
+        let dag_id = infrastructure_dag_id(&platform.name);
+        let dag = PodDag {
+            title: format!("Infrastructure of {}.", platform.name),
+            about: format!(
+                "Creates and evolves {}'s tables and workspace views in {} ({}).",
+                platform.name, provider.merge_database.name, provider.merge_database.database
+            ),
+            dag_id: py(&dag_id),
+            description: py(&format!("Tables and views of {}", platform.name)),
+            schedule: py("@daily"),
+            tags: py_list(&["datasurface", &k8s, "infrastructure"]),
+            task_id: py("infra"),
+            pod_name: py(&naming_k8s::object_name(&[&k8s, "infra"])),
+            namespace: py(&provider.namespace),
+            image: py(image),
+            arguments: py_list(&["infra", "--platform", &platform.name]),
+            env_vars: env_vars(&[&provider.merge_credential]),
+            service_account: py(JOB_SERVICE_ACCOUNT),
+        };
+        out.push(render(&k8s, &dag_id, &dag));
+    }
+    out
+}
+
+fn render(k8s_platform: &str, dag_id: &str, dag: &PodDag) -> Artifact {
+    Artifact {
+        path: format!("platforms/{k8s_platform}/dags/{dag_id}.py"),
+        contents: dag.render().expect("the DAG template renders") + "\n",
+    }
+}
