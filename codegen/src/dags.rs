@@ -5,7 +5,7 @@
 
 use crate::{Artifact, naming_k8s};
 use askama::Template;
-use datasurface_model::{Credential, CredentialKind, ValidEcosystem, naming};
+use datasurface_model::{Credential, ValidEcosystem, naming};
 
 /// The service account the job pods run as (no Kubernetes API rights).
 pub const JOB_SERVICE_ACCOUNT: &str = "datasurface-job";
@@ -49,26 +49,14 @@ fn py_list(items: &[&str]) -> String {
 
 /// The environment variables a pod needs for `credentials`, from their Secrets.
 fn env_vars(credentials: &[&Credential]) -> Vec<EnvVar> {
-    let mut seen: Vec<&str> = Vec::new();
-    let mut vars = Vec::new();
-    for c in credentials {
-        if seen.contains(&c.name.as_str()) {
-            continue;
-        }
-        seen.push(&c.name);
-        let parts: &[(&str, &str)] = match c.kind {
-            CredentialKind::UserPassword => &[("USER", "username"), ("PASSWORD", "password")],
-            CredentialKind::Token => &[("TOKEN", "token")],
-        };
-        for (part, key) in parts {
-            vars.push(EnvVar {
-                name: py(&naming::credential_env_var(&c.name, part)),
-                secret: py(&naming::k8s_name(&c.name)),
-                key: py(key),
-            });
-        }
-    }
-    vars
+    crate::kube::credential_refs(credentials)
+        .iter()
+        .map(|(var, secret, key)| EnvVar {
+            name: py(var),
+            secret: py(secret),
+            key: py(key),
+        })
+        .collect()
 }
 
 /// The DAG id of a stream's ingestion: `{k8s-platform}__{store}_ingestion`, or

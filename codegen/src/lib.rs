@@ -9,6 +9,7 @@
 mod artifact;
 pub mod dags;
 mod image;
+pub mod kube;
 mod naming_k8s;
 mod secrets;
 pub mod sql;

@@ -74,6 +74,23 @@ pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
             ));
         }
     }
+    for ns in eco.providers.iter().map(|p| p.namespace.as_str()) {
+        let secret = crate::kube::AIRFLOW_SECRET;
+        text.push_str(&format!(
+            "\n## `{secret}` (namespace `{ns}`)\n\nUsed by: the Airflow scheduler and webserver.\n\n| key | becomes |\n|---|---|\n"
+        ));
+        for (key, var) in crate::kube::AIRFLOW_SECRET_KEYS {
+            text.push_str(&format!("| `{key}` | `{var}` |\n"));
+        }
+        let literals: Vec<String> = crate::kube::AIRFLOW_SECRET_KEYS
+            .iter()
+            .map(|(k, _)| format!("--from-literal={k}='<{k}>'"))
+            .collect();
+        text.push_str(&format!(
+            "\n```sh\nkubectl create secret generic {secret} --namespace {ns} \\\n  {}\n```\n",
+            literals.join(" \\\n  ")
+        ));
+    }
     Artifact {
         path: "secrets.md".into(),
         contents: text,

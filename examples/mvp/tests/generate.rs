@@ -357,3 +357,84 @@ fn the_dags_load_in_airflow_2_and_3() {
         }
     }
 }
+
+/// Reads a generated object back into its k8s-openapi type.
+fn round_trip(kind: &str, text: &str) -> Result<(), String> {
+    use k8s_openapi::api::{
+        apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
+        rbac::v1 as rbac,
+    };
+    fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<(), String> {
+        serde_saphyr::from_str::<T>(text)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    match kind {
+        "Namespace" => parse::<core::Namespace>(text),
+        "ServiceAccount" => parse::<core::ServiceAccount>(text),
+        "ConfigMap" => parse::<core::ConfigMap>(text),
+        "Service" => parse::<core::Service>(text),
+        "Role" => parse::<rbac::Role>(text),
+        "RoleBinding" => parse::<rbac::RoleBinding>(text),
+        "StatefulSet" => parse::<apps::StatefulSet>(text),
+        "Deployment" => parse::<apps::Deployment>(text),
+        "Job" => parse::<batch::Job>(text),
+        "NetworkPolicy" => parse::<net::NetworkPolicy>(text),
+        other => Err(format!("no round trip for kind {other}")),
+    }
+}
+
+#[test]
+fn the_kubernetes_objects_pass_the_api_schema() {
+    let validate = tool("DATASURFACE_KUBERNETES_VALIDATE", "kubernetes-validate");
+    assert!(
+        validate.exists(),
+        "{} is missing: scripts/test.sh installs it (pip install kubernetes-validate)",
+        validate.display()
+    );
+    for eco in [mvp::ecosystem().validate().expect("valid"), edge_model()] {
+        let dir = std::env::temp_dir().join(format!(
+            "datasurface-k8s-{}-{}",
+            eco.name,
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut files = Vec::new();
+        for a in generate(&eco, &context())
+            .iter()
+            .filter(|a| a.path.starts_with("kubernetes/"))
+        {
+            let kind = a
+                .contents
+                .lines()
+                .find_map(|l| l.strip_prefix("kind: "))
+                .expect("a kind")
+                .to_owned();
+            round_trip(&kind, &a.contents).unwrap_or_else(|e| panic!("{}: {e}", a.path));
+            assert!(
+                a.contents
+                    .lines()
+                    .all(|l| !l.contains("value: ") || !l.to_lowercase().contains("password")),
+                "{}",
+                a.path
+            );
+            let file = dir.join(a.path.replace('/', "_"));
+            std::fs::write(&file, &a.contents).expect("write");
+            files.push(file);
+        }
+        assert!(files.len() >= 12, "{}: {} objects", eco.name, files.len());
+        let out = Command::new(&validate)
+            .args(["--strict", "--quiet", "-k", "1.33.0"])
+            .args(&files)
+            .output()
+            .expect("run kubernetes-validate");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
