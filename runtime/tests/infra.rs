@@ -133,6 +133,19 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
     let plan = infra(&eco2, "YellowForensic", true, &env)
         .await
         .expect("plan the evolution");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(format!(
+        "{}/../snapshots/evolution",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "yellowforensic_people_adds_nickname_and_pets",
+            plan.statements.join(";\n\n") + ";\n"
+        )
+    });
     let first_lines: Vec<&str> = plan
         .statements
         .iter()
