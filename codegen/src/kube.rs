@@ -167,6 +167,24 @@ fn labels(app: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("app".to_owned(), app.to_owned())])
 }
 
+fn selector(app: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels(app)),
+        ..Default::default()
+    }
+}
+
+/// A pod template labelled `app: {app}`.
+fn pod_template(app: &str, spec: PodSpec) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(app)),
+            ..Default::default()
+        }),
+        spec: Some(spec),
+    }
+}
+
 /// What KubernetesPodOperator needs, and nothing more: no `pods/exec` (no XCom sidecar),
 /// no secrets.
 fn pod_launcher(ns: &str) -> (Role, RoleBinding) {
@@ -319,20 +337,14 @@ fn postgres(provider: &YellowServiceProvider) -> Option<(StatefulSet, Service, N
         spec: Some(StatefulSetSpec {
             service_name: Some(name.clone()),
             replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(labels(&name)),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&name)),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
+            selector: selector(&name),
+            template: pod_template(
+                &name,
+                PodSpec {
                     containers: vec![container],
                     ..Default::default()
-                }),
-            },
+                },
+            ),
             volume_claim_templates: Some(vec![PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some("data".into()),
@@ -373,10 +385,7 @@ fn postgres(provider: &YellowServiceProvider) -> Option<(StatefulSet, Service, N
     let policy = NetworkPolicy {
         metadata: meta(&format!("{name}-same-namespace-only"), Some(ns)),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector {
-                match_labels: Some(labels(&name)),
-                ..Default::default()
-            }),
+            pod_selector: Some(selector(&name)),
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
@@ -448,16 +457,10 @@ fn airflow(ns: &str, component: &str, command: &[&str], port: Option<i32>) -> De
         metadata: meta(&name, Some(ns)),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(labels(&name)),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&name)),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
+            selector: selector(&name),
+            template: pod_template(
+                &name,
+                PodSpec {
                     service_account_name: Some(AIRFLOW_SERVICE_ACCOUNT.into()),
                     init_containers: init,
                     containers: vec![main],
@@ -470,8 +473,8 @@ fn airflow(ns: &str, component: &str, command: &[&str], port: Option<i32>) -> De
                         ..Default::default()
                     }]),
                     ..Default::default()
-                }),
-            },
+                },
+            ),
             ..Default::default()
         }),
         ..Default::default()
@@ -505,12 +508,9 @@ fn infra_job(eco: &ValidEcosystem, provider: &YellowServiceProvider, platform: &
         spec: Some(JobSpec {
             backoff_limit: Some(2),
             ttl_seconds_after_finished: Some(86_400),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&name)),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
+            template: pod_template(
+                &name,
+                PodSpec {
                     service_account_name: Some(JOB_SERVICE_ACCOUNT.into()),
                     automount_service_account_token: Some(false),
                     restart_policy: Some("Never".into()),
@@ -521,8 +521,8 @@ fn infra_job(eco: &ValidEcosystem, provider: &YellowServiceProvider, platform: &
                     }),
                     containers: vec![container],
                     ..Default::default()
-                }),
-            },
+                },
+            ),
             ..Default::default()
         }),
         ..Default::default()

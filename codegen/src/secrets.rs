@@ -64,14 +64,8 @@ pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
             .collect();
         namespaces.dedup();
         for ns in namespaces {
-            let literals: Vec<String> = keys
-                .iter()
-                .map(|(k, _)| format!("--from-literal={k}='<{k}>'"))
-                .collect();
-            text.push_str(&format!(
-                "\n```sh\nkubectl create secret generic {secret} --namespace {ns} \\\n  {}\n```\n",
-                literals.join(" \\\n  ")
-            ));
+            let keys: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+            text.push_str(&kubectl(&secret, ns, &keys));
         }
     }
     for ns in eco.providers.iter().map(|p| p.namespace.as_str()) {
@@ -82,17 +76,26 @@ pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
         for (key, var) in crate::kube::AIRFLOW_SECRET_KEYS {
             text.push_str(&format!("| `{key}` | `{var}` |\n"));
         }
-        let literals: Vec<String> = crate::kube::AIRFLOW_SECRET_KEYS
+        let keys: Vec<&str> = crate::kube::AIRFLOW_SECRET_KEYS
             .iter()
-            .map(|(k, _)| format!("--from-literal={k}='<{k}>'"))
+            .map(|(k, _)| *k)
             .collect();
-        text.push_str(&format!(
-            "\n```sh\nkubectl create secret generic {secret} --namespace {ns} \\\n  {}\n```\n",
-            literals.join(" \\\n  ")
-        ));
+        text.push_str(&kubectl(secret, ns, &keys));
     }
     Artifact {
         path: "secrets.md".into(),
         contents: text,
     }
+}
+
+/// The command that creates `secret` in `ns` with a placeholder for each key.
+fn kubectl(secret: &str, ns: &str, keys: &[&str]) -> String {
+    let literals: Vec<String> = keys
+        .iter()
+        .map(|k| format!("--from-literal={k}='<{k}>'"))
+        .collect();
+    format!(
+        "\n```sh\nkubectl create secret generic {secret} --namespace {ns} \\\n  {}\n```\n",
+        literals.join(" \\\n  ")
+    )
 }

@@ -45,30 +45,16 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
                 contents: join(&steps),
             });
         }
-        for assignment in eco.active_assignments(&platform.name) {
-            let Some(dsg) = eco
-                .find_workspace(&assignment.workspace)
-                .and_then(|w| w.find_dsg(&assignment.dsg))
-            else {
-                continue;
-            };
-            for sink in &dsg.sinks {
-                if let Some(dataset) = eco
-                    .find_datastore(&sink.store)
-                    .and_then(|s| s.find_dataset(&sink.dataset))
-                {
-                    tables.extend(
-                        views(
-                            platform,
-                            &assignment.workspace,
-                            &assignment.dsg,
-                            &sink.store,
-                            dataset,
-                        )
-                        .into_iter()
-                        .map(|v| v.create),
-                    );
-                }
+        for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
+            if assignment.is_active() {
+                let views = views(
+                    platform,
+                    &assignment.workspace,
+                    &assignment.dsg,
+                    &store.name,
+                    dataset,
+                );
+                tables.extend(views.into_iter().map(|v| v.create));
             }
         }
         out.push(Artifact {

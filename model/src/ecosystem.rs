@@ -172,6 +172,23 @@ impl Ecosystem {
             .filter(move |a| a.platform == platform && a.is_active())
     }
 
+    /// Every sink of the dataset groups assigned to `platform`, decommissioned ones too,
+    /// with its assignment and the store and dataset it names (sinks that do not resolve
+    /// are skipped), in assignment order.
+    pub fn assigned_sinks(&self, platform: &str) -> Vec<(&Assignment, &Datastore, &DatasetSchema)> {
+        self.assignments
+            .iter()
+            .filter(|a| a.platform == platform)
+            .filter_map(|a| Some((a, self.find_workspace(&a.workspace)?.find_dsg(&a.dsg)?)))
+            .flat_map(|(a, dsg)| {
+                dsg.sinks.iter().filter_map(move |sink| {
+                    let store = self.find_datastore(&sink.store)?;
+                    Some((a, store, store.find_dataset(&sink.dataset)?))
+                })
+            })
+            .collect()
+    }
+
     /// The datasets `platform` ingests: those reached by the sinks of the groups assigned
     /// to it, each once, in model order. Sinks that do not resolve are skipped.
     pub fn ingested_datasets(&self, platform: &str) -> Vec<(&Datastore, &DatasetSchema)> {

@@ -737,30 +737,25 @@ impl<'a> Validator<'a> {
                 PlatformMode::Live => &[ViewKind::Live],
                 PlatformMode::Forensic => &[ViewKind::Live, ViewKind::Full],
             };
-            for a in eco.active_assignments(p) {
-                let Some(dsg) = eco
-                    .find_workspace(&a.workspace)
-                    .and_then(|w| w.find_dsg(&a.dsg))
-                else {
+            for (a, store, dataset) in eco.assigned_sinks(p) {
+                if !a.is_active() {
                     continue;
-                };
-                for sink in &dsg.sinks {
-                    for kind in kinds {
-                        let name = naming::view_name(
-                            p,
-                            &a.workspace,
-                            &a.dsg,
-                            &sink.store,
-                            &sink.dataset,
-                            *kind,
-                        );
-                        let owner = format!(
-                            "a view of {p} {}.{} sink {}.{}",
-                            a.workspace, a.dsg, sink.store, sink.dataset
-                        );
-                        let vpath = ppath.at("view", &name);
-                        claim(name, owner, &vpath);
-                    }
+                }
+                for kind in kinds {
+                    let name = naming::view_name(
+                        p,
+                        &a.workspace,
+                        &a.dsg,
+                        &store.name,
+                        &dataset.name,
+                        *kind,
+                    );
+                    let owner = format!(
+                        "a view of {p} {}.{} sink {}.{}",
+                        a.workspace, a.dsg, store.name, dataset.name
+                    );
+                    let vpath = ppath.at("view", &name);
+                    claim(name, owner, &vpath);
                 }
             }
         }

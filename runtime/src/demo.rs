@@ -339,24 +339,11 @@ fn tables(eco: &ValidEcosystem) -> Vec<String> {
         for (store, ds) in eco.ingested_datasets(&p.name) {
             names.push(naming::merge_table(&p.name, &store.name, &ds.name));
         }
-        for a in eco.active_assignments(&p.name) {
-            let Some(dsg) = eco
-                .find_workspace(&a.workspace)
-                .and_then(|w| w.find_dsg(&a.dsg))
-            else {
-                continue;
-            };
-            for sink in &dsg.sinks {
-                if let Some(ds) = eco
-                    .find_datastore(&sink.store)
-                    .and_then(|s| s.find_dataset(&sink.dataset))
-                {
-                    names.extend(
-                        datasurface_codegen::sql::views(p, &a.workspace, &a.dsg, &sink.store, ds)
-                            .into_iter()
-                            .map(|v| v.name),
-                    );
-                }
+        for (a, store, ds) in eco.assigned_sinks(&p.name) {
+            if a.is_active() {
+                let views =
+                    datasurface_codegen::sql::views(p, &a.workspace, &a.dsg, &store.name, ds);
+                names.extend(views.into_iter().map(|v| v.name));
             }
         }
     }

@@ -180,57 +180,39 @@ async fn plan_views(
         drops: Vec::new(),
         creates: Vec::new(),
     };
-    for assignment in eco
-        .assignments
-        .iter()
-        .filter(|a| a.platform == platform.name)
-    {
-        let Some(dsg) = eco
-            .find_workspace(&assignment.workspace)
-            .and_then(|w| w.find_dsg(&assignment.dsg))
-        else {
-            continue;
-        };
-        for sink in &dsg.sinks {
-            let Some(dataset) = eco
-                .find_datastore(&sink.store)
-                .and_then(|s| s.find_dataset(&sink.dataset))
-            else {
-                continue;
-            };
-            let merge = naming::quote_ident(&naming::merge_table(
-                &platform.name,
-                &sink.store,
-                &sink.dataset,
-            ));
-            let retyped = tables.statements.iter().any(|s| {
-                s.contains(&format!("ALTER TABLE {merge} ALTER COLUMN")) && s.contains(" TYPE ")
-            });
-            for view in views(
-                platform,
-                &assignment.workspace,
-                &assignment.dsg,
-                &sink.store,
-                dataset,
-            ) {
-                let existing = read_columns(client, &naming::quote_ident(&view.name)).await?;
-                let View {
-                    create,
-                    drop,
-                    columns,
-                    ..
-                } = view;
-                match (assignment.is_active(), existing) {
-                    (true, None) => plan.creates.push(create),
-                    (true, Some(found))
-                        if retyped || found.iter().map(|c| &c.name).ne(columns.iter()) =>
-                    {
-                        plan.drops.push(drop);
-                        plan.creates.push(create);
-                    }
-                    (false, Some(_)) => plan.drops.push(drop),
-                    _ => {}
+    for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
+        let merge = naming::quote_ident(&naming::merge_table(
+            &platform.name,
+            &store.name,
+            &dataset.name,
+        ));
+        let retyped = tables.statements.iter().any(|s| {
+            s.contains(&format!("ALTER TABLE {merge} ALTER COLUMN")) && s.contains(" TYPE ")
+        });
+        for view in views(
+            platform,
+            &assignment.workspace,
+            &assignment.dsg,
+            &store.name,
+            dataset,
+        ) {
+            let existing = read_columns(client, &naming::quote_ident(&view.name)).await?;
+            let View {
+                create,
+                drop,
+                columns,
+                ..
+            } = view;
+            match (assignment.is_active(), existing) {
+                (true, None) => plan.creates.push(create),
+                (true, Some(found))
+                    if retyped || found.iter().map(|c| &c.name).ne(columns.iter()) =>
+                {
+                    plan.drops.push(drop);
+                    plan.creates.push(create);
                 }
+                (false, Some(_)) => plan.drops.push(drop),
+                _ => {}
             }
         }
     }
