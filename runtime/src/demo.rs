@@ -68,7 +68,7 @@ pub async fn run(
         writeln!(out, "starting a throwaway PostgreSQL…")?;
         let cluster = Cluster::start()?;
         let mut env = env.clone();
-        let admin = pg::connect_config("postgres", &url_config(&cluster.url("postgres"))).await?;
+        let admin = cluster.connect("postgres").await?;
         for (db, credential) in &databases {
             let create = format!("CREATE DATABASE {}", naming::quote_ident(&db.database));
             admin
@@ -348,8 +348,4 @@ fn tables(eco: &ValidEcosystem) -> Vec<String> {
         }
     }
     names
-}
-
-fn url_config(url: &str) -> tokio_postgres::Config {
-    url.parse().expect("a cluster URL parses")
 }

@@ -10,7 +10,7 @@ use datasurface::pg::cluster::Cluster;
 use futures_util::{SinkExt, TryStreamExt, pin_mut};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const SOURCE_DDL: &str = "
 CREATE TABLE customers (
@@ -22,13 +22,7 @@ CREATE TABLE addresses (
     city varchar(100) NOT NULL, state varchar(100) NOT NULL, zipcode varchar(30) NOT NULL);";
 
 async fn connect(cluster: &Cluster, db: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(&cluster.url(db), NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
+    cluster.connect(db).await.expect("connect")
 }
 
 /// A plain binary COPY of `customers` from the source into a fresh unindexed table.

@@ -4,7 +4,7 @@
 use datasurface::pg::cluster::Cluster;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const SOURCE_DDL: &str = "
 CREATE TABLE customers (
@@ -58,13 +58,7 @@ impl Env {
     }
 
     async fn connect(&self, db: &str) -> Client {
-        let (client, conn) = tokio_postgres::connect(&self.cluster.url(db), NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        self.cluster.connect(db).await.expect("connect")
     }
 
     async fn create_merge_db(&self, name: &str) {

@@ -3,16 +3,10 @@
 use datasurface::pg::cluster::Cluster;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 async fn connect(cluster: &Cluster, db: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(&cluster.url(db), NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
+    cluster.connect(db).await.expect("connect")
 }
 
 async fn create_db(cluster: &Cluster, name: &str) {

@@ -89,6 +89,20 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Connects to `database` as the `postgres` superuser.
+    pub async fn connect(
+        &self,
+        database: &str,
+    ) -> Result<tokio_postgres::Client, super::ConnectError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .dbname(database);
+        super::connect_config(database, &config).await
+    }
+
     /// The cluster's directory (data, socket, server log).
     pub fn dir(&self) -> &Path {
         &self.dir
