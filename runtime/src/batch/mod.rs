@@ -161,6 +161,10 @@ pub struct Outcome {
     pub metrics: Metrics,
     pub per_dataset: BTreeMap<String, Metrics>,
     pub elapsed: Duration,
+    /// Time spent taking the snapshot (zero when the batch was already ingested).
+    pub ingest: Duration,
+    /// Time spent merging and committing.
+    pub merge: Duration,
 }
 
 impl std::fmt::Display for Outcome {
@@ -168,13 +172,15 @@ impl std::fmt::Display for Outcome {
         let m = &self.metrics;
         write!(
             f,
-            "batch {} committed: {} inserted, {} updated, {} deleted, {} rows in {:.1} s",
+            "batch {} committed: {} inserted, {} updated, {} deleted, {} rows in {:.1} s (snapshot {:.1} s, merge {:.1} s)",
             self.batch,
             m.inserted,
             m.updated,
             m.deleted,
             m.total,
-            self.elapsed.as_secs_f64()
+            self.elapsed.as_secs_f64(),
+            self.ingest.as_secs_f64(),
+            self.merge.as_secs_f64()
         )
     }
 }
@@ -303,9 +309,11 @@ async fn run_locked(
 
     let batch_sql = BatchSql::new(&target.platform.name);
     let (batch, status) = open_batch(merge_db, target, &batch_sql).await?;
+    let ingesting = Instant::now();
     if status == "started" {
         ingest::ingest(merge_db, target, &batch_sql, batch, env).await?;
     }
+    let ingest = ingesting.elapsed();
     let snapshot = target
         .store
         .sql_snapshot()
@@ -313,7 +321,9 @@ async fn run_locked(
     let limit = options
         .max_delete_percent
         .unwrap_or(snapshot.max_delete_percent);
+    let merging = Instant::now();
     let per_dataset = merge::merge(merge_db, target, &batch_sql, batch, limit).await?;
+    let merge = merging.elapsed();
     let mut metrics = Metrics::default();
     per_dataset.values().for_each(|m| metrics.add(*m));
     Ok(Outcome {
@@ -321,6 +331,8 @@ async fn run_locked(
         metrics,
         per_dataset,
         elapsed: started.elapsed(),
+        ingest,
+        merge,
     })
 }
 
