@@ -10,20 +10,20 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let name = &t.dataset.name;
     let (merge, changes, op) = (&t.merge, q(CHANGES), q(OP));
     let (out, all) = (q(BATCH_OUT), q(ALL_HASH));
-    let close = |what: &str, code: &str, counts: Counts| MergeStep {
-        sql: format!(
-            "-- Close the current versions of {name} {what}: they were last current in the previous batch.\n\
-             UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {changes} AS c \
-             WHERE c.{op} = '{code}' AND m.{out} = {CURRENT} AND {eq}",
-            eq = t.keys_equal("m", "c"),
-        ),
-        takes_batch: true,
-        counts,
-    };
     let mut steps = diff::find(t, true);
     steps.extend([
-        close("whose values changed", "U", Counts::Updated),
-        close("whose key is gone from the snapshot", "D", Counts::Deleted),
+        MergeStep {
+            sql: format!(
+                "-- Close the current versions of {name} whose values changed or whose key is gone: they were last current \
+                 in the previous batch. Counts (changed, gone).\n\
+                 WITH closed AS (UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {changes} AS c \
+                 WHERE c.{op} IN ('U', 'D') AND m.{out} = {CURRENT} AND {eq} RETURNING c.{op} AS op) \
+                 SELECT count(*) FILTER (WHERE op = 'U'), count(*) FILTER (WHERE op = 'D') FROM closed",
+                eq = t.keys_equal("m", "c"),
+            ),
+            takes_batch: true,
+            counts: Counts::UpdatedAndDeleted,
+        },
         MergeStep {
             sql: format!(
                 "-- Insert a current version of {name} for every new or changed key.\n\

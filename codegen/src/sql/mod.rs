@@ -58,6 +58,8 @@ pub enum Counts {
     Deleted,
     /// New versions: keys new in this batch plus keys whose row changed.
     InsertedAndUpdated,
+    /// A query returning one row: (rows updated, rows deleted).
+    UpdatedAndDeleted,
     /// A step that counts nothing.
     Nothing,
 }

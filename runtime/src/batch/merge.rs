@@ -66,18 +66,23 @@ pub(super) async fn merge(
             &dataset_sql.first_load
         };
         for step in steps {
-            let n = if step.takes_batch {
-                tx.execute(&step.sql, &[&batch]).await
-            } else {
-                tx.execute(&step.sql, &[]).await
+            let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] =
+                if step.takes_batch { &[&batch] } else { &[] };
+            let failed = |e| RunError::sql(&step.sql, e);
+            if step.counts == Counts::UpdatedAndDeleted {
+                let row = tx.query_one(&step.sql, params).await.map_err(failed)?;
+                let (updated, deleted): (i64, i64) = (row.get(0), row.get(1));
+                m.updated = u64::try_from(updated).unwrap_or(0);
+                m.deleted = u64::try_from(deleted).unwrap_or(0);
+                continue;
             }
-            .map_err(|e| RunError::sql(&step.sql, e))?;
+            let n = tx.execute(&step.sql, params).await.map_err(failed)?;
             match step.counts {
                 Counts::Inserted => m.inserted = n,
                 Counts::Updated => m.updated = n,
                 Counts::Deleted => m.deleted = n,
                 Counts::InsertedAndUpdated => new_versions = n,
-                Counts::Nothing => {}
+                Counts::UpdatedAndDeleted | Counts::Nothing => {}
             }
         }
         if new_versions > 0 {
