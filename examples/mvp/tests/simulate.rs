@@ -250,3 +250,40 @@ async fn tables_of_another_shape_are_named() {
         text(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_after_the_current_change_with_a_summary() {
+    let cluster = Cluster::start().expect("PostgreSQL");
+    create_db(&cluster, "customer_db").await;
+    let args = [
+        "--create-tables",
+        "--min-interval",
+        "0.2",
+        "--max-interval",
+        "0.2",
+        "--verbose",
+    ];
+    let child = simulate(&cluster, "customer_db", &args)
+        .spawn()
+        .expect("simulate");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("simulate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary = stdout.lines().last().expect("a summary");
+    assert!(summary.starts_with("simulate: "), "{stdout}");
+    let made: usize = summary
+        .trim_start_matches("simulate: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(made >= 1, "{stdout}");
+    // One line per change made, then the seeding line and the summary.
+    assert_eq!(stdout.lines().count(), made + 5 + 2, "{stdout}");
+}
