@@ -79,16 +79,9 @@ async fn a_source_that_does_not_match_the_model_is_refused_by_column() {
         )
         .await
         .expect("create");
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &s.pg.env(),
-    )
-    .await
-    .expect_err("refused");
+    let err = one_batch(&eco, "YellowLive", None, &s.pg.env())
+        .await
+        .expect_err("refused");
     let text = err.to_string();
     for expected in [
         "the source does not match the model; batch 1 stays open and nothing was merged",
@@ -127,16 +120,9 @@ async fn an_unreachable_source_is_named_without_its_password() {
         s.pg.env()
             .set("DATASURFACE_DB_SOURCEDB", "postgres://127.0.0.1:1/nowhere")
             .set("src_PASSWORD", "hunter2-secret");
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect_err("unreachable");
+    let err = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect_err("unreachable");
     let text = format!("{err} {err:?}");
     assert!(
         text.contains("cannot connect to database SourceDB (127.0.0.1:1/nowhere)"),
@@ -159,9 +145,7 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
     for platform in ["YellowLive", "YellowForensic"] {
-        batch::run(&eco, platform, "Store1", None, &RunOptions::default(), &env)
-            .await
-            .expect("load");
+        one_batch(&eco, platform, None, &env).await.expect("load");
     }
     // Three of five (60%) would go.
     s.source
@@ -180,7 +164,7 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
             "yellowforensic_batch_metrics",
         ),
     ] {
-        let err = batch::run(&eco, platform, "Store1", None, &RunOptions::default(), &env)
+        let err = one_batch(&eco, platform, None, &env)
             .await
             .expect_err("guarded");
         assert!(
@@ -247,16 +231,9 @@ async fn duplicate_source_keys_are_refused_with_the_keys() {
         .batch_execute("INSERT INTO people VALUES (2, 'Laura', 'Again', '1975-02-02', NULL, NULL)")
         .await
         .expect("dup");
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &s.pg.env(),
-    )
-    .await
-    .expect_err("duplicates");
+    let err = one_batch(&eco, "YellowLive", None, &s.pg.env())
+        .await
+        .expect_err("duplicates");
     assert!(
         err.to_string()
             .contains("source table people has more than one row for key(s) (2)"),
@@ -295,16 +272,9 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
         .expect_err("dataset on a multi-dataset store");
     assert!(err.to_string().contains("is MULTI_DATASET"), "{err}");
 
-    batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 1");
+    one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 1");
     let err = batch::reset_batch(&eco, "YellowLive", "Store1", None, &env)
         .await
         .expect_err("committed");
@@ -322,16 +292,9 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("lock");
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &blocked,
-    )
-    .await
-    .expect_err("merge blocked");
+    let err = one_batch(&eco, "YellowLive", None, &blocked)
+        .await
+        .expect_err("merge blocked");
     assert!(err.to_string().contains("lock timeout"), "{err}");
     tx.rollback().await.expect("release");
     assert_eq!(
@@ -367,16 +330,9 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     );
 
     // The next run takes a fresh snapshot and finishes batch 2.
-    let b = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 2");
+    let b = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 2");
     assert_eq!((b.batch, counts(&b)), (2, (0, 5, 0, 5)));
 }
 
@@ -402,16 +358,9 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
     let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
-    batch::run(
-        &eco,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 1");
+    one_batch(&eco, "YellowForensic", None, &env)
+        .await
+        .expect("batch 1");
     s.source
         .batch_execute(
             "UPDATE people SET employer = 'Umbrella' WHERE id = 1; DELETE FROM people WHERE id = 5",
@@ -425,16 +374,9 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
     tx.batch_execute("LOCK TABLE yellowforensic_store1_people_merge IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("lock");
-    batch::run(
-        &eco,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &blocked,
-    )
-    .await
-    .expect_err("merge blocked");
+    one_batch(&eco, "YellowForensic", None, &blocked)
+        .await
+        .expect_err("merge blocked");
     tx.rollback().await.expect("release");
     // The source changes again after the snapshot: the open batch keeps its snapshot.
     s.source
@@ -442,16 +384,9 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
         .await
         .expect("later change");
 
-    let b = batch::run(
-        &eco,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("resumed");
+    let b = one_batch(&eco, "YellowForensic", None, &env)
+        .await
+        .expect("resumed");
     assert_eq!((b.batch, counts(&b)), (2, (0, 1, 1, 4)));
     let versions = count(
         &s.merge,
@@ -462,16 +397,9 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
         versions, 6,
         "5 first versions + 1 new version of id 1, no duplicates"
     );
-    let b = batch::run(
-        &eco,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 3");
+    let b = one_batch(&eco, "YellowForensic", None, &env)
+        .await
+        .expect("batch 3");
     assert_eq!((b.batch, counts(&b)), (3, (0, 0, 1, 3)));
 }
 
@@ -487,16 +415,9 @@ async fn a_model_change_under_an_open_batch_needs_a_reset() {
     );
     let env = s.pg.env();
     // No source table yet: batch 1 stays started.
-    batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect_err("no table");
+    one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect_err("no table");
     let mut changed = people();
     changed.columns[4].data_type = DataType::Varchar(60);
     let eco2 = model(
@@ -507,16 +428,9 @@ async fn a_model_change_under_an_open_batch_needs_a_reset() {
         Consistency::MultiDataset,
     );
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
-    let err = batch::run(
-        &eco2,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect_err("changed model");
+    let err = one_batch(&eco2, "YellowLive", None, &env)
+        .await
+        .expect_err("changed model");
     assert!(
         err.to_string()
             .contains("the model changed since batch 1 of Store1 started (dataset(s) people)"),
@@ -526,28 +440,14 @@ async fn a_model_change_under_an_open_batch_needs_a_reset() {
         .await
         .expect("reset");
     // The reset batch takes its snapshot under the new model (its tables widened to match).
-    let b = batch::run(
-        &eco2,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 1");
+    let b = one_batch(&eco2, "YellowLive", None, &env)
+        .await
+        .expect("batch 1");
     assert_eq!(b.batch, 1);
     // Going back would narrow the column: refused, by run as by infra.
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect_err("narrowing");
+    let err = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect_err("narrowing");
     assert!(err.to_string().contains("that narrows the column"), "{err}");
 }
 
@@ -571,16 +471,9 @@ async fn a_multi_dataset_store_merges_its_datasets_in_one_batch() {
         .batch_execute("INSERT INTO jobs VALUES (1, 1, 'cook', 10.5), (1, 2, 'cook', NULL), (2, 1, NULL, 99.99)")
         .await
         .expect("jobs rows");
-    let b = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 1");
+    let b = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 1");
     assert_eq!(counts(&b), (8, 0, 0, 8));
     assert_eq!(b.per_dataset["people"].inserted, 5);
     assert_eq!(b.per_dataset["jobs"].inserted, 3);
@@ -588,16 +481,9 @@ async fn a_multi_dataset_store_merges_its_datasets_in_one_batch() {
         .batch_execute("UPDATE jobs SET title = 'chef' WHERE id = 1 AND person = 2")
         .await
         .expect("upd");
-    let b = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 2");
+    let b = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 2");
     assert_eq!(counts(&b), (0, 1, 0, 8));
     let state: serde_json::Value = s
         .merge
@@ -627,42 +513,21 @@ async fn a_single_dataset_store_runs_one_stream_per_dataset() {
     s.source.batch_execute(JOBS_DDL).await.expect("jobs");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
 
-    let err = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect_err("needs a dataset");
+    let err = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect_err("needs a dataset");
     assert!(
         err.to_string()
             .contains("is SINGLE_DATASET: name the dataset"),
         "{err}"
     );
-    let b = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        Some("people"),
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("people");
+    let b = one_batch(&eco, "YellowLive", Some("people"), &env)
+        .await
+        .expect("people");
     assert_eq!((b.batch, counts(&b)), (1, (5, 0, 0, 5)));
-    let b = batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        Some("jobs"),
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("jobs");
+    let b = one_batch(&eco, "YellowLive", Some("jobs"), &env)
+        .await
+        .expect("jobs");
     assert_eq!((b.batch, counts(&b)), (1, (0, 0, 0, 0)));
     let keys: Vec<String> = s
         .merge

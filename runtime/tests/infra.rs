@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use datasurface::batch::{self, RunOptions};
 use datasurface::infra::{InfraError, infra};
 use datasurface::*;
 
@@ -95,9 +94,7 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         .expect("rows");
     let runs = || async {
         for platform in ["YellowLive", "YellowForensic"] {
-            batch::run(&eco, platform, "Store1", None, &RunOptions::default(), &env)
-                .await
-                .expect(platform);
+            one_batch(&eco, platform, None, &env).await.expect(platform);
         }
     };
     runs().await;
@@ -196,46 +193,25 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         )
         .await
         .expect("source evolves");
-    let b = batch::run(
-        &eco2,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 3");
+    let b = one_batch(&eco2, "YellowForensic", None, &env)
+        .await
+        .expect("batch 3");
     assert_eq!(
         (b.batch, counts(&b)),
         (3, (2, 0, 0, 3)),
         "william unchanged; sam and rex new"
     );
-    let b = batch::run(
-        &eco2,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("live batch 3");
+    let b = one_batch(&eco2, "YellowLive", None, &env)
+        .await
+        .expect("live batch 3");
     assert_eq!(counts(&b), (2, 0, 0, 3));
     source
         .batch_execute("UPDATE people SET nickname = 'will' WHERE id = 1")
         .await
         .expect("nickname");
-    let b = batch::run(
-        &eco2,
-        "YellowForensic",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &env,
-    )
-    .await
-    .expect("batch 4");
+    let b = one_batch(&eco2, "YellowForensic", None, &env)
+        .await
+        .expect("batch 4");
     assert_eq!(counts(&b), (0, 1, 0, 3));
     assert_eq!(
         rows(&merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {FORENSIC_FULL_VIEW} WHERE id = 1")).await,
@@ -306,16 +282,9 @@ async fn refused_changes_leave_the_database_as_it_was() {
                 "{platform}: missing {expected:?} in {err}"
             );
             // run refuses the same way.
-            let err = batch::run(
-                &eco2,
-                platform,
-                "Store1",
-                None,
-                &RunOptions::default(),
-                &env,
-            )
-            .await
-            .expect_err("run refuses too");
+            let err = one_batch(&eco2, platform, None, &env)
+                .await
+                .expect_err("run refuses too");
             assert!(err.to_string().contains(expected), "{err}");
         }
         assert_eq!(catalog(&merge).await, before, "{expected}");

@@ -155,6 +155,24 @@ pub fn ecosystem(
         .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
 }
 
+/// One batch of `Store1` on `platform`, with default options.
+pub async fn one_batch(
+    eco: &ValidEcosystem,
+    platform: &str,
+    dataset: Option<&str>,
+    env: &Environment,
+) -> Result<batch::Outcome, batch::RunError> {
+    batch::run(
+        eco,
+        platform,
+        "Store1",
+        dataset,
+        &batch::RunOptions::default(),
+        env,
+    )
+    .await
+}
+
 /// The metrics of a committed batch as (inserted, updated, deleted, total).
 pub fn counts(outcome: &batch::Outcome) -> (u64, u64, u64, u64) {
     let m = outcome.metrics;
