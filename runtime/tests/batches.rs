@@ -579,3 +579,77 @@ async fn values_that_concatenate_alike_or_differ_only_in_null_are_changes() {
         );
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_server_crash_between_snapshot_and_merge_takes_the_snapshot_again() {
+    let s = setup().await;
+    let Some(cluster) = s.pg.cluster() else {
+        return; // An external server cannot be crashed from here.
+    };
+    let eco = model(
+        &s.pg,
+        &s.src_db,
+        &s.merge_db,
+        vec![people()],
+        Consistency::MultiDataset,
+    );
+    let env = s.pg.env();
+    s.source.batch_execute(PEOPLE_DDL).await.expect("create");
+    s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
+    one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 1");
+
+    // Batch 2 is ingested, but its merge cannot take the merge table's lock.
+    s.source
+        .batch_execute("UPDATE people SET employer = 'Umbrella' WHERE id = 1")
+        .await
+        .expect("change");
+    let blocked = merge_blocked_env(&s).await;
+    let mut holder = s.pg.connect(&s.merge_db).await;
+    let tx = holder.transaction().await.expect("begin");
+    tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    batch::run(
+        &eco,
+        "YellowLive",
+        "Store1",
+        None,
+        &RunOptions::default(),
+        &blocked,
+    )
+    .await
+    .expect_err("merge blocked");
+    drop(tx);
+    drop(holder);
+
+    // The server crashes: unlogged staging comes back empty.
+    cluster.restart().expect("crash and restart");
+    let merge = s.pg.connect(&s.merge_db).await;
+    assert_eq!(
+        last_status(&merge, "yellowlive_batch_metrics", "Store1").await,
+        (2, "ingested".into())
+    );
+    assert_eq!(
+        count(
+            &merge,
+            "SELECT count(*) FROM yellowlive_store1_people_staging"
+        )
+        .await,
+        0
+    );
+
+    let b = one_batch(&eco, "YellowLive", None, &env)
+        .await
+        .expect("batch 2 after the crash");
+    assert_eq!((b.batch, counts(&b)), (2, (0, 1, 0, 5)));
+    assert_eq!(
+        count(
+            &merge,
+            "SELECT count(*) FROM yellowlive_store1_people_merge"
+        )
+        .await,
+        5
+    );
+}

@@ -83,6 +83,8 @@ pub struct DatasetSql {
     pub snapshot: SnapshotSql,
     /// Keys present more than once in staging (at most 5, as text).
     pub duplicate_keys: String,
+    /// The rows in staging, checked against the snapshot's count before merging.
+    pub staging_rows: String,
     /// Whether the merge table has any current row: if not, the merge is a first load.
     pub has_current: String,
     /// The merge, in order, inside one transaction.
@@ -127,6 +129,10 @@ impl DatasetSql {
                 staging = t.staging
             ),
             has_current,
+            staging_rows: format!(
+                "-- The rows of the snapshot of {} still in staging.\nSELECT count(*) FROM {}",
+                t.dataset.name, t.staging
+            ),
             merge,
             first_load,
             clear_staging: format!(

@@ -8,8 +8,9 @@ use datasurface_model::{DatasetSchema, PlatformMode};
 pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
     let ds = t.dataset;
     let create_staging = format!(
-        "-- The snapshot of {name} being ingested by the open batch.\n\
-         CREATE TABLE IF NOT EXISTS {staging} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL\n)",
+        "-- The snapshot of {name} taken by the open batch. Unlogged: no WAL for a table rewritten every \
+         batch; a server crash empties it, and the merge then notices and takes the snapshot again.\n\
+         CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL\n)",
         name = ds.name,
         staging = t.staging,
         columns = columns(ds),

@@ -31,6 +31,19 @@ pub(super) async fn merge(
     let mut refused = None;
     for (dataset, dataset_sql) in target.datasets.iter().zip(&statements) {
         let ingested = &state["datasets"][dataset.name.as_str()];
+        // Staging is unlogged: a server crash since the snapshot leaves it empty.
+        let staged: i64 = tx
+            .query_one(&dataset_sql.staging_rows, &[])
+            .await
+            .map_err(|e| RunError::sql(&dataset_sql.staging_rows, e))?
+            .get(0);
+        if ingested["total"].as_i64() != Some(staged) {
+            refused = Some(RunError::StagingLost {
+                batch,
+                dataset: dataset.name.clone(),
+            });
+            break;
+        }
         // A unique index on the source's key columns already rules duplicates out.
         let duplicates: Vec<String> = if ingested["unique_key"] == true {
             Vec::new()

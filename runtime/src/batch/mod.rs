@@ -79,6 +79,10 @@ pub enum RunError {
     },
     #[error("the merge database's tables do not match the model, and infra will not change them safely:\n{}", .0.join("\n"))]
     Schema(Vec<String>),
+    #[error(
+        "the snapshot of {dataset} for batch {batch} was lost from staging (a server restart); it is taken again"
+    )]
+    StagingLost { batch: i32, dataset: String },
     #[error("snapshot of {dataset}: {detail}")]
     Snapshot { dataset: String, detail: String },
     #[error("{context}: {}", describe(.source))]
@@ -322,7 +326,14 @@ async fn run_locked(
         .max_delete_percent
         .unwrap_or(snapshot.max_delete_percent);
     let merging = Instant::now();
-    let per_dataset = merge::merge(merge_db, target, &batch_sql, batch, limit).await?;
+    let per_dataset = match merge::merge(merge_db, target, &batch_sql, batch, limit).await {
+        // The batch is back to `started`: take the snapshot again, once.
+        Err(RunError::StagingLost { .. }) => {
+            ingest::ingest(merge_db, target, &batch_sql, batch, env).await?;
+            merge::merge(merge_db, target, &batch_sql, batch, limit).await?
+        }
+        other => other?,
+    };
     let merge = merging.elapsed();
     let mut metrics = Metrics::default();
     per_dataset.values().for_each(|m| metrics.add(*m));
