@@ -1,10 +1,12 @@
 //! Artifact generation for DataSurface Yellow.
 //!
-//! Pure functions from a validated model to the text that runs it. [`sql`] holds the DDL,
-//! snapshot and merge statements the runtime executes, so what runs is exactly what the
-//! snapshots show. Airflow DAGs (Askama templates in `codegen/templates/`), Kubernetes
-//! objects, the Dockerfile and the secrets guide will join it. Generation does no I/O and
-//! touches no database: the same model always gives byte-identical text.
+//! Pure functions from a validated model to the text that runs it: [`generate`] gives
+//! every artifact as (path, contents). [`sql`] holds the DDL, snapshot, diff and merge
+//! statements the runtime executes, so what runs is exactly what the snapshots show;
+//! [`dags`] renders the Airflow DAGs (Askama templates in `codegen/templates/`); [`kube`]
+//! builds the Kubernetes objects as typed k8s-openapi values; the Dockerfile and the
+//! secrets guide complete the set. Generation does no I/O and touches no database: the same
+//! model always gives byte-identical text.
 
 mod artifact;
 pub mod dags;

@@ -2,7 +2,10 @@
 //!
 //! A model repo declares its ecosystem with the types re-exported here and
 //! `#[derive(Dataset)]`, and its `main.rs` hands the model to [`main`]: that is the
-//! runtime binary, which validates the model and runs the platform's jobs.
+//! runtime binary, which validates the model, generates its artifacts ([`generate`]),
+//! creates the platforms' tables and views ([`infra`]), runs batches ([`batch`]), simulates
+//! source changes ([`simulate`]) and demonstrates it all on a throwaway PostgreSQL
+//! ([`demo`], [`pg::cluster`]).
 //!
 //! ```no_run
 //! use datasurface::*;
