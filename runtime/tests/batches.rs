@@ -14,28 +14,6 @@ const FIVE_PEOPLE: &str = "INSERT INTO people VALUES \
     (4, 'Ana', 'Ruiz', '1985-04-04', 'Initech', NULL), \
     (5, 'Tom', 'Li', '1990-05-05', 'Globex', NULL)";
 
-struct Setup {
-    pg: TestPg,
-    src_db: String,
-    merge_db: String,
-    source: tokio_postgres::Client,
-    merge: tokio_postgres::Client,
-}
-
-async fn setup() -> Setup {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
-    Setup {
-        pg,
-        src_db,
-        merge_db,
-        source,
-        merge,
-    }
-}
-
 async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
@@ -286,17 +264,8 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
         .batch_execute("UPDATE people SET employer = 'Umbrella'")
         .await
         .expect("change");
-    let blocked = merge_blocked_env(&s).await;
-    let mut holder = s.pg.connect(&s.merge_db).await;
-    let tx = holder.transaction().await.expect("begin");
-    tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("lock");
-    let err = one_batch(&eco, "YellowLive", None, &blocked)
-        .await
-        .expect_err("merge blocked");
+    let err = run_with_merge_blocked(&s, &eco, "YellowLive").await;
     assert!(err.to_string().contains("lock timeout"), "{err}");
-    tx.rollback().await.expect("release");
     assert_eq!(
         last_status(&s.merge, "yellowlive_batch_metrics", "Store1").await,
         (2, "ingested".into())
@@ -336,18 +305,29 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     assert_eq!((b.batch, counts(&b)), (2, (0, 5, 0, 5)));
 }
 
-/// An environment whose merge connections give up on a lock after 300 ms.
-async fn merge_blocked_env(s: &Setup) -> datasurface::pg::Environment {
+/// Runs a batch of `platform` whose merge cannot take its merge table's lock (another
+/// session holds it; the runner gives up after 300 ms), leaving the batch `ingested`.
+async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str) -> RunError {
     let url = format!(
         "postgres://postgres@{}:{}/{}?options=-c%20lock_timeout%3D300",
         s.pg.host, s.pg.port, s.merge_db
     );
-    s.pg.env().set("DATASURFACE_DB_MERGEDB", url)
+    let blocked = s.pg.env().set("DATASURFACE_DB_MERGEDB", url);
+    let mut holder = s.pg.connect(&s.merge_db).await;
+    let tx = holder.transaction().await.expect("begin");
+    let table = format!("{}_store1_people_merge", platform.to_lowercase());
+    tx.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        .await
+        .expect("lock");
+    let err = one_batch(eco, platform, None, &blocked)
+        .await
+        .expect_err("merge blocked");
+    tx.rollback().await.expect("release");
+    err
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
-    let s = setup().await;
+/// The people model, five people in the source, and batch 1 of `platform` committed.
+async fn five_people_loaded(s: &Setup, platform: &str) -> ValidEcosystem {
     let eco = model(
         &s.pg,
         &s.src_db,
@@ -355,12 +335,19 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
         vec![people()],
         Consistency::MultiDataset,
     );
-    let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
-    one_batch(&eco, "YellowForensic", None, &env)
+    one_batch(&eco, platform, None, &s.pg.env())
         .await
         .expect("batch 1");
+    eco
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
+    let s = setup().await;
+    let eco = five_people_loaded(&s, "YellowForensic").await;
+    let env = s.pg.env();
     s.source
         .batch_execute(
             "UPDATE people SET employer = 'Umbrella' WHERE id = 1; DELETE FROM people WHERE id = 5",
@@ -368,16 +355,7 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
         .await
         .expect("change");
 
-    let blocked = merge_blocked_env(&s).await;
-    let mut holder = s.pg.connect(&s.merge_db).await;
-    let tx = holder.transaction().await.expect("begin");
-    tx.batch_execute("LOCK TABLE yellowforensic_store1_people_merge IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("lock");
-    one_batch(&eco, "YellowForensic", None, &blocked)
-        .await
-        .expect_err("merge blocked");
-    tx.rollback().await.expect("release");
+    run_with_merge_blocked(&s, &eco, "YellowForensic").await;
     // The source changes again after the snapshot: the open batch keeps its snapshot.
     s.source
         .batch_execute("DELETE FROM people WHERE id = 4")
@@ -586,43 +564,15 @@ async fn a_server_crash_between_snapshot_and_merge_takes_the_snapshot_again() {
     let Some(cluster) = s.pg.cluster() else {
         return; // An external server cannot be crashed from here.
     };
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = five_people_loaded(&s, "YellowLive").await;
     let env = s.pg.env();
-    s.source.batch_execute(PEOPLE_DDL).await.expect("create");
-    s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
-    one_batch(&eco, "YellowLive", None, &env)
-        .await
-        .expect("batch 1");
 
     // Batch 2 is ingested, but its merge cannot take the merge table's lock.
     s.source
         .batch_execute("UPDATE people SET employer = 'Umbrella' WHERE id = 1")
         .await
         .expect("change");
-    let blocked = merge_blocked_env(&s).await;
-    let mut holder = s.pg.connect(&s.merge_db).await;
-    let tx = holder.transaction().await.expect("begin");
-    tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("lock");
-    batch::run(
-        &eco,
-        "YellowLive",
-        "Store1",
-        None,
-        &RunOptions::default(),
-        &blocked,
-    )
-    .await
-    .expect_err("merge blocked");
-    drop(tx);
-    drop(holder);
+    run_with_merge_blocked(&s, &eco, "YellowLive").await;
 
     // The server crashes: unlogged staging comes back empty.
     cluster.restart().expect("crash and restart");

@@ -29,18 +29,12 @@ fn v(id: i32, name: &str, batch_in: i32, batch_out: i32) -> (i32, String, i32, i
 
 #[tokio::test(flavor = "current_thread")]
 async fn forensic_history() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg, source, merge, ..
+    } = s;
     let env = pg.env();
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
     source
         .batch_execute(PEOPLE_DDL)
         .await
@@ -120,32 +114,17 @@ async fn forensic_history() {
 }
 
 async fn table(client: &tokio_postgres::Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT t::text FROM yellowforensic_store1_people_merge AS t ORDER BY id, ds_surf_batch_in",
-            &[],
-        )
-        .await
-        .expect("read merge table")
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    text_rows(client, "SELECT * FROM yellowforensic_store1_people_merge").await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn rewinding_to_a_batch_restores_exactly_its_state() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg, source, merge, ..
+    } = s;
     let env = pg.env();
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
     source
         .batch_execute(PEOPLE_DDL)
         .await

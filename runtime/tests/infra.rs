@@ -28,16 +28,6 @@ async fn catalog(client: &tokio_postgres::Client) -> Vec<String> {
         .collect()
 }
 
-async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    client
-        .query(&format!("SELECT t::text FROM ({sql}) AS t ORDER BY 1"), &[])
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 fn people_with_nickname() -> DatasetSchema {
     people().column(Column::nullable("nickname", DataType::Varchar(30)))
 }
@@ -52,18 +42,17 @@ fn pets() -> DatasetSchema {
 
 #[tokio::test(flavor = "current_thread")]
 async fn infra_creates_once_evolves_safely_and_keeps_history() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg,
+        src_db,
+        merge_db,
+        source,
+        merge,
+        ..
+    } = s;
     let env = pg.env();
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
 
     // A plan changes nothing; the first run creates everything; the second does nothing.
     let plan = infra(&eco, "YellowForensic", true, &env)
@@ -102,22 +91,22 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
     runs().await;
     let current = ["(1,william,N,1970-01-01,Acme,)"];
     assert_eq!(
-        rows(&merge, &format!("SELECT * FROM {LIVE_VIEW}")).await,
+        text_rows(&merge, &format!("SELECT * FROM {LIVE_VIEW}")).await,
         current
     );
     assert_eq!(
-        rows(&merge, &format!("SELECT * FROM {FORENSIC_LIVE_VIEW}")).await,
+        text_rows(&merge, &format!("SELECT * FROM {FORENSIC_LIVE_VIEW}")).await,
         current
     );
     assert_eq!(
-        rows(&merge, &format!("SELECT * FROM {FORENSIC_FULL_VIEW}")).await,
+        text_rows(&merge, &format!("SELECT * FROM {FORENSIC_FULL_VIEW}")).await,
         [
             "(1,billy,N,1970-01-01,Acme,,1,1)",
             "(1,william,N,1970-01-01,Acme,,2,2147483647)",
             "(2,laura,D,1975-02-02,,,1,1)",
         ]
     );
-    let history_before = rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await;
+    let history_before = text_rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await;
 
     // Evolve: a nullable column and a new dataset.
     let eco2 = model(
@@ -170,12 +159,12 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         );
     }
     assert_eq!(
-        rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await,
+        text_rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await,
         history_before,
         "old versions are untouched"
     );
     assert_eq!(
-        rows(
+        text_rows(
             &merge,
             &format!("SELECT nickname FROM {FORENSIC_FULL_VIEW}")
         )
@@ -214,24 +203,23 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         .expect("batch 4");
     assert_eq!(counts(&b), (0, 1, 0, 3));
     assert_eq!(
-        rows(&merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {FORENSIC_FULL_VIEW} WHERE id = 1")).await,
+        text_rows(&merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {FORENSIC_FULL_VIEW} WHERE id = 1")).await,
         ["(1,,1,1)", "(1,,2,3)", "(1,will,4,2147483647)"]
     );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn refused_changes_leave_the_database_as_it_was() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg,
+        src_db,
+        merge_db,
+        merge,
+        ..
+    } = s;
     let env = pg.env();
-    let merge = pg.connect(&merge_db).await;
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
     for platform in ["YellowLive", "YellowForensic"] {
         infra(&eco, platform, false, &env).await.expect("create");
     }
@@ -307,7 +295,7 @@ async fn refused_changes_leave_the_database_as_it_was() {
             .iter()
             .any(|s| s.contains("ALTER COLUMN \"firstName\" TYPE character varying(80)"))
     );
-    let types: Vec<String> = rows(
+    let types: Vec<String> = text_rows(
         &merge,
         &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{FORENSIC_FULL_VIEW}'::regclass AND attname = 'firstName'"),
     )
@@ -317,17 +305,16 @@ async fn refused_changes_leave_the_database_as_it_was() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_decommissioned_groups_views_go_and_its_tables_stay() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg,
+        src_db,
+        merge_db,
+        merge,
+        ..
+    } = s;
     let env = pg.env();
-    let merge = pg.connect(&merge_db).await;
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
     infra(&eco, "YellowForensic", false, &env)
         .await
         .expect("create");
@@ -344,7 +331,7 @@ async fn a_decommissioned_groups_views_go_and_its_tables_stay() {
         .await
         .expect("decommission");
     assert_eq!(done.statements.len(), 2, "{:#?}", done.statements);
-    let relations = rows(&merge, "SELECT relname::text FROM pg_class WHERE relname LIKE 'yellowforensic%' AND relkind IN ('r', 'v')").await;
+    let relations = text_rows(&merge, "SELECT relname::text FROM pg_class WHERE relname LIKE 'yellowforensic%' AND relkind IN ('r', 'v')").await;
     assert!(
         relations.iter().all(|r| !r.contains("_view_")),
         "{relations:?}"

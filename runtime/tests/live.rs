@@ -21,18 +21,12 @@ async fn live_rows(client: &tokio_postgres::Client) -> Vec<(i32, String, Option<
 
 #[tokio::test(flavor = "current_thread")]
 async fn live_lifecycle() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let s = setup().await;
+    let eco = s.model(vec![people()]);
+    let Setup {
+        pg, source, merge, ..
+    } = s;
     let env = pg.env();
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
     source
         .batch_execute(PEOPLE_DDL)
         .await

@@ -120,18 +120,12 @@ fn close(versions: &mut [(Key, Row, i32, i32)], key: &Key, b: i32) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn random_changes_match_the_reference_after_every_batch() {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    let eco = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![items()],
-        Consistency::MultiDataset,
-    );
+    let s = setup().await;
+    let eco = s.model(vec![items()]);
+    let Setup {
+        pg, source, merge, ..
+    } = s;
     let env = pg.env();
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
     source
         .batch_execute("CREATE TABLE items (k1 text, k2 integer, a text, b varchar(20), n integer, PRIMARY KEY (k1, k2))")
         .await

@@ -75,6 +75,54 @@ impl TestPg {
     }
 }
 
+/// A server with a fresh source and merge database, connected to both.
+pub struct Setup {
+    pub pg: TestPg,
+    pub src_db: String,
+    pub merge_db: String,
+    pub source: Client,
+    pub merge: Client,
+}
+
+/// Starts a server and creates the two databases of a test.
+pub async fn setup() -> Setup {
+    let pg = TestPg::start();
+    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    let source = pg.connect(&src_db).await;
+    let merge = pg.connect(&merge_db).await;
+    Setup {
+        pg,
+        src_db,
+        merge_db,
+        source,
+        merge,
+    }
+}
+
+impl Setup {
+    /// The test model over these databases, one MULTI_DATASET store of `datasets`.
+    pub fn model(&self, datasets: Vec<DatasetSchema>) -> ValidEcosystem {
+        model(
+            &self.pg,
+            &self.src_db,
+            &self.merge_db,
+            datasets,
+            Consistency::MultiDataset,
+        )
+    }
+}
+
+/// The rows of `sql` as text (`(1,billy,…)`), sorted.
+pub async fn text_rows(client: &Client, sql: &str) -> Vec<String> {
+    client
+        .query(&format!("SELECT t::text FROM ({sql}) AS t ORDER BY 1"), &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// The `people` dataset of the lifecycle tests.
 pub fn people() -> DatasetSchema {
     DatasetSchema::new("people")
