@@ -2,14 +2,15 @@
 //! (SCD2). A version changed or deleted in batch B was last current in B-1.
 
 use super::diff::{self, CHANGES, OP};
-use super::{ALL_HASH, BATCH_IN, BATCH_OUT, CURRENT, Counts, KEY_HASH, MergeStep, Tables, q};
+use super::{BATCH_IN, BATCH_OUT, CURRENT, Counts, MergeStep, Tables, q};
+use datasurface_model::PlatformMode;
 
 /// Finds the changes, then closes the current versions of changed and gone keys, and adds a
 /// current version for every new or changed key.
 pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let name = &t.dataset.name;
     let (merge, changes, op) = (&t.merge, q(CHANGES), q(OP));
-    let (out, all) = (q(BATCH_OUT), q(ALL_HASH));
+    let out = q(BATCH_OUT);
     let mut steps = diff::find(t, true);
     steps.extend([
         MergeStep {
@@ -26,13 +27,8 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         },
         MergeStep {
             sql: format!(
-                "-- Insert a current version of {name} for every new or changed key.\n\
-                 INSERT INTO {merge} ({cols}, {all}, {key}, {bin}, {out}) \
-                 SELECT {ccols}, c.{all}, c.{key}, $1::integer, {CURRENT} FROM {changes} AS c WHERE c.{op} IN ('I', 'U')",
-                cols = t.column_list(""),
-                ccols = t.column_list("c"),
-                key = q(KEY_HASH),
-                bin = q(BATCH_IN),
+                "-- Insert a current version of {name} for every new or changed key.\n{}",
+                t.insert_rows(PlatformMode::Forensic, &changes, "c", &format!(" WHERE c.{op} IN ('I', 'U')"))
             ),
             takes_batch: true,
             counts: Counts::InsertedAndUpdated,
@@ -46,18 +42,9 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
 pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
     vec![MergeStep {
         sql: format!(
-            "-- No version of {name} is current: insert every row of the snapshot as a new version.\n\
-             INSERT INTO {merge} ({cols}, {all}, {key}, {bin}, {out}) \
-             SELECT {scols}, s.{all}, s.{key}, $1::integer, {CURRENT} FROM {staging} AS s",
-            name = t.dataset.name,
-            merge = t.merge,
-            staging = t.staging,
-            cols = t.column_list(""),
-            scols = t.column_list("s"),
-            all = q(ALL_HASH),
-            key = q(KEY_HASH),
-            bin = q(BATCH_IN),
-            out = q(BATCH_OUT),
+            "-- No version of {} is current: insert every row of the snapshot as a new version.\n{}",
+            t.dataset.name,
+            t.insert_rows(PlatformMode::Forensic, &t.staging, "s", "")
         ),
         takes_batch: true,
         counts: Counts::Inserted,

@@ -1,7 +1,8 @@
 //! The live merge: the merge table keeps the current row of every key (SCD1).
 
 use super::diff::{self, CHANGES, OP};
-use super::{ALL_HASH, BATCH_ID, Counts, KEY_HASH, MergeStep, Tables, q};
+use super::{ALL_HASH, BATCH_ID, Counts, MergeStep, Tables, q};
+use datasurface_model::PlatformMode;
 
 /// Finds the changes, then deletes, updates and inserts just those rows; each statement
 /// counts exactly what its name says, and an unchanged row is never written.
@@ -42,14 +43,13 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         },
         MergeStep {
             sql: format!(
-                "-- Insert the rows of {name} whose key is new, marking them with this batch.\n\
-                 INSERT INTO {merge} ({cols}, {batch}, {all}, {key}) \
-                 SELECT {ccols}, $1::integer, c.{all}, c.{key} FROM {changes} AS c WHERE c.{op} = 'I'",
-                cols = t.column_list(""),
-                ccols = t.column_list("c"),
-                batch = q(BATCH_ID),
-                all = q(ALL_HASH),
-                key = q(KEY_HASH),
+                "-- Insert the rows of {name} whose key is new, marking them with this batch.\n{}",
+                t.insert_rows(
+                    PlatformMode::Live,
+                    &changes,
+                    "c",
+                    &format!(" WHERE c.{op} = 'I'")
+                )
             ),
             takes_batch: true,
             counts: Counts::Inserted,
@@ -63,17 +63,9 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
 pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
     vec![MergeStep {
         sql: format!(
-            "-- The merge table of {name} is empty: insert every row of the snapshot.\n\
-             INSERT INTO {merge} ({cols}, {batch}, {all}, {key}) \
-             SELECT {scols}, $1::integer, s.{all}, s.{key} FROM {staging} AS s",
-            name = t.dataset.name,
-            merge = t.merge,
-            staging = t.staging,
-            cols = t.column_list(""),
-            scols = t.column_list("s"),
-            batch = q(BATCH_ID),
-            all = q(ALL_HASH),
-            key = q(KEY_HASH),
+            "-- The merge table of {} is empty: insert every row of the snapshot.\n{}",
+            t.dataset.name,
+            t.insert_rows(PlatformMode::Live, &t.staging, "s", "")
         ),
         takes_batch: true,
         counts: Counts::Inserted,

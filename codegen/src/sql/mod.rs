@@ -187,6 +187,35 @@ impl<'a> Tables<'a> {
         join(self.dataset.primary_key.iter().map(String::as_str), alias)
     }
 
+    /// Inserts the rows of `from AS alias` (with `filter`, a `WHERE …` or nothing) into the
+    /// merge table, stamped with batch `$1`: its `ds_surf_batch_id` on live platforms, a
+    /// current version from `$1` on forensic ones.
+    pub(crate) fn insert_rows(
+        &self,
+        mode: PlatformMode,
+        from: &str,
+        alias: &str,
+        filter: &str,
+    ) -> String {
+        let current = CURRENT.to_string();
+        let stamps: Vec<(&str, &str)> = match mode {
+            PlatformMode::Live => vec![(BATCH_ID, "$1::integer")],
+            PlatformMode::Forensic => {
+                vec![(BATCH_IN, "$1::integer"), (BATCH_OUT, current.as_str())]
+            }
+        };
+        let (all, key) = (q(ALL_HASH), q(KEY_HASH));
+        let stamp_columns: String = stamps.iter().map(|(c, _)| format!(", {}", q(c))).collect();
+        let stamp_values: String = stamps.iter().map(|(_, v)| format!(", {v}")).collect();
+        format!(
+            "INSERT INTO {merge} ({cols}, {all}, {key}{stamp_columns}) \
+             SELECT {acols}, {alias}.{all}, {alias}.{key}{stamp_values} FROM {from} AS {alias}{filter}",
+            merge = self.merge,
+            cols = self.column_list(""),
+            acols = self.column_list(alias),
+        )
+    }
+
     /// `a."k1" = b."k1" AND a."k2" = b."k2"`: keys compared column by column, so two keys
     /// can never be taken for one another.
     pub(crate) fn keys_equal(&self, a: &str, b: &str) -> String {
