@@ -42,13 +42,7 @@ fn jobs() -> DatasetSchema {
 #[tokio::test(flavor = "current_thread")]
 async fn a_source_that_does_not_match_the_model_is_refused_by_column() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people(), jobs()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people(), jobs()]);
     // firstName unquoted (folded to firstname), dob as text, employer too wide, no jobs table.
     s.source
         .batch_execute(
@@ -87,13 +81,7 @@ async fn a_source_that_does_not_match_the_model_is_refused_by_column() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_source_is_named_without_its_password() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     let env =
         s.pg.env()
             .set("DATASURFACE_DB_SOURCEDB", "postgres://127.0.0.1:1/nowhere")
@@ -112,13 +100,7 @@ async fn an_unreachable_source_is_named_without_its_password() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
@@ -193,13 +175,7 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
 #[tokio::test(flavor = "current_thread")]
 async fn duplicate_source_keys_are_refused_with_the_keys() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     s.source
         .batch_execute(&PEOPLE_DDL.replace("id integer PRIMARY KEY", "id integer NOT NULL"))
         .await
@@ -226,13 +202,7 @@ async fn duplicate_source_keys_are_refused_with_the_keys() {
 #[tokio::test(flavor = "current_thread")]
 async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
@@ -328,13 +298,7 @@ async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str)
 
 /// The people model, five people in the source, and batch 1 of `platform` committed.
 async fn five_people_loaded(s: &Setup, platform: &str) -> ValidEcosystem {
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
     one_batch(&eco, platform, None, &s.pg.env())
@@ -384,13 +348,7 @@ async fn a_batch_whose_merge_failed_completes_on_the_next_run() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_model_change_under_an_open_batch_needs_a_reset() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     let env = s.pg.env();
     // No source table yet: batch 1 stays started.
     one_batch(&eco, "YellowLive", None, &env)
@@ -398,13 +356,7 @@ async fn a_model_change_under_an_open_batch_needs_a_reset() {
         .expect_err("no table");
     let mut changed = people();
     changed.columns[4].data_type = DataType::Varchar(60);
-    let eco2 = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![changed],
-        Consistency::MultiDataset,
-    );
+    let eco2 = s.model(vec![changed]);
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     let err = one_batch(&eco2, "YellowLive", None, &env)
         .await
@@ -434,13 +386,7 @@ const JOBS_DDL: &str = "CREATE TABLE jobs (id bigint, person integer, title text
 #[tokio::test(flavor = "current_thread")]
 async fn a_multi_dataset_store_merges_its_datasets_in_one_batch() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people(), jobs()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people(), jobs()]);
     let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("people");
     s.source.batch_execute(JOBS_DDL).await.expect("jobs");
@@ -525,13 +471,7 @@ async fn a_single_dataset_store_runs_one_stream_per_dataset() {
 #[tokio::test(flavor = "current_thread")]
 async fn values_that_concatenate_alike_or_differ_only_in_null_are_changes() {
     let s = setup().await;
-    let eco = model(
-        &s.pg,
-        &s.src_db,
-        &s.merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let eco = s.model(vec![people()]);
     let env = s.pg.env();
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source

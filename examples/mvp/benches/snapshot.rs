@@ -12,15 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
-const SOURCE_DDL: &str = "
-CREATE TABLE customers (
-    id varchar(20) PRIMARY KEY, firstname varchar(100) NOT NULL, lastname varchar(100) NOT NULL,
-    dob date NOT NULL, email varchar(100), phone varchar(100),
-    primaryaddressid varchar(20), billingaddressid varchar(20));
-CREATE TABLE addresses (
-    id varchar(20) PRIMARY KEY, customerid varchar(20) NOT NULL, streetname varchar(100) NOT NULL,
-    city varchar(100) NOT NULL, state varchar(100) NOT NULL, zipcode varchar(30) NOT NULL);";
-
 async fn connect(cluster: &Cluster, db: &str) -> Client {
     cluster.connect(db).await.expect("connect")
 }
@@ -123,7 +114,7 @@ async fn main() {
     let source = connect(&cluster, "customer_db").await;
     let merge = connect(&cluster, "datasurface_merge").await;
     source
-        .batch_execute(SOURCE_DDL)
+        .batch_execute(datasurface::simulate::SOURCE_DDL)
         .await
         .expect("source tables");
     source

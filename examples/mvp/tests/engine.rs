@@ -6,16 +6,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
-const SOURCE_DDL: &str = "
-CREATE TABLE customers (
-    id varchar(20) PRIMARY KEY, firstname varchar(100) NOT NULL, lastname varchar(100) NOT NULL,
-    dob date NOT NULL, email varchar(100), phone varchar(100),
-    primaryaddressid varchar(20), billingaddressid varchar(20));
-CREATE TABLE addresses (
-    id varchar(20) PRIMARY KEY, customerid varchar(20) NOT NULL REFERENCES customers(id),
-    streetname varchar(100) NOT NULL, city varchar(100) NOT NULL, state varchar(100) NOT NULL,
-    zipcode varchar(30) NOT NULL);";
-
 struct Env {
     cluster: Cluster,
     source: String,
@@ -35,7 +25,7 @@ impl Env {
             .expect("source db");
         let source = env.connect("customer_db").await;
         source
-            .batch_execute(SOURCE_DDL)
+            .batch_execute(datasurface::simulate::SOURCE_DDL)
             .await
             .expect("source tables");
         source
