@@ -1,8 +1,7 @@
 //! Every artifact of an ecosystem, as (path, contents) pairs: the whole of `generate`.
 
 use crate::{image as recipe, secrets, sql_files};
-use datasurface_model::{ValidEcosystem, YellowServiceProvider};
-use sha2::{Digest, Sha256};
+use datasurface_model::ValidEcosystem;
 
 /// One generated file: its path relative to the output directory, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,28 +21,11 @@ pub struct Context {
 pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
     let mut artifacts = Vec::new();
     artifacts.extend(sql_files::artifacts(eco));
-    let dags = crate::dags::artifacts(eco);
+    let dags = crate::dags::dags(eco);
     artifacts.extend(crate::kube::artifacts(eco, &dags));
-    artifacts.extend(dags);
+    artifacts.extend(dags.iter().map(crate::dags::Dag::artifact));
     artifacts.push(recipe::dockerfile(context));
     artifacts.push(secrets::guide(eco));
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     artifacts
-}
-
-/// The image a provider's DAGs and Jobs run: its repository with the model's tag.
-pub fn image(eco: &ValidEcosystem, provider: &YellowServiceProvider) -> String {
-    format!("{}:{}", provider.image_repository, image_tag(eco))
-}
-
-/// The image tag: a fingerprint of the model and of this generator's version, so a tag
-/// never names two different builds and `IfNotPresent` pulls are safe.
-pub fn image_tag(eco: &ValidEcosystem) -> String {
-    let mut hash = Sha256::new();
-    hash.update(format!("{:?}", eco.ecosystem()).as_bytes());
-    hash.update(env!("CARGO_PKG_VERSION").as_bytes());
-    hash.finalize()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

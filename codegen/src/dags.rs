@@ -3,12 +3,33 @@
 //! exit code is the task's result. The files import nothing from this project and touch
 //! no database when Airflow parses them.
 
+use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use crate::{Artifact, naming_k8s};
 use askama::Template;
-use datasurface_model::{Credential, ValidEcosystem, naming};
+use datasurface_model::{Credential, PlatformMode, StreamKey, ValidEcosystem, naming};
 
-/// The service account the job pods run as (no Kubernetes API rights).
-pub const JOB_SERVICE_ACCOUNT: &str = "datasurface-job";
+/// A rendered DAG file, with the namespace whose Airflow loads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dag {
+    pub(crate) namespace: String,
+    pub(crate) k8s_platform: String,
+    pub(crate) dag_id: String,
+    pub(crate) contents: String,
+}
+
+impl Dag {
+    /// Its file name in Airflow's DAG folder.
+    pub(crate) fn file_name(&self) -> String {
+        format!("{}.py", self.dag_id)
+    }
+
+    pub(crate) fn artifact(&self) -> Artifact {
+        Artifact {
+            path: format!("platforms/{}/dags/{}", self.k8s_platform, self.file_name()),
+            contents: self.contents.clone(),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "pod_dag.py", escape = "none")]
@@ -49,12 +70,12 @@ fn py_list(items: &[&str]) -> String {
 
 /// The environment variables a pod needs for `credentials`, from their Secrets.
 fn env_vars(credentials: &[&Credential]) -> Vec<EnvVar> {
-    crate::kube::credential_refs(credentials)
+    secret_env(credentials)
         .iter()
-        .map(|(var, secret, key)| EnvVar {
-            name: py(var),
-            secret: py(secret),
-            key: py(key),
+        .map(|e| EnvVar {
+            name: py(&e.var),
+            secret: py(&e.secret),
+            key: py(e.key),
         })
         .collect()
 }
@@ -62,10 +83,10 @@ fn env_vars(credentials: &[&Credential]) -> Vec<EnvVar> {
 /// The DAG id of a stream's ingestion: `{k8s-platform}__{store}_ingestion`, or
 /// `{k8s-platform}__{store}_{dataset}_ingestion` for a SINGLE_DATASET stream (Airflow ids
 /// take no `#`).
-pub fn ingestion_dag_id(platform: &str, store: &str, dataset: Option<&str>) -> String {
-    let stream = match dataset {
-        Some(d) => format!("{store}_{d}"),
-        None => store.to_owned(),
+pub fn ingestion_dag_id(platform: &str, stream: &StreamKey) -> String {
+    let stream = match &stream.dataset {
+        Some(d) => format!("{}_{d}", stream.store),
+        None => stream.store.clone(),
     };
     format!("{}__{stream}_ingestion", naming::k8s_name(platform))
 }
@@ -75,31 +96,35 @@ pub fn infrastructure_dag_id(platform: &str) -> String {
     format!("{}_infrastructure", naming::k8s_name(platform))
 }
 
-pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
+/// Every DAG of the ecosystem.
+pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
     let mut out = Vec::new();
-    for platform in &eco.platforms {
-        let provider = eco
-            .find_provider(&platform.provider)
-            .expect("validated provider");
+    for platform in eco.platforms() {
+        let provider = platform.provider;
         let image = crate::image(eco, provider);
         let image = image.as_str();
         let k8s = naming::k8s_name(&platform.name);
         let mode = match platform.mode {
-            datasurface_model::PlatformMode::Live => "the current row per key",
-            datasurface_model::PlatformMode::Forensic => "every version, with batch milestones",
+            PlatformMode::Live => "the current row per key",
+            PlatformMode::Forensic => "every version, with batch milestones",
         };
-        for stream in eco.streams(&platform.name) {
-            let snapshot = stream.store.sql_snapshot().expect("validated capture");
-            let dataset = stream.key.split_once('#').map(|(_, d)| d);
-            let dag_id = ingestion_dag_id(&platform.name, &stream.store.name, dataset);
+        let render = |dag_id: String, dag: PodDag| Dag {
+            namespace: provider.namespace.clone(),
+            k8s_platform: k8s.clone(),
+            contents: dag.render().expect("the DAG template renders") + "\n",
+            dag_id,
+        };
+        for stream in eco.streams(platform) {
+            let snapshot = stream.store.capture;
+            let dag_id = ingestion_dag_id(&platform.name, &stream.key);
             let mut arguments = vec![
                 "run",
                 "--platform",
                 platform.name.as_str(),
                 "--store",
-                stream.store.name.as_str(),
+                stream.key.store.as_str(),
             ];
-            if let Some(d) = dataset {
+            if let Some(d) = &stream.key.dataset {
                 arguments.extend(["--dataset", d]);
             }
             let datasets: Vec<&str> = stream.datasets.iter().map(|d| d.name.as_str()).collect();
@@ -117,14 +142,18 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
                 schedule: py(&snapshot.trigger),
                 tags: py_list(&["datasurface", &k8s, "ingestion"]),
                 task_id: py("snapshot_merge"),
-                pod_name: py(&naming_k8s::object_name(&[&k8s, &stream.key, "batch"])),
+                pod_name: py(&naming_k8s::object_name(&[
+                    &k8s,
+                    &stream.key.to_string(),
+                    "batch",
+                ])),
                 namespace: py(&provider.namespace),
                 image: py(image),
                 arguments: py_list(&arguments),
                 env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
                 service_account: py(JOB_SERVICE_ACCOUNT),
             };
-            out.push(render(&k8s, &dag_id, &dag));
+            out.push(render(dag_id, dag));
         }
         let dag_id = infrastructure_dag_id(&platform.name);
         let dag = PodDag {
@@ -145,14 +174,7 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
             env_vars: env_vars(&[&provider.merge_credential]),
             service_account: py(JOB_SERVICE_ACCOUNT),
         };
-        out.push(render(&k8s, &dag_id, &dag));
+        out.push(render(dag_id, dag));
     }
     out
-}
-
-fn render(k8s_platform: &str, dag_id: &str, dag: &PodDag) -> Artifact {
-    Artifact {
-        path: format!("platforms/{k8s_platform}/dags/{dag_id}.py"),
-        contents: dag.render().expect("the DAG template renders") + "\n",
-    }
 }

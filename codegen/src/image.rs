@@ -2,6 +2,7 @@
 //! a non-root user. No git clone and no token in the pod: the model is in the binary.
 
 use crate::{Artifact, Context};
+use datasurface_model::{ValidEcosystem, YellowServiceProvider, naming};
 
 /// The Rust toolchain image the binary is built with.
 const BUILDER: &str = "rust:1.95-slim-bookworm";
@@ -29,4 +30,16 @@ pub(crate) fn dockerfile(context: &Context) -> Artifact {
              CMD [\"validate\"]\n"
         ),
     }
+}
+
+/// The image a provider's DAGs and Jobs run: its repository with the model's tag.
+pub fn image(eco: &ValidEcosystem, provider: &YellowServiceProvider) -> String {
+    format!("{}:{}", provider.image_repository, image_tag(eco))
+}
+
+/// The image tag: a fingerprint of the model and of this generator's version, so a tag
+/// never names two different builds and `IfNotPresent` pulls are safe.
+pub fn image_tag(eco: &ValidEcosystem) -> String {
+    let fingerprint = format!("{:?}{}", eco.ecosystem(), env!("CARGO_PKG_VERSION"));
+    naming::hex_digest(fingerprint.as_bytes(), 6)
 }

@@ -3,11 +3,10 @@
 //! pod launcher needs, PostgreSQL, Airflow with the DAGs in a ConfigMap, a NetworkPolicy,
 //! and per platform a Job running `infra`. Secrets are only ever referenced.
 
-use crate::dags::JOB_SERVICE_ACCOUNT;
+use crate::dags::Dag;
+use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use crate::{Artifact, naming_k8s};
-use datasurface_model::{
-    Credential, CredentialKind, ValidEcosystem, YellowServiceProvider, naming,
-};
+use datasurface_model::{Credential, Platform, ValidEcosystem, YellowServiceProvider, naming};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -42,7 +41,7 @@ pub const AIRFLOW_SECRET_KEYS: [(&str, &str); 3] = [
     ("webserver-secret-key", "AIRFLOW__WEBSERVER__SECRET_KEY"),
 ];
 
-pub(crate) fn artifacts(eco: &ValidEcosystem, dags: &[Artifact]) -> Vec<Artifact> {
+pub(crate) fn artifacts(eco: &ValidEcosystem, dags: &[Dag]) -> Vec<Artifact> {
     let mut out = Vec::new();
     for provider in &eco.providers {
         let ns = provider.namespace.as_str();
@@ -83,25 +82,10 @@ pub(crate) fn artifacts(eco: &ValidEcosystem, dags: &[Artifact]) -> Vec<Artifact
             add("postgres-service", yaml(&service));
             add("postgres-networkpolicy", yaml(&policy));
         }
-        let platforms: Vec<_> = eco
-            .platforms
-            .iter()
-            .filter(|p| p.provider == provider.name)
-            .collect();
         let files: BTreeMap<String, String> = dags
             .iter()
-            .filter(|a| {
-                platforms.iter().any(|p| {
-                    a.path
-                        .starts_with(&format!("platforms/{}/dags/", naming::k8s_name(&p.name)))
-                })
-            })
-            .map(|a| {
-                (
-                    a.path.rsplit('/').next().unwrap_or(&a.path).to_owned(),
-                    a.contents.clone(),
-                )
-            })
+            .filter(|d| d.namespace == ns)
+            .map(|d| (d.file_name(), d.contents.clone()))
             .collect();
         add(
             "airflow-dags-configmap",
@@ -136,12 +120,9 @@ pub(crate) fn artifacts(eco: &ValidEcosystem, dags: &[Artifact]) -> Vec<Artifact
                 ..Default::default()
             }),
         );
-        for platform in platforms {
+        for platform in eco.platforms_of(provider) {
             let k8s = naming::k8s_name(&platform.name);
-            add(
-                &format!("{k8s}-infra-job"),
-                yaml(&infra_job(eco, provider, &platform.name)),
-            );
+            add(&format!("{k8s}-infra-job"), yaml(&infra_job(eco, platform)));
         }
     }
     out
@@ -222,40 +203,15 @@ fn pod_launcher(ns: &str) -> (Role, RoleBinding) {
     (role, binding)
 }
 
-/// The variables `credentials` are read from, with the Secret and key that fill each:
-/// (`postgres_USER`, `postgres`, `username`), …; each credential once.
-pub(crate) fn credential_refs(credentials: &[&Credential]) -> Vec<(String, String, &'static str)> {
-    let mut seen: Vec<&str> = Vec::new();
-    let mut refs = Vec::new();
-    for c in credentials {
-        if seen.contains(&c.name.as_str()) {
-            continue;
-        }
-        seen.push(&c.name);
-        let parts: &[(&str, &'static str)] = match c.kind {
-            CredentialKind::UserPassword => &[("USER", "username"), ("PASSWORD", "password")],
-            CredentialKind::Token => &[("TOKEN", "token")],
-        };
-        for (part, key) in parts {
-            refs.push((
-                naming::credential_env_var(&c.name, part),
-                naming::k8s_name(&c.name),
-                *key,
-            ));
-        }
-    }
-    refs
-}
-
 /// Variables filled from the Secrets of `credentials`.
 fn credential_env(credentials: &[&Credential]) -> Vec<EnvVar> {
-    credential_refs(credentials)
+    secret_env(credentials)
         .iter()
-        .map(|(var, secret, key)| secret_env(var, secret, key))
+        .map(|e| secret_var(&e.var, &e.secret, e.key))
         .collect()
 }
 
-fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+fn secret_var(name: &str, secret: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -312,8 +268,8 @@ fn postgres(provider: &YellowServiceProvider) -> Option<(StatefulSet, Service, N
             ..Default::default()
         }]),
         env: Some(vec![
-            secret_env("POSTGRES_USER", &secret, "username"),
-            secret_env("POSTGRES_PASSWORD", &secret, "password"),
+            secret_var("POSTGRES_USER", &secret, "username"),
+            secret_var("POSTGRES_PASSWORD", &secret, "password"),
             plain_env("POSTGRES_DB", &db.database),
             plain_env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ]),
@@ -410,7 +366,7 @@ fn airflow(ns: &str, component: &str, command: &[&str], port: Option<i32>) -> De
     let name = format!("airflow-{component}");
     let mut env: Vec<EnvVar> = AIRFLOW_SECRET_KEYS
         .iter()
-        .map(|(key, var)| secret_env(var, AIRFLOW_SECRET, key))
+        .map(|(key, var)| secret_var(var, AIRFLOW_SECRET, key))
         .collect();
     env.extend([
         plain_env("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
@@ -482,8 +438,9 @@ fn airflow(ns: &str, component: &str, command: &[&str], port: Option<i32>) -> De
 }
 
 /// A Job that runs `infra` for a platform once (the infrastructure DAG runs it daily).
-fn infra_job(eco: &ValidEcosystem, provider: &YellowServiceProvider, platform: &str) -> Job {
-    let name = naming_k8s::object_name(&[&naming::k8s_name(platform), "infra"]);
+fn infra_job(eco: &ValidEcosystem, platform: Platform<'_>) -> Job {
+    let provider = platform.provider;
+    let name = naming_k8s::object_name(&[&naming::k8s_name(&platform.name), "infra"]);
     let container = Container {
         name: "infra".into(),
         image: Some(crate::image(eco, provider)),
@@ -491,7 +448,7 @@ fn infra_job(eco: &ValidEcosystem, provider: &YellowServiceProvider, platform: &
         args: Some(vec![
             "infra".into(),
             "--platform".into(),
-            platform.to_owned(),
+            platform.name.clone(),
         ]),
         env: Some(credential_env(&[&provider.merge_credential])),
         security_context: Some(SecurityContext {

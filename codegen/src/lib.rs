@@ -13,8 +13,11 @@ pub mod dags;
 mod image;
 pub mod kube;
 mod naming_k8s;
+mod pods;
 mod secrets;
 pub mod sql;
 mod sql_files;
 
-pub use artifact::{Artifact, Context, generate, image, image_tag};
+pub use artifact::{Artifact, Context, generate};
+pub use image::{image, image_tag};
+pub use pods::JOB_SERVICE_ACCOUNT;

@@ -1,7 +1,5 @@
 //! Kubernetes object names built from several model names.
 
-use sha2::{Digest, Sha256};
-
 /// A DNS-1123 label from `parts`: lower case, every other character as `-`, runs of `-`
 /// collapsed, at most 63 characters (cut with a hash of the whole when longer).
 pub(crate) fn object_name(parts: &[&str]) -> String {
@@ -20,10 +18,7 @@ pub(crate) fn object_name(parts: &[&str]) -> String {
     if name.len() <= 63 {
         return name;
     }
-    let hash: String = Sha256::digest(name.as_bytes())[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = datasurface_model::naming::hex_digest(name.as_bytes(), 4);
     format!("{}-{hash}", name[..54].trim_end_matches('-'))
 }
 

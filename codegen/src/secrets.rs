@@ -2,7 +2,7 @@
 //! generated objects only ever reference them; no value is ever generated.
 
 use crate::Artifact;
-use datasurface_model::{Credential, CredentialKind, ValidEcosystem, naming};
+use datasurface_model::{Credential, ValidEcosystem, naming};
 use std::collections::BTreeMap;
 
 pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
@@ -22,17 +22,16 @@ pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
                 provider.namespace, provider.merge_database.name
             ),
         );
-        for platform in eco.platforms.iter().filter(|p| p.provider == provider.name) {
-            for stream in eco.streams(&platform.name) {
-                if let Some(s) = stream.store.sql_snapshot() {
-                    add(
-                        &s.credential,
-                        format!(
-                            "namespace `{}`: the source database {} of {}",
-                            provider.namespace, s.database.name, stream.store.name
-                        ),
-                    );
-                }
+        for platform in eco.platforms_of(provider) {
+            for stream in eco.streams(platform) {
+                let s = stream.store.capture;
+                add(
+                    &s.credential,
+                    format!(
+                        "namespace `{}`: the source database {} of {}",
+                        provider.namespace, s.database.name, stream.store.name
+                    ),
+                );
             }
         }
     }
@@ -43,28 +42,22 @@ pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
     );
     for (name, (credential, used)) in &uses {
         let secret = naming::k8s_name(name);
-        let keys: &[(&str, &str)] = match credential.kind {
-            CredentialKind::UserPassword => &[("username", "USER"), ("password", "PASSWORD")],
-            CredentialKind::Token => &[("token", "TOKEN")],
-        };
+        let vars = credential.env_vars();
         text.push_str(&format!("\n## `{secret}`\n\nUsed by:\n"));
         for u in used {
             text.push_str(&format!("- {u}\n"));
         }
         text.push_str("\n| key | becomes |\n|---|---|\n");
-        for (key, part) in keys {
-            text.push_str(&format!(
-                "| `{key}` | `{}` |\n",
-                naming::credential_env_var(name, part)
-            ));
+        for (var, key) in &vars {
+            text.push_str(&format!("| `{key}` | `{var}` |\n"));
         }
         let mut namespaces: Vec<&str> = used
             .iter()
             .filter_map(|u| u.strip_prefix("namespace `")?.split('`').next())
             .collect();
         namespaces.dedup();
+        let keys: Vec<&str> = vars.iter().map(|(_, k)| *k).collect();
         for ns in namespaces {
-            let keys: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
             text.push_str(&kubectl(&secret, ns, &keys));
         }
     }

@@ -8,33 +8,39 @@ use datasurface_model::{ValidEcosystem, naming};
 /// `platforms/{platform}/sql/…` for every platform.
 pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
     let mut out = Vec::new();
-    for platform in &eco.platforms {
+    for platform in eco.platforms() {
         let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.name));
         let batch = BatchSql::new(&platform.name);
-        let mut tables: Vec<String> = batch.create.iter().map(|d| d.sql.clone()).collect();
+        let mut tables: Vec<String> = batch
+            .create
+            .iter()
+            .map(|d| d.statement.to_string())
+            .collect();
         let mut per_dataset = Vec::new();
-        for (store, dataset) in eco.ingested_datasets(&platform.name) {
-            let sql = DatasetSql::new(platform, store, dataset);
-            tables.extend(sql.tables.iter().map(|d| d.sql.clone()));
+        for (store, dataset) in eco.ingested(&platform.name) {
+            let sql = DatasetSql::new(&platform, store, dataset);
+            tables.extend(sql.tables.iter().map(|d| d.statement.to_string()));
             let mut steps = vec![
-                "-- Run on the source database, inside one REPEATABLE READ snapshot for the whole stream.".to_owned(),
-                sql.snapshot.copy_out.clone(),
+                "-- Run on the source database, inside one REPEATABLE READ transaction for the whole stream: first every table's lock, then every snapshot.".to_owned(),
+                sql.snapshot.lock.to_string(),
+                sql.snapshot.copy_out.to_string(),
                 "-- Run on the merge database, the rows of the snapshot followed by their row and key hashes.".to_owned(),
-                sql.snapshot.copy_in.clone(),
-                sql.duplicate_keys.clone(),
-                sql.has_current.clone(),
+                sql.snapshot.copy_in.to_string(),
+                sql.analyze_staging.to_string(),
+                sql.duplicate_keys.to_string(),
+                sql.has_current.to_string(),
                 "-- The merge, in one transaction with the batch's commit ($1: the batch id).".to_owned(),
             ];
-            steps.extend(sql.merge.iter().map(|s| s.sql.clone()));
+            steps.extend(sql.merge.iter().map(|s| s.statement.to_string()));
             steps.push(
                 "-- When the merge table has no current row, instead of the merge above:"
                     .to_owned(),
             );
-            steps.extend(sql.first_load.iter().map(|s| s.sql.clone()));
-            steps.push(sql.clear_staging.clone());
+            steps.extend(sql.first_load.iter().map(|s| s.statement.to_string()));
+            steps.push(sql.clear_staging.to_string());
             if let Some(rewind) = &sql.rewind {
                 steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):".to_owned());
-                steps.extend(rewind.iter().cloned());
+                steps.extend(rewind.iter().map(ToString::to_string));
             }
             per_dataset.push(Artifact {
                 path: format!(
@@ -48,33 +54,23 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
         for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
             if assignment.is_active() {
                 let views = views(
-                    platform,
+                    &platform,
                     &assignment.workspace,
                     &assignment.dsg,
                     &store.name,
                     dataset,
                 );
-                tables.extend(views.into_iter().map(|v| v.create));
+                tables.extend(views.into_iter().map(|v| v.create.to_string()));
             }
         }
         out.push(Artifact {
             path: format!("{dir}/tables.sql"),
             contents: join(&tables),
         });
+        let statements: Vec<String> = batch.statements().iter().map(ToString::to_string).collect();
         out.push(Artifact {
             path: format!("{dir}/batches.sql"),
-            contents: join(&[
-                batch.last_batch,
-                batch.next_batch,
-                batch.start,
-                batch.ingested,
-                batch.committed,
-                batch.restart,
-                batch.lock_batch,
-                batch.mark_reset,
-                batch.batch_status,
-                batch.history,
-            ]),
+            contents: join(&statements),
         });
         out.extend(per_dataset);
     }

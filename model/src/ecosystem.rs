@@ -3,9 +3,8 @@
 use crate::platform::{Assignment, YellowPlatform, YellowServiceProvider};
 use crate::schema::DatasetSchema;
 use crate::store::Datastore;
-use crate::validate::{self, Diagnostic, Report};
 use crate::workspace::Workspace;
-use std::ops::Deref;
+use std::collections::HashSet;
 
 /// A team: the datastores it produces and the workspaces it consumes through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,20 +110,6 @@ impl Ecosystem {
         self
     }
 
-    /// Checks the whole model: every error and warning, each with its path in the model.
-    /// Errors make it `Err`; warnings alone travel with the valid ecosystem.
-    pub fn validate(self) -> Result<ValidEcosystem, Report> {
-        let report = validate::check(&self);
-        if report.has_errors() {
-            Err(report)
-        } else {
-            Ok(ValidEcosystem {
-                ecosystem: self,
-                warnings: report.diagnostics,
-            })
-        }
-    }
-
     /// Every team, with its zone.
     pub fn teams(&self) -> impl Iterator<Item = (&GovernanceZone, &Team)> {
         self.zones
@@ -192,179 +177,18 @@ impl Ecosystem {
     /// The datasets `platform` ingests: those reached by the sinks of the groups assigned
     /// to it, each once, in model order. Sinks that do not resolve are skipped.
     pub fn ingested_datasets(&self, platform: &str) -> Vec<(&Datastore, &DatasetSchema)> {
-        let wanted: Vec<_> = self
+        let wanted: HashSet<(&str, &str)> = self
             .active_assignments(platform)
             .filter_map(|a| self.find_workspace(&a.workspace)?.find_dsg(&a.dsg))
             .flat_map(|dsg| dsg.sinks.iter())
+            .map(|k| (k.store.as_str(), k.dataset.as_str()))
             .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
         self.datastores()
             .flat_map(|s| s.datasets.iter().map(move |d| (s, d)))
-            .filter(|(s, d)| {
-                wanted
-                    .iter()
-                    .any(|k| k.store == s.name && k.dataset == d.name)
-            })
+            .filter(|(s, d)| wanted.contains(&(s.name.as_str(), d.name.as_str())))
             .collect()
-    }
-}
-
-/// One ingestion stream of a platform: the unit one `run` works on. A MULTI_DATASET store
-/// is one stream of all its datasets the platform ingests; a SINGLE_DATASET store is one
-/// stream per dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stream<'a> {
-    /// `Store1`, or `Store1#people` for a single dataset.
-    pub key: String,
-    pub store: &'a Datastore,
-    pub datasets: Vec<&'a DatasetSchema>,
-}
-
-/// Why a stream asked for on the command line does not exist.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StreamError {
-    #[error("Could not find datastore in ecosystem: `{store}`{}", hint(.suggestion))]
-    UnknownStore {
-        store: String,
-        suggestion: Option<String>,
-    },
-    #[error("platform `{platform}` does not exist{}", hint(.suggestion))]
-    UnknownPlatform {
-        platform: String,
-        suggestion: Option<String>,
-    },
-    #[error(
-        "datastore {store} is MULTI_DATASET: its datasets are ingested together, so name no dataset"
-    )]
-    DatasetNotAllowed { store: String },
-    #[error("datastore {store} is SINGLE_DATASET: name the dataset to ingest with --dataset")]
-    DatasetRequired { store: String },
-    #[error("datastore {store} has no dataset `{dataset}`{}", hint(.suggestion))]
-    UnknownDataset {
-        store: String,
-        dataset: String,
-        suggestion: Option<String>,
-    },
-    #[error(
-        "platform {platform} ingests nothing from {stream}: no dataset group assigned to it has a sink there"
-    )]
-    NotIngested { platform: String, stream: String },
-}
-
-fn hint(suggestion: &Option<String>) -> String {
-    suggestion
-        .as_ref()
-        .map(|s| format!("; {s}"))
-        .unwrap_or_default()
-}
-
-impl Ecosystem {
-    /// The ingestion streams of `platform`, in model order.
-    pub fn streams(&self, platform: &str) -> Vec<Stream<'_>> {
-        let mut streams: Vec<Stream<'_>> = Vec::new();
-        for (store, dataset) in self.ingested_datasets(platform) {
-            let single = store
-                .sql_snapshot()
-                .is_some_and(|s| s.consistency == crate::store::Consistency::SingleDataset);
-            let key =
-                crate::naming::stream_key(&store.name, single.then_some(dataset.name.as_str()));
-            match streams.iter_mut().find(|s| s.key == key) {
-                Some(stream) => stream.datasets.push(dataset),
-                None => streams.push(Stream {
-                    key,
-                    store,
-                    datasets: vec![dataset],
-                }),
-            }
-        }
-        streams
-    }
-
-    /// The stream of `platform` named on a command line by store and, for SINGLE_DATASET
-    /// stores, dataset.
-    pub fn find_stream(
-        &self,
-        platform: &str,
-        store: &str,
-        dataset: Option<&str>,
-    ) -> Result<Stream<'_>, StreamError> {
-        if self.find_platform(platform).is_none() {
-            return Err(StreamError::UnknownPlatform {
-                platform: platform.into(),
-                suggestion: crate::validate::suggest(
-                    platform,
-                    self.platforms.iter().map(|p| p.name.as_str()),
-                ),
-            });
-        }
-        let Some(found) = self.find_datastore(store) else {
-            return Err(StreamError::UnknownStore {
-                store: store.into(),
-                suggestion: crate::validate::suggest(
-                    store,
-                    self.datastores().map(|s| s.name.as_str()),
-                ),
-            });
-        };
-        let single = found
-            .sql_snapshot()
-            .is_some_and(|s| s.consistency == crate::store::Consistency::SingleDataset);
-        match (single, dataset) {
-            (false, Some(_)) => {
-                return Err(StreamError::DatasetNotAllowed {
-                    store: store.into(),
-                });
-            }
-            (true, None) => {
-                return Err(StreamError::DatasetRequired {
-                    store: store.into(),
-                });
-            }
-            (true, Some(d)) if found.find_dataset(d).is_none() => {
-                return Err(StreamError::UnknownDataset {
-                    store: store.into(),
-                    dataset: d.into(),
-                    suggestion: crate::validate::suggest(
-                        d,
-                        found.datasets.iter().map(|x| x.name.as_str()),
-                    ),
-                });
-            }
-            _ => {}
-        }
-        let key = crate::naming::stream_key(store, dataset);
-        self.streams(platform)
-            .into_iter()
-            .find(|s| s.key == key)
-            .ok_or(StreamError::NotIngested {
-                platform: platform.into(),
-                stream: key,
-            })
-    }
-}
-
-/// An ecosystem that passed validation, with the warnings it raised. Generation and the
-/// runtime take only this, so they can rely on every name resolving.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidEcosystem {
-    ecosystem: Ecosystem,
-    warnings: Vec<Diagnostic>,
-}
-
-impl ValidEcosystem {
-    /// The warnings validation raised.
-    pub fn warnings(&self) -> &[Diagnostic] {
-        &self.warnings
-    }
-
-    /// The ecosystem itself.
-    pub fn ecosystem(&self) -> &Ecosystem {
-        &self.ecosystem
-    }
-}
-
-impl Deref for ValidEcosystem {
-    type Target = Ecosystem;
-    fn deref(&self) -> &Ecosystem {
-        &self.ecosystem
     }
 }

@@ -39,6 +39,7 @@ mod cron;
 mod ecosystem;
 pub mod naming;
 mod platform;
+mod resolve;
 mod schema;
 mod store;
 mod types;
@@ -47,11 +48,12 @@ mod value;
 mod workspace;
 
 pub use cron::check_cron;
-pub use ecosystem::{Ecosystem, GovernanceZone, Stream, StreamError, Team, ValidEcosystem};
+pub use ecosystem::{Ecosystem, GovernanceZone, Team};
 pub use platform::{
     Assignment, AssignmentStatus, PlatformMode, ProductionStatus, YellowPlatform,
     YellowServiceProvider,
 };
+pub use resolve::{LookupError, Platform, Store, Stream, StreamKey, ValidEcosystem};
 pub use schema::{Classification, Column, Dataset, DatasetSchema};
 pub use store::{
     Capture, Consistency, Credential, CredentialKind, DEFAULT_MAX_DELETE_PERCENT, Datastore,

@@ -204,11 +204,19 @@ pub fn physical_name(parts: &[&str], suffix: &str) -> String {
 }
 
 fn short_hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..4].iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    hex_digest(text.as_bytes(), 4)
+}
+
+/// The first `bytes` bytes of the SHA-256 of `data`, in lower-case hex: the one way
+/// every generated name and tag is fingerprinted.
+pub fn hex_digest(data: &[u8], bytes: usize) -> String {
+    let digest = Sha256::digest(data);
+    digest[..bytes.min(digest.len())]
+        .iter()
+        .fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// `{platform}_{store}_{dataset}_staging`.
@@ -259,15 +267,6 @@ pub fn view_name(
         ViewKind::Full => "_view_full",
     };
     physical_name(&[platform, workspace, dsg, store, dataset], suffix)
-}
-
-/// The key of an ingestion stream: the store for MULTI_DATASET stores,
-/// `{store}#{dataset}` for SINGLE_DATASET ones.
-pub fn stream_key(store: &str, dataset: Option<&str>) -> String {
-    match dataset {
-        Some(dataset) => format!("{store}#{dataset}"),
-        None => store.to_owned(),
-    }
 }
 
 /// A Kubernetes name for a model name: lower case, `_` and spaces become `-`.
@@ -428,12 +427,6 @@ mod tests {
         // Exactly 63 bytes is left alone.
         let exact = physical_name(&["a".repeat(57).as_str()], "_merge");
         assert_eq!(exact, format!("{}_merge", "a".repeat(57)));
-    }
-
-    #[test]
-    fn stream_keys() {
-        assert_eq!(stream_key("Store1", None), "Store1");
-        assert_eq!(stream_key("Store1", Some("people")), "Store1#people");
     }
 
     #[test]

@@ -152,7 +152,6 @@ impl DatasetSchema {
     /// and key. A batch records it when it starts; a different one later means the model
     /// changed under an open batch.
     pub fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
         let mut text = format!("{}\n", self.name);
         for c in &self.columns {
             text.push_str(&format!(
@@ -163,10 +162,7 @@ impl DatasetSchema {
             ));
         }
         text.push_str(&self.primary_key.join("\t"));
-        Sha256::digest(text.as_bytes())[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::naming::hex_digest(text.as_bytes(), 8)
     }
 
     /// The primary-key columns, in key order (skipping names that do not resolve, which

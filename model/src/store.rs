@@ -44,6 +44,17 @@ pub enum CredentialKind {
     Token,
 }
 
+impl CredentialKind {
+    /// Its parts: the suffix of the environment variable each is read from (`USER`), and
+    /// the key of the Kubernetes Secret that fills it (`username`).
+    pub fn parts(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            CredentialKind::UserPassword => &[("USER", "username"), ("PASSWORD", "password")],
+            CredentialKind::Token => &[("TOKEN", "token")],
+        }
+    }
+}
+
 /// A named secret. The model holds only the name; the values come from the environment
 /// (`{name}_USER`, `{name}_PASSWORD`, `{name}_TOKEN`), filled from Kubernetes Secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,15 +80,13 @@ impl Credential {
         }
     }
 
-    /// The environment variables this credential is read from.
-    pub fn env_vars(&self) -> Vec<String> {
-        let parts: &[&str] = match self.kind {
-            CredentialKind::UserPassword => &["USER", "PASSWORD"],
-            CredentialKind::Token => &["TOKEN"],
-        };
-        parts
+    /// The environment variables this credential is read from, each with the key of the
+    /// Secret that fills it in Kubernetes.
+    pub fn env_vars(&self) -> Vec<(String, &'static str)> {
+        self.kind
+            .parts()
             .iter()
-            .map(|p| crate::naming::credential_env_var(&self.name, p))
+            .map(|(part, key)| (crate::naming::credential_env_var(&self.name, part), *key))
             .collect()
     }
 }
@@ -101,6 +110,10 @@ pub const DEFAULT_MAX_DELETE_PERCENT: u8 = 50;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlSnapshot {
     pub database: PostgresDatabase,
+    /// The schema the source tables are read from (`public` unless set): a table is never
+    /// found through the reading role's `search_path`, where a same-named table of its own
+    /// would shadow the real one.
+    pub schema: String,
     pub credential: Credential,
     /// A 5-field cron expression (`*/1 * * * *`), or an Airflow preset (`@hourly`).
     pub trigger: String,
@@ -120,11 +133,18 @@ impl SqlSnapshot {
     ) -> Self {
         SqlSnapshot {
             database,
+            schema: "public".into(),
             credential,
             trigger: trigger.into(),
             consistency: Consistency::MultiDataset,
             max_delete_percent: DEFAULT_MAX_DELETE_PERCENT,
         }
+    }
+
+    /// Sets the schema the source tables are read from.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
     }
 
     /// Sets how the store's datasets are grouped into batches.

@@ -281,6 +281,9 @@ impl<'a> Validator<'a> {
                     self.error(&cpath, format!("invalid cron trigger: {e}"), None);
                 }
                 self.database(&cpath, &snap.database);
+                if let Err(e) = naming::check_identifier(&snap.schema) {
+                    self.error(&cpath, format!("source schema name: {e}"), None);
+                }
                 self.credential(&cpath, &snap.credential, "read the source database");
                 if !(1..=100).contains(&snap.max_delete_percent) {
                     self.error(

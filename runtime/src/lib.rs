@@ -2,10 +2,10 @@
 //!
 //! A model repo declares its ecosystem with the types re-exported here and
 //! `#[derive(Dataset)]`, and its `main.rs` hands the model to [`main`]: that is the
-//! runtime binary, which validates the model, generates its artifacts ([`generate`]),
-//! creates the platforms' tables and views ([`infra`]), runs batches ([`batch`]), simulates
-//! source changes ([`simulate`]) and demonstrates it all on a throwaway PostgreSQL
-//! ([`demo`], [`pg::cluster`]).
+//! runtime binary, which validates the model, generates its artifacts ([`generate`]), and
+//! runs the [`engine`] — batches, resets, status, and the platforms' tables and views —
+//! against the databases the model names ([`pg`]). With the `dev` feature it also carries
+//! the development tools: a throwaway PostgreSQL, the data change simulator and `demo`.
 //!
 //! ```no_run
 //! use datasurface::*;
@@ -19,15 +19,14 @@
 //! }
 //! ```
 
-pub mod batch;
 pub mod cli;
-pub mod demo;
+#[cfg(feature = "dev")]
+pub mod dev;
+pub mod engine;
 pub mod generate;
-pub mod infra;
 pub mod pg;
-pub mod simulate;
 
-pub use cli::{main, run};
+pub use cli::{App, main, run};
 pub use datasurface_codegen as codegen;
 pub use datasurface_macros::Dataset;
 pub use datasurface_model::*;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use datasurface::batch::{self, ResetError, RunError, RunOptions};
+use datasurface::engine::{Error, RunOptions};
 use datasurface::*;
 
 const FIVE_PEOPLE: &str = "INSERT INTO people VALUES \
@@ -57,10 +57,11 @@ async fn a_source_that_does_not_match_the_model_is_refused_by_column() {
     let text = err.to_string();
     for expected in [
         "the source does not match the model; batch 1 stays open and nothing was merged",
-        "source table people, column firstName: not found; the source has `firstname`",
-        "source table people, column dob: the source has text, which does not fit the model's date",
-        "source table people, column employer: the source has character varying(80), which does not fit the model's varchar(50)",
-        "source table jobs not found in database SourceDB",
+        "source table public.people, column firstName: not found; the source has `firstname`",
+        "source table public.people, column dob: the source has text, which does not fit the model's date",
+        "source table public.people, column employer: the source has character varying(80), which does not fit the model's varchar(50)",
+        "source table public.people, column lastName: the source allows NULL, but the model's column is NOT NULL",
+        "source table public.jobs not found in database SourceDB",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -130,10 +131,9 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
         assert!(
             matches!(
                 err,
-                RunError::MassDelete {
+                Error::MassDelete {
                     deleted: 3,
                     current: 5,
-                    percent: 60,
                     limit: 50,
                     ..
                 }
@@ -164,7 +164,7 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
         let allow = RunOptions {
             max_delete_percent: Some(60),
         };
-        let b = batch::run(&eco, platform, "Store1", None, &allow, &env)
+        let b = run_batch(&eco, platform, "Store1", None, &allow, &env)
             .await
             .expect("allowed");
         assert_eq!((b.batch, counts(&b)), (2, (0, 0, 3, 2)));
@@ -188,9 +188,11 @@ async fn duplicate_source_keys_are_refused_with_the_keys() {
     let err = one_batch(&eco, "YellowLive", None, &s.pg.env())
         .await
         .expect_err("duplicates");
+    // The model classifies people as personal: the key is not shown, only how many.
     assert!(
-        err.to_string()
-            .contains("source table people has more than one row for key(s) (2)"),
+        err.to_string().contains(
+            "source table public.people has more than one row for 1 key(s) (not shown: the key is classified)"
+        ),
         "{err}"
     );
     assert_eq!(
@@ -207,7 +209,7 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     s.source.batch_execute(PEOPLE_DDL).await.expect("create");
     s.source.batch_execute(FIVE_PEOPLE).await.expect("insert");
 
-    let err = batch::reset_batch(&eco, "YellowLive", "Nowhere", None, &env)
+    let err = reset_batch(&eco, "YellowLive", "Nowhere", None, &env)
         .await
         .expect_err("unknown store");
     assert!(
@@ -215,7 +217,7 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
             .starts_with("Could not find datastore in ecosystem"),
         "{err}"
     );
-    let err = batch::reset_batch(&eco, "YellowLive", "Store1", Some("people"), &env)
+    let err = reset_batch(&eco, "YellowLive", "Store1", Some("people"), &env)
         .await
         .expect_err("dataset on a multi-dataset store");
     assert!(err.to_string().contains("is MULTI_DATASET"), "{err}");
@@ -223,10 +225,10 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     one_batch(&eco, "YellowLive", None, &env)
         .await
         .expect("batch 1");
-    let err = batch::reset_batch(&eco, "YellowLive", "Store1", None, &env)
+    let err = reset_batch(&eco, "YellowLive", "Store1", None, &env)
         .await
         .expect_err("committed");
-    assert!(matches!(err, ResetError::Committed));
+    assert!(matches!(err, Error::Committed));
     assert_eq!(err.to_string(), "Batch is COMMITTED and cannot be reset");
 
     // Leave batch 2 ingested: the merge cannot take its table's lock.
@@ -250,7 +252,7 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     );
 
     assert_eq!(
-        batch::reset_batch(&eco, "YellowLive", "Store1", None, &env)
+        reset_batch(&eco, "YellowLive", "Store1", None, &env)
             .await
             .expect("reset"),
         2
@@ -277,7 +279,7 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
 
 /// Runs a batch of `platform` whose merge cannot take its merge table's lock (another
 /// session holds it; the runner gives up after 300 ms), leaving the batch `ingested`.
-async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str) -> RunError {
+async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str) -> Error {
     let url = format!(
         "postgres://postgres@{}:{}/{}?options=-c%20lock_timeout%3D300",
         s.pg.host, s.pg.port, s.merge_db
@@ -366,7 +368,7 @@ async fn a_model_change_under_an_open_batch_needs_a_reset() {
             .contains("the model changed since batch 1 of Store1 started (dataset(s) people)"),
         "{err}"
     );
-    batch::reset_batch(&eco2, "YellowLive", "Store1", None, &env)
+    reset_batch(&eco2, "YellowLive", "Store1", None, &env)
         .await
         .expect("reset");
     // The reset batch takes its snapshot under the new model (its tables widened to match).
@@ -462,7 +464,7 @@ async fn a_single_dataset_store_runs_one_stream_per_dataset() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(keys, ["Store1#jobs", "Store1#people"]);
-    let history = batch::history(&eco, "YellowLive", Some("Store1"), 10, &env)
+    let history = history(&eco, "YellowLive", Some("Store1"), 10, &env)
         .await
         .expect("status");
     assert_eq!(history.len(), 2);
@@ -479,7 +481,7 @@ async fn values_that_concatenate_alike_or_differ_only_in_null_are_changes() {
         .await
         .expect("row");
     let options = RunOptions::default();
-    let run = || batch::run(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let run = || run_batch(&eco, "YellowForensic", "Store1", None, &options, &env);
     assert_eq!(counts(&run().await.expect("b1")), (1, 0, 0, 1));
     for change in [
         r#"UPDATE people SET "firstName" = 'a', "lastName" = 'bc'"#,

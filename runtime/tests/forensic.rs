@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use datasurface::batch::{self, RunOptions};
+use datasurface::engine::RunOptions;
 use datasurface::*;
 
 const CURRENT: i32 = i32::MAX;
@@ -40,7 +40,7 @@ async fn forensic_history() {
         .await
         .expect("create people");
     let options = RunOptions::default();
-    let run = || batch::run(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let run = || run_batch(&eco, "YellowForensic", "Store1", None, &options, &env);
     let billy = "INSERT INTO people VALUES (1, 'billy', 'Newport', '1970-01-01', NULL, NULL)";
 
     // {id1 billy}
@@ -130,7 +130,7 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
         .await
         .expect("create people");
     let options = RunOptions::default();
-    let run = || batch::run(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let run = || run_batch(&eco, "YellowForensic", "Store1", None, &options, &env);
     let steps = [
         "INSERT INTO people VALUES (1, 'billy', 'Newport', '1970-01-01', NULL, NULL)",
         "INSERT INTO people VALUES (2, 'laura', 'Diaz', '1975-02-02', NULL, NULL)",
@@ -146,7 +146,7 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
     }
 
     // A dry run says what would change and changes nothing.
-    let dry = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, true, &env)
+    let dry = rewind(&eco, "YellowForensic", "Store1", None, 3, true, &env)
         .await
         .expect("dry run");
     assert!(!dry.applied);
@@ -158,7 +158,7 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
     assert_eq!(dry.batches_reset, 2);
     assert_eq!(table(&merge).await, after[5]);
 
-    let done = batch::rewind(&eco, "YellowForensic", "Store1", None, 3, false, &env)
+    let done = rewind(&eco, "YellowForensic", "Store1", None, 3, false, &env)
         .await
         .expect("rewind");
     assert_eq!(done.per_dataset["people"], (1, 1));
@@ -193,21 +193,21 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
 
     // Rewinding to nothing empties the table; rewinding a live platform or to a batch that
     // is not committed is refused.
-    let err = batch::rewind(&eco, "YellowForensic", "Store1", None, 4, true, &env)
+    let err = rewind(&eco, "YellowForensic", "Store1", None, 4, true, &env)
         .await
         .expect_err("reset batch");
     assert_eq!(
         err.to_string(),
         "stream Store1 has no committed batch 4 to rewind to (it is reset)"
     );
-    let err = batch::rewind(&eco, "YellowLive", "Store1", None, 1, true, &env)
+    let err = rewind(&eco, "YellowLive", "Store1", None, 1, true, &env)
         .await
         .expect_err("live");
     assert!(
         err.to_string().contains("is live and keeps no history"),
         "{err}"
     );
-    batch::rewind(&eco, "YellowForensic", "Store1", None, 0, false, &env)
+    rewind(&eco, "YellowForensic", "Store1", None, 0, false, &env)
         .await
         .expect("to empty");
     assert!(table(&merge).await.is_empty());

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use datasurface::infra::{InfraError, infra};
+use datasurface::engine::Error;
 use datasurface::*;
 
 const LIVE_VIEW: &str = "yellowlive_ws_livedsg_store1_people_view_live";
@@ -59,7 +59,8 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         .await
         .expect("plan");
     assert!(plan.statements.iter().any(|s| {
-        s.contains("CREATE VIEW \"yellowforensic_ws_forensicdsg_store1_people_view_full\"")
+        s.sql()
+            .contains("CREATE VIEW \"yellowforensic_ws_forensicdsg_store1_people_view_full\"")
     }));
     assert!(catalog(&merge).await.is_empty());
     for platform in ["YellowLive", "YellowForensic"] {
@@ -68,7 +69,7 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         let again = infra(&eco, platform, false, &env).await.expect("again");
         assert_eq!(
             again.statements,
-            Vec::<String>::new(),
+            [],
             "{platform}: a second run executes no DDL"
         );
     }
@@ -129,13 +130,17 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
     settings.bind(|| {
         insta::assert_snapshot!(
             "yellowforensic_people_adds_nickname_and_pets",
-            plan.statements.join(";\n\n") + ";\n"
+            plan.statements
+                .iter()
+                .map(|s| format!("{s};\n"))
+                .collect::<Vec<_>>()
+                .join("\n")
         )
     });
     let first_lines: Vec<&str> = plan
         .statements
         .iter()
-        .filter_map(|s| s.lines().nth(1))
+        .filter_map(|s| s.sql().lines().nth(1))
         .collect();
     for expected in [
         "ALTER TABLE \"yellowforensic_store1_people_staging\" ADD COLUMN \"nickname\" character varying(30)",
@@ -264,7 +269,7 @@ async fn refused_changes_leave_the_database_as_it_was() {
             let err = infra(&eco2, platform, false, &env)
                 .await
                 .expect_err("refused");
-            assert!(matches!(err, InfraError::Refused(_)));
+            assert!(matches!(err, Error::Refused(_)));
             assert!(
                 err.to_string().contains(expected),
                 "{platform}: missing {expected:?} in {err}"
@@ -290,11 +295,10 @@ async fn refused_changes_leave_the_database_as_it_was() {
     let done = infra(&eco3, "YellowForensic", false, &env)
         .await
         .expect("widen");
-    assert!(
-        done.statements
-            .iter()
-            .any(|s| s.contains("ALTER COLUMN \"firstName\" TYPE character varying(80)"))
-    );
+    assert!(done.statements.iter().any(|s| {
+        s.sql()
+            .contains("ALTER COLUMN \"firstName\" TYPE character varying(80)")
+    }));
     let types: Vec<String> = text_rows(
         &merge,
         &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{FORENSIC_FULL_VIEW}'::regclass AND attname = 'firstName'"),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use datasurface::batch::{self, RunOptions};
+use datasurface::engine::RunOptions;
 use datasurface::*;
 
 async fn live_rows(client: &tokio_postgres::Client) -> Vec<(i32, String, Option<String>, i32)> {
@@ -32,7 +32,7 @@ async fn live_lifecycle() {
         .await
         .expect("create people");
     let options = RunOptions::default();
-    let run = || batch::run(&eco, "YellowLive", "Store1", None, &options, &env);
+    let run = || run_batch(&eco, "YellowLive", "Store1", None, &options, &env);
 
     // An empty source: batch 1 commits with nothing in it.
     let b1 = run().await.expect("batch 1");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use datasurface::batch::{self, RunOptions};
+use datasurface::engine::RunOptions;
 use datasurface::*;
 use std::collections::BTreeMap;
 
@@ -219,7 +219,7 @@ async fn random_changes_match_the_reference_after_every_batch() {
             }
             let expected = reference.batch(step, &src);
             for platform in ["YellowLive", "YellowForensic"] {
-                let b = batch::run(&eco, platform, "Store1", None, &unguarded, &env)
+                let b = run_batch(&eco, platform, "Store1", None, &unguarded, &env)
                     .await
                     .unwrap_or_else(|e| panic!("seed {seed} step {step} {platform}: {e}"));
                 assert_eq!(

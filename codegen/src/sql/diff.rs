@@ -1,7 +1,7 @@
 //! The difference between a snapshot and the current rows: one pass over both tables finds
 //! the keys that are new, changed or gone, so the writes that follow touch only those.
 
-use super::{ALL_HASH, BATCH_OUT, CURRENT, Counts, KEY_HASH, MergeStep, Tables, q};
+use super::{ALL_HASH, BATCH_OUT, CURRENT, Counts, KEY_HASH, MergeStep, Statement, Tables, q};
 
 /// The session-local table holding one dataset's changes during its merge.
 pub(super) const CHANGES: &str = "ds_surf_changes";
@@ -34,44 +34,47 @@ pub(crate) fn find(t: &Tables<'_>, forensic: bool) -> Vec<MergeStep> {
     };
     let (all, key, changes) = (q(ALL_HASH), q(KEY_HASH), q(CHANGES));
     vec![
-        MergeStep {
-            sql: format!(
-                "-- Find the keys of {name} that are new, changed or gone, comparing the snapshot with the current rows.\n\
-                 CREATE TEMPORARY TABLE {changes} ON COMMIT DROP AS \
-                 SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {op}, \
-                 {columns}, s.{all}, s.{key} \
-                 FROM {staging} AS s FULL JOIN (SELECT {keys}, {all} FROM {merge}{current}) AS m ON {eq} \
-                 WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR s.{all} <> m.{all}",
-                name = ds.name,
-                op = q(OP),
-                staging = t.staging,
-                merge = t.merge,
-                keys = t.key_list(""),
-                eq = t.keys_equal("s", "m"),
+        MergeStep::new(
+            Statement::new(
+                format!(
+                    "Find the keys of {} that are new, changed or gone, comparing the snapshot with the current rows",
+                    ds.name
+                ),
+                format!(
+                    "CREATE TEMPORARY TABLE {changes} ON COMMIT DROP AS \
+                     SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {op}, \
+                     {columns}, s.{all}, s.{key} \
+                     FROM {staging} AS s FULL JOIN (SELECT {keys}, {all} FROM {merge}{current}) AS m ON {eq} \
+                     WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR s.{all} <> m.{all}",
+                    op = q(OP),
+                    staging = t.staging,
+                    merge = t.merge,
+                    keys = t.key_list(""),
+                    eq = t.keys_equal("s", "m"),
+                ),
             ),
-            takes_batch: false,
-            counts: Counts::Nothing,
-        },
-        MergeStep {
-            sql: format!(
-                "-- Give the planner the size of the changes of {}.\nANALYZE {changes}",
-                ds.name
+            false,
+            Counts::Nothing,
+        ),
+        MergeStep::new(
+            Statement::new(
+                format!("Give the planner the size of the changes of {}", ds.name),
+                format!("ANALYZE {changes}"),
             ),
-            takes_batch: false,
-            counts: Counts::Nothing,
-        },
+            false,
+            Counts::Nothing,
+        ),
     ]
 }
 
 /// Drops [`CHANGES`] so the next dataset of the batch can fill it.
 pub(crate) fn done(t: &Tables<'_>) -> MergeStep {
-    MergeStep {
-        sql: format!(
-            "-- Done with the changes of {}.\nDROP TABLE {}",
-            t.dataset.name,
-            q(CHANGES)
+    MergeStep::new(
+        Statement::new(
+            format!("Done with the changes of {}", t.dataset.name),
+            format!("DROP TABLE {}", q(CHANGES)),
         ),
-        takes_batch: false,
-        counts: Counts::Nothing,
-    }
+        false,
+        Counts::Nothing,
+    )
 }

@@ -1,7 +1,7 @@
 //! Schema evolution: the DDL that brings an existing table to the model, or the reasons it
 //! cannot be done safely. Pure: the runtime reads the catalog and passes what it found.
 
-use super::q;
+use super::{Statement, q};
 use datasurface_model::{DataType, DatasetSchema};
 
 /// A column as the database has it.
@@ -11,6 +11,8 @@ pub struct ExistingColumn {
     /// As `format_type()` spells it.
     pub pg_type: String,
     pub nullable: bool,
+    /// Whether the column has a default value.
+    pub has_default: bool,
 }
 
 /// A table as the database has it.
@@ -31,67 +33,148 @@ pub struct Shape<'a> {
     pub key_suffix: Option<&'a [&'a str]>,
 }
 
-/// The statements that evolve `table` (its quoted name) from `existing` to `dataset`, or
-/// every reason it cannot be done without losing or rewriting data.
+/// One change that brings a table to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub statement: Statement,
+}
+
+/// What a [`Change`] does to its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A new nullable column; existing rows hold NULL in it.
+    AddColumn { column: String },
+    /// A varchar or numeric column made wider in place.
+    Widen { column: String },
+    /// A NOT NULL column that may now hold NULL.
+    DropNotNull { column: String },
+}
+
+impl Change {
+    /// Whether the change gives a column another type (views over it must be recreated).
+    pub fn retypes(&self) -> bool {
+        matches!(self.kind, ChangeKind::Widen { .. })
+    }
+}
+
+/// Something infra will not do to a table, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub table: String,
+    /// The column at fault, or `None` for the table's key.
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "table {}, column {column}: {}", self.table, self.reason),
+            None => write!(f, "table {}: {}", self.table, self.reason),
+        }
+    }
+}
+
+/// How a table differs from the model.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evolution {
+    /// What brings it to the model, in order.
+    pub changes: Vec<Change>,
+    /// Columns added by hand to a merge table that the platforms can live with (nullable,
+    /// or with a default): left as they are; rows written from now on get NULL or the
+    /// default in them.
+    pub ignored: Vec<String>,
+    /// What cannot be done without losing or rewriting data: if any, nothing is changed.
+    pub refusals: Vec<Refusal>,
+}
+
+/// How `table` (its name, unquoted) must change from `existing` to hold `dataset` in
+/// `shape`. For a merge table, `staging` is the dataset's staging table as found, which
+/// tells a column removed from the model (both tables have it) from one added by hand.
 pub fn evolve(
     table: &str,
     dataset: &DatasetSchema,
     shape: Shape<'_>,
     existing: &ExistingTable,
-) -> Result<Vec<String>, Vec<String>> {
-    let mut ddl = Vec::new();
-    let mut refused = Vec::new();
-    let at = |column: &str| format!("table {}, column {column}", table.trim_matches('"'));
+    staging: Option<&ExistingTable>,
+) -> Evolution {
+    let quoted = q(table);
+    let mut out = Evolution::default();
+    let refuse = |column: &str, reason: String| Refusal {
+        table: table.to_owned(),
+        column: Some(column.to_owned()),
+        reason,
+    };
     for column in &dataset.columns {
         let found = existing.columns.iter().find(|c| c.name == column.name);
+        let col = q(&column.name);
+        let (name, ds) = (&column.name, &dataset.name);
         match found {
-            None if column.nullable => ddl.push(format!(
-                "-- Add the new column {name} of {ds}: existing rows hold NULL in it.\n\
-                 ALTER TABLE {table} ADD COLUMN {col} {ty}",
-                name = column.name,
-                ds = dataset.name,
-                col = q(&column.name),
-                ty = column.data_type.pg_type(),
-            )),
-            None => refused.push(format!(
-                "{}: the model adds it as NOT NULL, but the rows already there have no value for it; \
-                 make it nullable in the model (Option<…>), or add it by hand with a default \
-                 (ALTER TABLE {table} ADD COLUMN {} {} NOT NULL DEFAULT …)",
-                at(&column.name),
-                q(&column.name),
-                column.data_type.pg_type()
+            None if column.nullable => out.changes.push(Change {
+                kind: ChangeKind::AddColumn {
+                    column: name.clone(),
+                },
+                statement: Statement::new(
+                    format!("Add the new column {name} of {ds}: existing rows hold NULL in it"),
+                    format!(
+                        "ALTER TABLE {quoted} ADD COLUMN {col} {}",
+                        column.data_type.pg_type()
+                    ),
+                ),
+            }),
+            None => out.refusals.push(refuse(
+                name,
+                format!(
+                    "the model adds it as NOT NULL, but the rows already there have no value for it; \
+                     make it nullable in the model (Option<…>), or add it by hand with a default \
+                     (ALTER TABLE {quoted} ADD COLUMN {col} {} NOT NULL DEFAULT …)",
+                    column.data_type.pg_type()
+                ),
             )),
             Some(found) => {
                 if found.pg_type != column.data_type.pg_type() {
                     match widening(&found.pg_type, column.data_type) {
-                        Ok(()) => ddl.push(format!(
-                            "-- Widen {name} of {ds} from {from} to {to}.\n\
-                             ALTER TABLE {table} ALTER COLUMN {col} TYPE {to}",
-                            name = column.name,
-                            ds = dataset.name,
-                            from = found.pg_type,
-                            to = column.data_type.pg_type(),
-                            col = q(&column.name),
-                        )),
-                        Err(why) => refused.push(format!(
-                            "{}: the table has {}, the model says {}; {why}",
-                            at(&column.name),
-                            found.pg_type,
-                            column.data_type
+                        Ok(()) => out.changes.push(Change {
+                            kind: ChangeKind::Widen {
+                                column: name.clone(),
+                            },
+                            statement: Statement::new(
+                                format!(
+                                    "Widen {name} of {ds} from {} to {}",
+                                    found.pg_type,
+                                    column.data_type.pg_type()
+                                ),
+                                format!(
+                                    "ALTER TABLE {quoted} ALTER COLUMN {col} TYPE {}",
+                                    column.data_type.pg_type()
+                                ),
+                            ),
+                        }),
+                        Err(why) => out.refusals.push(refuse(
+                            name,
+                            format!(
+                                "the table has {}, the model says {}; {why}",
+                                found.pg_type, column.data_type
+                            ),
                         )),
                     }
                 }
                 match (found.nullable, column.nullable) {
-                    (false, true) => ddl.push(format!(
-                        "-- {name} of {ds} may now hold NULL.\nALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL",
-                        name = column.name,
-                        ds = dataset.name,
-                        col = q(&column.name),
-                    )),
-                    (true, false) => refused.push(format!(
-                        "{}: the model makes it NOT NULL, but rows already there may hold NULL; \
-                         keep it nullable, or fill the NULLs and set NOT NULL by hand",
-                        at(&column.name)
+                    (false, true) => out.changes.push(Change {
+                        kind: ChangeKind::DropNotNull {
+                            column: name.clone(),
+                        },
+                        statement: Statement::new(
+                            format!("{name} of {ds} may now hold NULL"),
+                            format!("ALTER TABLE {quoted} ALTER COLUMN {col} DROP NOT NULL"),
+                        ),
+                    }),
+                    (true, false) => out.refusals.push(refuse(
+                        name,
+                        "the model makes it NOT NULL, but rows already there may hold NULL; \
+                         keep it nullable, or fill the NULLs and set NOT NULL by hand"
+                            .into(),
                     )),
                     _ => {}
                 }
@@ -101,13 +184,29 @@ pub fn evolve(
     for column in &existing.columns {
         let known = dataset.columns.iter().any(|c| c.name == column.name)
             || shape.platform_columns.contains(&column.name.as_str());
-        if !known {
-            refused.push(format!(
-                "{}: the model no longer has it, and infra never drops a column or its data; put it back in \
-                 the model, or drop it by hand if its data may go (ALTER TABLE {table} DROP COLUMN {})",
-                at(&column.name),
-                q(&column.name)
-            ));
+        if known {
+            continue;
+        }
+        // Infra gives a dataset's staging and merge tables the same columns: one that only
+        // the merge table has was added there by hand.
+        let by_hand = staging.is_some_and(|s| !s.columns.iter().any(|c| c.name == column.name));
+        let drop_it = format!("ALTER TABLE {quoted} DROP COLUMN {}", q(&column.name));
+        match (by_hand, column.nullable || column.has_default) {
+            (true, true) => out.ignored.push(column.name.clone()),
+            (true, false) => out.refusals.push(refuse(
+                &column.name,
+                format!(
+                    "the column was added by hand and is NOT NULL without a default, so the merge cannot write \
+                     a row; make it nullable or give it a default, or drop it ({drop_it})"
+                ),
+            )),
+            (false, _) => out.refusals.push(refuse(
+                &column.name,
+                format!(
+                    "the model no longer has it, and infra never drops a column or its data; put it back in \
+                     the model, or drop it by hand if its data may go ({drop_it})"
+                ),
+            )),
         }
     }
     if let Some(suffix) = shape.key_suffix {
@@ -123,20 +222,19 @@ pub fn evolve(
             .map(String::as_str)
             .ne(wanted.iter().copied())
         {
-            refused.push(format!(
-                "table {}: the primary key is ({}) but the model's key makes it ({}); infra does not change keys: \
-                 the merge history is keyed on the old one. Keep the key, or create a new dataset",
-                table.trim_matches('"'),
-                existing.primary_key.join(", "),
-                wanted.join(", ")
-            ));
+            out.refusals.push(Refusal {
+                table: table.to_owned(),
+                column: None,
+                reason: format!(
+                    "the primary key is ({}) but the model's key makes it ({}); infra does not change keys: \
+                     the merge history is keyed on the old one. Keep the key, or create a new dataset",
+                    existing.primary_key.join(", "),
+                    wanted.join(", ")
+                ),
+            });
         }
     }
-    if refused.is_empty() {
-        Ok(ddl)
-    } else {
-        Err(refused)
-    }
+    out
 }
 
 /// Whether a column of type `from` can become `to` in place without changing any stored
@@ -169,15 +267,20 @@ mod tests {
     use super::*;
     use datasurface_model::Column;
 
+    fn column(name: &str, pg_type: &str, nullable: bool) -> ExistingColumn {
+        ExistingColumn {
+            name: name.into(),
+            pg_type: pg_type.into(),
+            nullable,
+            has_default: false,
+        }
+    }
+
     fn existing(columns: &[(&str, &str, bool)], key: &[&str]) -> ExistingTable {
         ExistingTable {
             columns: columns
                 .iter()
-                .map(|(n, t, null)| ExistingColumn {
-                    name: (*n).into(),
-                    pg_type: (*t).into(),
-                    nullable: *null,
-                })
+                .map(|(n, t, null)| column(n, t, *null))
                 .collect(),
             primary_key: key.iter().map(|k| (*k).into()).collect(),
         }
@@ -206,9 +309,20 @@ mod tests {
         )
     }
 
+    fn refusals(e: &Evolution) -> String {
+        e.refusals
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn an_up_to_date_table_needs_nothing() {
-        assert_eq!(evolve("\"t\"", &people(), LIVE, &table()), Ok(vec![]));
+        assert_eq!(
+            evolve("t", &people(), LIVE, &table(), None),
+            Evolution::default()
+        );
     }
 
     #[test]
@@ -219,13 +333,14 @@ mod tests {
         let mut model = model;
         model.columns[1] = Column::nullable("name", DataType::Varchar(80));
         let mut t = table();
-        t.columns.push(ExistingColumn {
-            name: "score".into(),
-            pg_type: "numeric(10,2)".into(),
-            nullable: true,
-        });
-        let ddl = evolve("\"t\"", &model, LIVE, &t).expect("evolves");
-        let statements: Vec<&str> = ddl.iter().map(|d| d.lines().nth(1).unwrap_or("")).collect();
+        t.columns.push(column("score", "numeric(10,2)", true));
+        let e = evolve("t", &model, LIVE, &t, None);
+        assert_eq!(refusals(&e), "");
+        let statements: Vec<&str> = e
+            .changes
+            .iter()
+            .map(|c| c.statement.sql().lines().nth(1).unwrap_or(""))
+            .collect();
         assert_eq!(
             statements,
             [
@@ -235,6 +350,8 @@ mod tests {
                 "ALTER TABLE \"t\" ALTER COLUMN \"score\" TYPE numeric(12,2)",
             ]
         );
+        let retyped: Vec<bool> = e.changes.iter().map(Change::retypes).collect();
+        assert_eq!(retyped, [true, false, false, true]);
     }
 
     #[test]
@@ -243,14 +360,9 @@ mod tests {
         model.columns[1].data_type = DataType::Varchar(10);
         model.columns[0].data_type = DataType::BigInt;
         let mut t = table();
-        t.columns.push(ExistingColumn {
-            name: "old".into(),
-            pg_type: "text".into(),
-            nullable: true,
-        });
+        t.columns.push(column("old", "text", true));
         t.primary_key = vec!["name".into()];
-        let refused = evolve("\"t\"", &model, LIVE, &t).expect_err("refused");
-        let all = refused.join("\n");
+        let all = refusals(&evolve("t", &model, LIVE, &t, None));
         for expected in [
             "table t, column id: the table has integer, the model says bigint; infra only widens varchar and numeric columns",
             "table t, column name: the table has character varying(50), the model says varchar(10); that narrows the column",
@@ -262,24 +374,40 @@ mod tests {
         }
         let mut nullable_to_not = table();
         nullable_to_not.columns[1].nullable = true;
-        let refused = evolve("\"t\"", &people(), LIVE, &nullable_to_not).expect_err("refused");
-        assert!(
-            refused[0].contains("the model makes it NOT NULL"),
-            "{refused:?}"
-        );
+        let refused = refusals(&evolve("t", &people(), LIVE, &nullable_to_not, None));
+        assert!(refused.contains("the model makes it NOT NULL"), "{refused}");
         let mut scale =
             people().column(Column::nullable("score", DataType::Numeric(Some((12, 4)))));
         scale.classification = None;
         let mut t = table();
-        t.columns.push(ExistingColumn {
-            name: "score".into(),
-            pg_type: "numeric(10,2)".into(),
-            nullable: true,
-        });
-        let refused = evolve("\"t\"", &scale, LIVE, &t).expect_err("refused");
+        t.columns.push(column("score", "numeric(10,2)", true));
+        let refused = refusals(&evolve("t", &scale, LIVE, &t, None));
+        assert!(refused.contains("changing a numeric's scale"), "{refused}");
+    }
+
+    #[test]
+    fn a_column_added_by_hand_is_left_alone_when_rows_can_still_be_written() {
+        let staging = existing(
+            &[
+                ("id", "integer", false),
+                ("name", "character varying(50)", false),
+            ],
+            &[],
+        );
+        let mut merge = table();
+        merge.columns.push(column("audited_by", "text", true));
+        let mut defaulted = column("loaded_at", "timestamp with time zone", false);
+        defaulted.has_default = true;
+        merge.columns.push(defaulted);
+        let e = evolve("t", &people(), LIVE, &merge, Some(&staging));
+        assert_eq!(e.ignored, ["audited_by", "loaded_at"]);
+        assert_eq!(refusals(&e), "");
+
+        merge.columns.push(column("reviewer", "text", false));
+        let refused = refusals(&evolve("t", &people(), LIVE, &merge, Some(&staging)));
         assert!(
-            refused[0].contains("changing a numeric's scale"),
-            "{refused:?}"
+            refused.contains("table t, column reviewer: the column was added by hand and is NOT NULL without a default"),
+            "{refused}"
         );
     }
 }

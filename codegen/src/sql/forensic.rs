@@ -2,7 +2,7 @@
 //! (SCD2). A version changed or deleted in batch B was last current in B-1.
 
 use super::diff::{self, CHANGES, OP};
-use super::{BATCH_IN, BATCH_OUT, CURRENT, Counts, MergeStep, Tables, q};
+use super::{BATCH_IN, BATCH_OUT, CURRENT, Counts, MergeStep, Statement, Tables, q};
 use datasurface_model::PlatformMode;
 
 /// Finds the changes, then closes the current versions of changed and gone keys, and adds a
@@ -13,26 +13,35 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let out = q(BATCH_OUT);
     let mut steps = diff::find(t, true);
     steps.extend([
-        MergeStep {
-            sql: format!(
-                "-- Close the current versions of {name} whose values changed or whose key is gone: they were last current \
-                 in the previous batch. Counts (changed, gone).\n\
-                 WITH closed AS (UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {changes} AS c \
-                 WHERE c.{op} IN ('U', 'D') AND m.{out} = {CURRENT} AND {eq} RETURNING c.{op} AS op) \
-                 SELECT count(*) FILTER (WHERE op = 'U'), count(*) FILTER (WHERE op = 'D') FROM closed",
-                eq = t.keys_equal("m", "c"),
+        MergeStep::new(
+            Statement::new(
+                format!(
+                    "Close the current versions of {name} whose values changed or whose key is gone: they were last \
+                     current in the previous batch. Counts (changed, gone)"
+                ),
+                format!(
+                    "WITH closed AS (UPDATE {merge} AS m SET {out} = $1::integer - 1 FROM {changes} AS c \
+                     WHERE c.{op} IN ('U', 'D') AND m.{out} = {CURRENT} AND {eq} RETURNING c.{op} AS op) \
+                     SELECT count(*) FILTER (WHERE op = 'U'), count(*) FILTER (WHERE op = 'D') FROM closed",
+                    eq = t.keys_equal("m", "c"),
+                ),
             ),
-            takes_batch: true,
-            counts: Counts::UpdatedAndDeleted,
-        },
-        MergeStep {
-            sql: format!(
-                "-- Insert a current version of {name} for every new or changed key.\n{}",
-                t.insert_rows(PlatformMode::Forensic, &changes, "c", &format!(" WHERE c.{op} IN ('I', 'U')"))
+            true,
+            Counts::UpdatedAndDeleted,
+        ),
+        MergeStep::new(
+            Statement::new(
+                format!("Insert a current version of {name} for every new or changed key"),
+                t.insert_rows(
+                    PlatformMode::Forensic,
+                    &changes,
+                    "c",
+                    &format!(" WHERE c.{op} IN ('I', 'U')"),
+                ),
             ),
-            takes_batch: true,
-            counts: Counts::InsertedAndUpdated,
-        },
+            true,
+            Counts::InsertedAndUpdated,
+        ),
         diff::done(t),
     ]);
     steps
@@ -40,31 +49,37 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
 
 /// The merge when no version is current: every snapshot row is a new key.
 pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
-    vec![MergeStep {
-        sql: format!(
-            "-- No version of {} is current: insert every row of the snapshot as a new version.\n{}",
-            t.dataset.name,
-            t.insert_rows(PlatformMode::Forensic, &t.staging, "s", "")
+    vec![MergeStep::new(
+        Statement::new(
+            format!(
+                "No version of {} is current: insert every row of the snapshot as a new version",
+                t.dataset.name
+            ),
+            t.insert_rows(PlatformMode::Forensic, &t.staging, "s", ""),
         ),
-        takes_batch: true,
-        counts: Counts::Inserted,
-    }]
+        true,
+        Counts::Inserted,
+    )]
 }
 
 /// Rewinds to the state after batch `$1`: versions created after it go, versions closed
 /// after it are current again.
-pub(crate) fn rewind(t: &Tables<'_>) -> [String; 2] {
+pub(crate) fn rewind(t: &Tables<'_>) -> [Statement; 2] {
     let name = &t.dataset.name;
     let merge = &t.merge;
     let (bin, out) = (q(BATCH_IN), q(BATCH_OUT));
     [
-        format!(
-            "-- Remove the versions of {name} created after the batch rewound to.\n\
-             DELETE FROM {merge} WHERE {bin} > $1::integer"
+        Statement::new(
+            format!("Remove the versions of {name} created after the batch rewound to"),
+            format!("DELETE FROM {merge} WHERE {bin} > $1::integer"),
         ),
-        format!(
-            "-- Make current again the versions of {name} that were current in the batch rewound to.\n\
-             UPDATE {merge} SET {out} = {CURRENT} WHERE {out} >= $1::integer AND {out} <> {CURRENT}"
+        Statement::new(
+            format!(
+                "Make current again the versions of {name} that were current in the batch rewound to"
+            ),
+            format!(
+                "UPDATE {merge} SET {out} = {CURRENT} WHERE {out} >= $1::integer AND {out} <> {CURRENT}"
+            ),
         ),
     ]
 }

@@ -1,6 +1,6 @@
-//! The source snapshot: checking the source table, reading it, and writing it to staging.
+//! The source snapshot: reading the source table, and writing it to staging.
 
-use super::{ALL_HASH, KEY_HASH, Tables, q};
+use super::{ALL_HASH, KEY_HASH, Statement, Tables, q};
 
 /// Session settings of every connection: text forms that do not depend on the server's
 /// or the role's defaults; memory enough for the diff's hash join of snapshot and current
@@ -14,26 +14,25 @@ SET random_page_cost = 1.1";
 /// The statements of one dataset's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotSql {
-    /// The source table's name as the model expects it (the dataset's name).
+    /// The source table as messages name it: `schema.table`.
     pub source_table: String,
-    /// `$1`: the quoted source table name → its oid as text, or NULL when it is missing.
-    pub source_exists: String,
-    /// `$1`: the quoted source table name → (name, type as `format_type` spells it,
-    /// nullable) per column, in order.
-    pub source_columns: String,
-    /// `$1`: the quoted source table name → the column names of each of its unique,
-    /// unconditional, plain-column indexes.
-    pub source_unique_indexes: String,
+    /// The source table quoted and qualified with its schema (`"public"."customers"`): the
+    /// `$1` of the [catalog](super::catalog) queries.
+    pub source_quoted: String,
+    /// Run on the source first thing in the snapshot's transaction, before any query takes
+    /// the snapshot: waits for a concurrent `TRUNCATE` or table rewrite (which are not
+    /// MVCC-safe) to commit, so the snapshot sees the table after it, never empty.
+    pub lock: Statement,
     /// Run on the source: the rows cast to the model's types, in binary COPY format.
-    pub copy_out: String,
+    pub copy_out: Statement,
     /// Run on the merge database: loads the rows of `copy_out`, each followed by its row
     /// and key hashes, into staging.
-    pub copy_in: String,
+    pub copy_in: Statement,
 }
 
-pub(crate) fn snapshot(t: &Tables<'_>) -> SnapshotSql {
+pub(crate) fn snapshot(t: &Tables<'_>, schema: &str) -> SnapshotSql {
     let ds = t.dataset;
-    let source = q(&ds.name);
+    let source = format!("{}.{}", q(schema), q(&ds.name));
     let casts = ds
         .columns
         .iter()
@@ -46,36 +45,33 @@ pub(crate) fn snapshot(t: &Tables<'_>) -> SnapshotSql {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    // The runtime appends the row and key hashes as the rows stream through.
-    let copy_out = format!(
-        "-- Snapshot of {name}: every row, cast to the model's types.\n\
-         COPY (SELECT {casts} FROM {source}) TO STDOUT (FORMAT binary)",
-        name = ds.name,
-    );
-    let copy_in = format!(
-        "-- Load the snapshot of {name} into staging.\n\
-         COPY {staging} ({cols}, {all}, {key}) FROM STDIN (FORMAT binary)",
-        name = ds.name,
-        staging = t.staging,
-        cols = t.column_list(""),
-        all = q(ALL_HASH),
-        key = q(KEY_HASH),
-    );
     SnapshotSql {
-        source_table: ds.name.clone(),
-        source_exists: "-- Does the source table exist?\nSELECT to_regclass($1)::oid::text".into(),
-        source_columns: "-- The source table's columns, in order.\n\
-             SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull \
-             FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum"
-            .into(),
-        source_unique_indexes: "-- The source table's unique indexes, as lists of column names.\n\
-             SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) AS k(n) \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) \
-             FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique \
-             AND i.indpred IS NULL AND i.indexprs IS NULL"
-            .into(),
-        copy_out,
-        copy_in,
+        source_table: format!("{schema}.{}", ds.name),
+        lock: Statement::new(
+            format!(
+                "Wait for concurrent truncates and rewrites of {} to commit before the snapshot is taken",
+                ds.name
+            ),
+            format!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
+        ),
+        // The runtime appends the row and key hashes as the rows stream through.
+        copy_out: Statement::new(
+            format!(
+                "Snapshot of {}: every row, cast to the model's types",
+                ds.name
+            ),
+            format!("COPY (SELECT {casts} FROM {source}) TO STDOUT (FORMAT binary)"),
+        ),
+        copy_in: Statement::new(
+            format!("Load the snapshot of {} into staging", ds.name),
+            format!(
+                "COPY {staging} ({cols}, {all}, {key}) FROM STDIN (FORMAT binary)",
+                staging = t.staging,
+                cols = t.column_list(""),
+                all = q(ALL_HASH),
+                key = q(KEY_HASH),
+            ),
+        ),
+        source_quoted: source,
     }
 }

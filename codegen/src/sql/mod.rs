@@ -5,19 +5,21 @@
 //! (`$1`, …). Each statement starts with a comment saying what it does.
 
 mod batch;
+pub mod catalog;
 mod diff;
 pub mod evolve;
 mod forensic;
 mod ingest;
 mod live;
+pub mod source;
 mod tables;
 mod views;
 
-pub use batch::BatchSql;
+pub use batch::{BatchSql, lock_id};
 pub use ingest::{SESSION_SETTINGS, SnapshotSql};
-pub use views::{View, views};
+pub use views::{View, longest_history, views};
 
-use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
+use datasurface_model::{DatasetSchema, Datastore, PlatformMode, Store, YellowPlatform, naming};
 
 /// `ds_surf_batch_out` of a version that is still current.
 pub const CURRENT: i32 = i32::MAX;
@@ -29,26 +31,51 @@ pub const KEY_HASH: &str = "ds_surf_key_hash";
 pub const BATCH_IN: &str = "ds_surf_batch_in";
 pub const BATCH_OUT: &str = "ds_surf_batch_out";
 
+/// One SQL statement and what it does. The text starts with that as a comment
+/// (`-- Empty the staging table of people.`), so it shows in the generated files and in the
+/// server's logs; the runtime names it when the statement fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    what: String,
+    sql: String,
+}
+
+impl Statement {
+    /// `body`, run for the reason `what` (a sentence without its final full stop).
+    pub(crate) fn new(what: impl Into<String>, body: impl std::fmt::Display) -> Self {
+        let what = what.into();
+        Statement {
+            sql: format!("-- {what}.\n{body}"),
+            what,
+        }
+    }
+
+    /// What the statement does, as its comment says it.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The statement's text, its comment first.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sql)
+    }
+}
+
 /// A statement that creates one database object when it is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ddl {
     /// The object's name (unquoted), to look it up before creating it.
     pub object: String,
-    pub sql: String,
+    pub statement: Statement,
     /// For tables of a dataset: what it holds beyond the dataset's columns, to evolve it.
     pub shape: Option<evolve::Shape<'static>>,
 }
-
-/// Reads a table's or view's columns: `$1` its quoted name → (name, type, nullable).
-pub const CATALOG_COLUMNS: &str = "-- The columns of a table or view, in order.\n\
-SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull \
-FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-
-/// Reads a table's primary key: `$1` its quoted name → column names in key order.
-pub const CATALOG_PRIMARY_KEY: &str = "-- The primary-key columns of a table, in key order.\n\
-SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, ord) \
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
-WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.ord";
 
 /// What a merge statement's row count means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +94,20 @@ pub enum Counts {
 /// One step of a merge: a statement, and what its row count means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeStep {
-    pub sql: String,
+    pub statement: Statement,
     /// Whether the statement takes the batch id as `$1`.
     pub takes_batch: bool,
     pub counts: Counts,
+}
+
+impl MergeStep {
+    fn new(statement: Statement, takes_batch: bool, counts: Counts) -> Self {
+        MergeStep {
+            statement,
+            takes_batch,
+            counts,
+        }
+    }
 }
 
 /// Everything the runtime executes for one dataset of one platform.
@@ -81,29 +118,32 @@ pub struct DatasetSql {
     /// Creates the staging table, the merge table and its indexes.
     pub tables: Vec<Ddl>,
     pub snapshot: SnapshotSql,
+    /// Fresh statistics of staging once the snapshot is in, so the merge plans its joins
+    /// on the real size.
+    pub analyze_staging: Statement,
     /// Keys present more than once in staging (at most 5, as text).
-    pub duplicate_keys: String,
+    pub duplicate_keys: Statement,
     /// The rows in staging, checked against the snapshot's count before merging.
-    pub staging_rows: String,
+    pub staging_rows: Statement,
     /// Whether the merge table has any current row: if not, the merge is a first load.
-    pub has_current: String,
+    pub has_current: Statement,
     /// The merge, in order, inside one transaction.
     pub merge: Vec<MergeStep>,
     /// The merge when the merge table has no current rows (the first batch, or after
     /// everything was deleted): a plain insert of the snapshot.
     pub first_load: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
-    pub clear_staging: String,
+    pub clear_staging: Statement,
     /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
     /// First the versions created after it are removed, then the versions closed after it
     /// are made current again.
-    pub rewind: Option<[String; 2]>,
+    pub rewind: Option<[Statement; 2]>,
 }
 
 impl DatasetSql {
     /// The SQL of `dataset` of `store` on `platform`.
-    pub fn new(platform: &YellowPlatform, store: &Datastore, dataset: &DatasetSchema) -> Self {
-        let t = Tables::new(platform, store, dataset);
+    pub fn new(platform: &YellowPlatform, store: Store<'_>, dataset: &DatasetSchema) -> Self {
+        let t = Tables::new(platform, &store, dataset);
         let (merge, first_load) = match platform.mode {
             PlatformMode::Live => (live::merge(&t), live::first_load(&t)),
             PlatformMode::Forensic => (forensic::merge(&t), forensic::first_load(&t)),
@@ -112,32 +152,37 @@ impl DatasetSql {
             PlatformMode::Live => String::new(),
             PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
         };
-        let has_current = format!(
-            "-- Does {merge} have a current row?\nSELECT EXISTS (SELECT 1 FROM {merge}{current})",
-            merge = t.merge
-        );
+        let name = &t.dataset.name;
         DatasetSql {
             staging_table: t.staging_name.clone(),
             merge_table: t.merge_name.clone(),
             tables: tables::ddl(&t, platform.mode),
-            snapshot: ingest::snapshot(&t),
-            duplicate_keys: format!(
-                "-- Find keys that occur more than once in the snapshot of {ds}.\n\
-                 SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 LIMIT 5",
-                ds = t.dataset.name,
-                keys = t.key_list(""),
-                staging = t.staging
+            snapshot: ingest::snapshot(&t, &store.capture.schema),
+            analyze_staging: Statement::new(
+                format!("Refresh the statistics of the snapshot of {name}"),
+                format!("ANALYZE {}", t.staging),
             ),
-            has_current,
-            staging_rows: format!(
-                "-- The rows of the snapshot of {} still in staging.\nSELECT count(*) FROM {}",
-                t.dataset.name, t.staging
+            duplicate_keys: Statement::new(
+                format!("Find keys that occur more than once in the snapshot of {name}"),
+                format!(
+                    "SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 LIMIT 5",
+                    keys = t.key_list(""),
+                    staging = t.staging
+                ),
+            ),
+            has_current: Statement::new(
+                format!("Whether {} has a current row", t.merge),
+                format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
+            ),
+            staging_rows: Statement::new(
+                format!("The rows of the snapshot of {name} still in staging"),
+                format!("SELECT count(*) FROM {}", t.staging),
             ),
             merge,
             first_load,
-            clear_staging: format!(
-                "-- Empty the staging table of {}.\nTRUNCATE {}",
-                t.dataset.name, t.staging
+            clear_staging: Statement::new(
+                format!("Empty the staging table of {name}"),
+                format!("TRUNCATE {}", t.staging),
             ),
             rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),
         }

@@ -1,63 +1,83 @@
 //! DDL of a dataset's staging and merge tables.
 
 use super::evolve::Shape;
-use super::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, Ddl, KEY_HASH, Tables, q};
+use super::{
+    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, Ddl, KEY_HASH, Statement, Tables, q,
+};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
 /// The statements that create a dataset's staging table, merge table and its indexes.
 pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
     let ds = t.dataset;
-    let create_staging = format!(
-        "-- The snapshot of {name} taken by the open batch. Unlogged: no WAL for a table rewritten every \
-         batch; a server crash empties it, and the merge then notices and takes the snapshot again.\n\
-         CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL\n)",
-        name = ds.name,
-        staging = t.staging,
-        columns = columns(ds),
-        all = q(ALL_HASH),
-        key = q(KEY_HASH),
+    let create_staging = Statement::new(
+        format!(
+            "The snapshot of {} taken by the open batch. Unlogged: no WAL for a table rewritten every \
+             batch; a server crash empties it, and the merge then notices and takes the snapshot again",
+            ds.name
+        ),
+        format!(
+            "CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL\n)",
+            staging = t.staging,
+            columns = columns(ds),
+            all = q(ALL_HASH),
+            key = q(KEY_HASH),
+        ),
     );
     let create_merge = match mode {
         PlatformMode::Live => vec![(
             t.merge_name.clone(),
-            format!(
-                "-- The current row of every key of {name}, with the batch that last wrote it.\n\
-             CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {batch} integer NOT NULL,\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    PRIMARY KEY ({keys})\n)",
-                name = ds.name,
-                merge = t.merge,
-                columns = columns(ds),
-                batch = q(BATCH_ID),
-                all = q(ALL_HASH),
-                key = q(KEY_HASH),
-                keys = t.key_list(""),
+            Statement::new(
+                format!(
+                    "The current row of every key of {}, with the batch that last wrote it",
+                    ds.name
+                ),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {batch} integer NOT NULL,\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    PRIMARY KEY ({keys})\n)",
+                    merge = t.merge,
+                    columns = columns(ds),
+                    batch = q(BATCH_ID),
+                    all = q(ALL_HASH),
+                    key = q(KEY_HASH),
+                    keys = t.key_list(""),
+                ),
             ),
         )],
         PlatformMode::Forensic => vec![
             (
                 t.merge_name.clone(),
-                format!(
-                    "-- Every version of every key of {name}: current from batch {batch_in} to batch {batch_out} ({CURRENT} while current).\n\
-                 CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    {batch_in} integer NOT NULL,\n    {batch_out} integer NOT NULL DEFAULT {CURRENT},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
-                    name = ds.name,
-                    merge = t.merge,
-                    columns = columns(ds),
-                    all = q(ALL_HASH),
-                    key = q(KEY_HASH),
-                    batch_in = q(BATCH_IN),
-                    batch_out = q(BATCH_OUT),
-                    keys = t.key_list(""),
+                Statement::new(
+                    format!(
+                        "Every version of every key of {}: current from batch {} to batch {} ({CURRENT} while current)",
+                        ds.name,
+                        q(BATCH_IN),
+                        q(BATCH_OUT)
+                    ),
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    {batch_in} integer NOT NULL,\n    {batch_out} integer NOT NULL DEFAULT {CURRENT},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
+                        merge = t.merge,
+                        columns = columns(ds),
+                        all = q(ALL_HASH),
+                        key = q(KEY_HASH),
+                        batch_in = q(BATCH_IN),
+                        batch_out = q(BATCH_OUT),
+                        keys = t.key_list(""),
+                    ),
                 ),
             ),
             (
                 t.current_index_name.clone(),
-                format!(
-                    "-- At most one current version per key of {name}, found by key.\n\
-                 CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({keys}) WHERE {batch_out} = {CURRENT}",
-                    name = ds.name,
-                    index = t.current_index,
-                    merge = t.merge,
-                    keys = t.key_list(""),
-                    batch_out = q(BATCH_OUT),
+                Statement::new(
+                    format!(
+                        "At most one current version per key of {}, found by key",
+                        ds.name
+                    ),
+                    format!(
+                        "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({keys}) WHERE {batch_out} = {CURRENT}",
+                        index = t.current_index,
+                        merge = t.merge,
+                        keys = t.key_list(""),
+                        batch_out = q(BATCH_OUT),
+                    ),
                 ),
             ),
         ],
@@ -78,13 +98,17 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
     };
     let mut ddl = vec![Ddl {
         object: t.staging_name.clone(),
-        sql: create_staging,
+        statement: create_staging,
         shape: Some(staging_shape),
     }];
-    for (i, (object, sql)) in create_merge.into_iter().enumerate() {
+    for (i, (object, statement)) in create_merge.into_iter().enumerate() {
         // The first statement creates the merge table; the rest are its indexes.
         let shape = (i == 0).then_some(merge_shape);
-        ddl.push(Ddl { object, sql, shape });
+        ddl.push(Ddl {
+            object,
+            statement,
+            shape,
+        });
     }
     ddl
 }

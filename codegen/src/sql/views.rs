@@ -2,7 +2,7 @@
 //! dataset's columns only; on forensic platforms `…_view_full` holds every version with
 //! its batch milestones.
 
-use super::{BATCH_IN, BATCH_OUT, CURRENT, q};
+use super::{BATCH_IN, BATCH_OUT, CURRENT, Statement, q};
 use datasurface_model::naming::{self, ViewKind};
 use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
 
@@ -10,11 +10,12 @@ use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
     pub name: String,
+    pub kind: ViewKind,
     /// Its columns, in order.
     pub columns: Vec<String>,
     /// Creates it (`CREATE VIEW`, so a changed view is dropped first).
-    pub create: String,
-    pub drop: String,
+    pub create: Statement,
+    pub drop: Statement,
 }
 
 /// The views of one sink (`store`.`dataset` in `workspace`.`dsg`) on `platform`.
@@ -31,13 +32,16 @@ pub fn views(
     let view = |kind: ViewKind, columns: Vec<String>, select: String, what: &str| {
         let name = naming::view_name(&platform.name, workspace, dsg, store, &dataset.name, kind);
         View {
-            create: format!(
-                "-- {what} of {store}.{} for {workspace}.{dsg}.\nCREATE VIEW {} AS {select}",
-                dataset.name,
-                q(&name)
+            create: Statement::new(
+                format!("{what} of {store}.{} for {workspace}.{dsg}", dataset.name),
+                format!("CREATE VIEW {} AS {select}", q(&name)),
             ),
-            drop: format!("-- Drop the view {name}.\nDROP VIEW IF EXISTS {}", q(&name)),
+            drop: Statement::new(
+                format!("Drop the view {name}"),
+                format!("DROP VIEW IF EXISTS {}", q(&name)),
+            ),
             name,
+            kind,
             columns,
         }
     };
@@ -77,4 +81,34 @@ pub fn views(
             ]
         }
     }
+}
+
+/// From a `…_view_full` of `dataset`: every version of the key with the most versions (the
+/// first such key in key order), oldest first, each column as text. What `demo` shows.
+pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Statement {
+    let view = q(view);
+    let keys = dataset
+        .primary_key
+        .iter()
+        .map(|k| q(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let columns = dataset
+        .columns
+        .iter()
+        .map(|c| format!("{}::text", q(&c.name)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Statement::new(
+        format!(
+            "The versions of the {} key with the most history",
+            dataset.name
+        ),
+        format!(
+            "SELECT {columns}, {bin}, {bout} FROM {view} WHERE ({keys}) = \
+             (SELECT {keys} FROM {view} GROUP BY {keys} ORDER BY count(*) DESC, {keys} LIMIT 1) ORDER BY {bin}",
+            bin = q(BATCH_IN),
+            bout = q(BATCH_OUT),
+        ),
+    )
 }

@@ -6,7 +6,7 @@
 //! real `mvp` binary; its peak memory is read from /proc while it runs.
 
 use bytes::Bytes;
-use datasurface::pg::cluster::Cluster;
+use datasurface::dev::cluster::Cluster;
 use futures_util::{SinkExt, TryStreamExt, pin_mut};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ async fn main() {
     let source = connect(&cluster, "customer_db").await;
     let merge = connect(&cluster, "datasurface_merge").await;
     source
-        .batch_execute(datasurface::simulate::SOURCE_DDL)
+        .batch_execute(&mvp::source_ddl())
         .await
         .expect("source tables");
     source

@@ -6,6 +6,9 @@
 
 use datasurface::*;
 
+#[cfg(feature = "dev")]
+pub mod scenario;
+
 /// A customer, as the `customers` table of `customer_db` holds it.
 #[derive(Debug, Clone, PartialEq, Dataset)]
 #[dataset(name = "customers", classification = "personal")]
@@ -92,4 +95,18 @@ pub fn ecosystem() -> Ecosystem {
             "ForensicDSG",
             "YellowForensic",
         ))
+}
+
+/// The DDL that creates the source tables of `Store1` as the model declares them, in
+/// `customer_db`'s `public` schema.
+pub fn source_ddl() -> String {
+    [Customer::schema(), Address::schema()]
+        .iter()
+        .map(|d| {
+            codegen::sql::source::SourceSql::new("public", d)
+                .create_table
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(";\n")
 }

@@ -1,3 +1,6 @@
 fn main() -> std::process::ExitCode {
-    datasurface::main(mvp::ecosystem())
+    let app = datasurface::App::new(mvp::ecosystem());
+    #[cfg(feature = "dev")]
+    let app = app.scenario(mvp::scenario::Mvp);
+    app.main()
 }

@@ -1,7 +1,7 @@
 //! The runtime binary against real PostgreSQL: its output, one runner per stream, and
 //! batches that survive being killed at any moment.
 
-use datasurface::pg::cluster::Cluster;
+use datasurface::dev::cluster::Cluster;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
@@ -25,7 +25,7 @@ impl Env {
             .expect("source db");
         let source = env.connect("customer_db").await;
         source
-            .batch_execute(datasurface::simulate::SOURCE_DDL)
+            .batch_execute(&mvp::source_ddl())
             .await
             .expect("source tables");
         source

@@ -1,6 +1,6 @@
 //! The data change simulator, run as the `simulate` subcommand of the model's binary.
 
-use datasurface::pg::cluster::Cluster;
+use datasurface::dev::cluster::Cluster;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use tokio_postgres::Client;

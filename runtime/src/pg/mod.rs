@@ -1,6 +1,10 @@
-//! PostgreSQL connections: where a model database really is, and who logs into it.
+//! PostgreSQL: where a model database really is, who logs into it, and running statements
+//! on it.
 
-pub mod cluster;
+mod exec;
+
+pub use exec::{DbError, describe};
+pub(crate) use exec::{Exec, begin, commit, rollback};
 
 use datasurface_codegen::sql::SESSION_SETTINGS;
 use datasurface_model::{Credential, PostgresDatabase, naming};
@@ -49,7 +53,8 @@ impl Environment {
         self.get(name).is_some()
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The value of `name`, when set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
             .map(String::as_str)
@@ -68,7 +73,12 @@ pub enum ConnectError {
     },
     #[error("{var} is not a usable connection URL (expected postgres://host:port/database)")]
     BadOverride { var: String },
-    #[error("cannot connect to database {name} ({target}): {source}")]
+    #[error(
+        "{var} is ambiguous: more than one `@` before the host, so part of a password could be \
+         taken for the host; percent-encode `@` in the user or password as %40"
+    )]
+    AmbiguousOverride { var: String },
+    #[error("cannot connect to database {name} ({target}): {}", describe(.source))]
     Connect {
         name: String,
         target: String,
@@ -77,23 +87,31 @@ pub enum ConnectError {
 }
 
 /// Where `db` is: the model's host, port and database, unless `DATASURFACE_DB_{NAME}` points
-/// elsewhere.
+/// elsewhere. No credentials yet.
+pub fn location(db: &PostgresDatabase, env: &Environment) -> Result<Config, ConnectError> {
+    let var = naming::database_env_var(&db.name);
+    match env.get(&var) {
+        Some(url) => {
+            if has_ambiguous_user_info(url) {
+                return Err(ConnectError::AmbiguousOverride { var });
+            }
+            Config::from_str(url).map_err(|_| ConnectError::BadOverride { var: var.clone() })
+        }
+        None => {
+            let mut c = Config::new();
+            c.host(&db.host).port(db.port).dbname(&db.database);
+            Ok(c)
+        }
+    }
+}
+
+/// Where `db` is ([`location`]), logged into with `credential` from the environment.
 pub fn config(
     db: &PostgresDatabase,
     credential: &Credential,
     env: &Environment,
 ) -> Result<Config, ConnectError> {
-    let var = naming::database_env_var(&db.name);
-    let mut config = match env.get(&var) {
-        Some(url) => {
-            Config::from_str(url).map_err(|_| ConnectError::BadOverride { var: var.clone() })?
-        }
-        None => {
-            let mut c = Config::new();
-            c.host(&db.host).port(db.port).dbname(&db.database);
-            c
-        }
-    };
+    let mut config = location(db, env)?;
     let user_var = naming::credential_env_var(&credential.name, "USER");
     let password_var = naming::credential_env_var(&credential.name, "PASSWORD");
     match env.get(&user_var) {
@@ -116,8 +134,17 @@ pub fn config(
     Ok(config)
 }
 
+/// Whether a URL's authority holds more than one `@`: an unencoded `@` in a password.
+fn has_ambiguous_user_info(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority.matches('@').count() > 1
+}
+
 /// `host:port/database` of a configuration, for messages (no user, no password).
-pub fn describe(config: &Config) -> String {
+pub fn target(config: &Config) -> String {
     let (host, port) = host_port(config);
     format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
 }
@@ -146,7 +173,7 @@ pub async fn connect(
 pub async fn connect_config(name: &str, config: &Config) -> Result<Client, ConnectError> {
     let failed = |source| ConnectError::Connect {
         name: name.to_owned(),
-        target: describe(config),
+        target: target(config),
         source,
     };
     let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
@@ -159,4 +186,23 @@ pub async fn connect_config(name: &str, config: &Config) -> Result<Client, Conne
         .await
         .map_err(failed)?;
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_ambiguous_user_info;
+
+    #[test]
+    fn an_unencoded_at_in_a_password_is_ambiguous() {
+        assert!(has_ambiguous_user_info(
+            "postgres://app:hunter2@topsecret@db.internal:5432/merge"
+        ));
+        assert!(!has_ambiguous_user_info(
+            "postgres://app:hunter2%40topsecret@db.internal:5432/merge"
+        ));
+        assert!(!has_ambiguous_user_info(
+            "postgres://db.internal:5432/merge"
+        ));
+        assert!(!has_ambiguous_user_info("postgres://db/merge?options=a@b"));
+    }
 }

@@ -3,8 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use datasurface::dev::cluster::Cluster;
+use datasurface::engine::{BatchRecord, Engine, Error, Outcome, Plan, Rewind, RunOptions};
 use datasurface::pg::Environment;
-use datasurface::pg::cluster::Cluster;
 use datasurface::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_postgres::{Client, NoTls};
@@ -209,20 +210,87 @@ pub async fn one_batch(
     platform: &str,
     dataset: Option<&str>,
     env: &Environment,
-) -> Result<batch::Outcome, batch::RunError> {
-    batch::run(
+) -> Result<Outcome, Error> {
+    run_batch(
         eco,
         platform,
         "Store1",
         dataset,
-        &batch::RunOptions::default(),
+        &RunOptions::default(),
         env,
     )
     .await
 }
 
+/// `run` of the stream a command line names.
+pub async fn run_batch(
+    eco: &ValidEcosystem,
+    platform: &str,
+    store: &str,
+    dataset: Option<&str>,
+    options: &RunOptions,
+    env: &Environment,
+) -> Result<Outcome, Error> {
+    let stream = eco.stream(platform, store, dataset)?;
+    Engine::new(eco, env).run(&stream, options).await
+}
+
+/// `reset-batch` of the stream a command line names.
+pub async fn reset_batch(
+    eco: &ValidEcosystem,
+    platform: &str,
+    store: &str,
+    dataset: Option<&str>,
+    env: &Environment,
+) -> Result<i32, Error> {
+    let stream = eco.stream(platform, store, dataset)?;
+    Engine::new(eco, env).reset(&stream).await
+}
+
+/// `reset-batch --to-batch` of the stream a command line names.
+pub async fn rewind(
+    eco: &ValidEcosystem,
+    platform: &str,
+    store: &str,
+    dataset: Option<&str>,
+    to_batch: i32,
+    dry_run: bool,
+    env: &Environment,
+) -> Result<Rewind, Error> {
+    let stream = eco.stream(platform, store, dataset)?;
+    Engine::new(eco, env)
+        .rewind(&stream, to_batch, dry_run)
+        .await
+}
+
+/// `status` of a platform, or of one store's streams.
+pub async fn history(
+    eco: &ValidEcosystem,
+    platform: &str,
+    store: Option<&str>,
+    limit: i64,
+    env: &Environment,
+) -> Result<Vec<BatchRecord>, Error> {
+    let store = store.map(|s| eco.store(s)).transpose()?;
+    Engine::new(eco, env)
+        .status(eco.platform(platform)?, store, limit)
+        .await
+}
+
+/// `infra` of a platform.
+pub async fn infra(
+    eco: &ValidEcosystem,
+    platform: &str,
+    plan_only: bool,
+    env: &Environment,
+) -> Result<Plan, Error> {
+    Engine::new(eco, env)
+        .infra(eco.platform(platform)?, plan_only)
+        .await
+}
+
 /// The metrics of a committed batch as (inserted, updated, deleted, total).
-pub fn counts(outcome: &batch::Outcome) -> (u64, u64, u64, u64) {
+pub fn counts(outcome: &Outcome) -> (u64, u64, u64, u64) {
     let m = outcome.metrics;
     (m.inserted, m.updated, m.deleted, m.total)
 }

@@ -93,14 +93,14 @@ impl Cluster {
     pub async fn connect(
         &self,
         database: &str,
-    ) -> Result<tokio_postgres::Client, super::ConnectError> {
+    ) -> Result<tokio_postgres::Client, crate::pg::ConnectError> {
         let mut config = tokio_postgres::Config::new();
         config
             .host("127.0.0.1")
             .port(self.port)
             .user("postgres")
             .dbname(database);
-        super::connect_config(database, &config).await
+        crate::pg::connect_config(database, &config).await
     }
 
     /// The cluster's directory (data, socket, server log).

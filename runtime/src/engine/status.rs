@@ -1,97 +1,79 @@
 //! `status`: the recent batches of a platform's streams.
 
-use super::RunError;
-use crate::pg::{self, Environment};
+use super::error::Error;
+use super::infra::table_exists;
+use super::session::Engine;
+use super::state::{BatchState, BatchStatus};
+use crate::pg::Exec;
 use chrono::{DateTime, Utc};
 use datasurface_codegen::sql::BatchSql;
-use datasurface_model::ValidEcosystem;
+use datasurface_model::{Platform, Store, StreamKey};
 
 /// One batch, as the metrics table records it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct BatchRow {
+pub struct BatchRecord {
     pub key: String,
     pub batch_id: i32,
     pub batch_start_time: DateTime<Utc>,
     pub batch_end_time: Option<DateTime<Utc>>,
-    pub batch_status: String,
+    pub batch_status: BatchStatus,
     pub records_inserted: Option<i64>,
     pub records_updated: Option<i64>,
     pub records_deleted: Option<i64>,
     pub total_records: Option<i64>,
-    pub state: serde_json::Value,
+    pub state: BatchState,
 }
 
-/// The last `limit` batches of each stream of `platform`, or of the streams of `store`.
-pub async fn history(
-    eco: &ValidEcosystem,
-    platform: &str,
-    store: Option<&str>,
-    limit: i64,
-    env: &Environment,
-) -> Result<Vec<BatchRow>, RunError> {
-    let Some(p) = eco.find_platform(platform) else {
-        return Err(datasurface_model::StreamError::UnknownPlatform {
-            platform: platform.into(),
-            suggestion: datasurface_model::suggest(
-                platform,
-                eco.platforms.iter().map(|p| p.name.as_str()),
-            ),
+impl Engine<'_> {
+    /// The last `limit` batches of each stream of `platform`, or of the streams of `store`,
+    /// by stream and batch.
+    pub async fn status(
+        &self,
+        platform: Platform<'_>,
+        store: Option<Store<'_>>,
+        limit: i64,
+    ) -> Result<Vec<BatchRecord>, Error> {
+        let client = self.merge_db(platform).await?;
+        let sql = BatchSql::new(&platform.name);
+        if !table_exists(&client, &sql.metrics_table).await? {
+            return Ok(Vec::new());
         }
-        .into());
-    };
-    if let Some(store) = store
-        && eco.find_datastore(store).is_none()
-    {
-        return Err(datasurface_model::StreamError::UnknownStore {
-            store: store.into(),
-            suggestion: datasurface_model::suggest(
-                store,
-                eco.datastores().map(|s| s.name.as_str()),
-            ),
-        }
-        .into());
+        let store = store.map(|s| s.name.clone());
+        client
+            .rows(&sql.history, &[&store, &limit])
+            .await?
+            .iter()
+            .map(|r| {
+                let key: String = r.get(0);
+                let batch_id: i32 = r.get(1);
+                let unreadable = |what: String| Error::Unreadable {
+                    stream: StreamKey::parse(&key),
+                    batch: batch_id,
+                    what,
+                };
+                Ok(BatchRecord {
+                    batch_start_time: r.get(2),
+                    batch_end_time: r.get(3),
+                    batch_status: BatchStatus::parse(r.get(4))
+                        .map_err(|e| unreadable(e.to_string()))?,
+                    records_inserted: r.get(5),
+                    records_updated: r.get(6),
+                    records_deleted: r.get(7),
+                    total_records: r.get(8),
+                    state: BatchState::from_json(r.get(9))
+                        .map_err(|e| unreadable(format!("its state cannot be read ({e})")))?,
+                    key,
+                    batch_id,
+                })
+            })
+            .collect()
     }
-    let provider = eco
-        .find_provider(&p.provider)
-        .expect("validation checked the provider");
-    let client = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
-    let sql = BatchSql::new(platform);
-    let exists = "-- Does the platform have batch tables yet?\nSELECT to_regclass($1)::oid::text";
-    let table = datasurface_model::naming::quote_ident(&sql.metrics_table);
-    let found: Option<String> = client
-        .query_one(exists, &[&table])
-        .await
-        .map_err(|e| RunError::sql(exists, e))?
-        .get(0);
-    if found.is_none() {
-        return Ok(Vec::new());
-    }
-    let rows = client
-        .query(&sql.history, &[&None::<String>, &limit])
-        .await
-        .map_err(|e| RunError::sql(&sql.history, e))?;
-    Ok(rows
-        .iter()
-        .map(|r| BatchRow {
-            key: r.get(0),
-            batch_id: r.get(1),
-            batch_start_time: r.get(2),
-            batch_end_time: r.get(3),
-            batch_status: r.get(4),
-            records_inserted: r.get(5),
-            records_updated: r.get(6),
-            records_deleted: r.get(7),
-            total_records: r.get(8),
-            state: r.get(9),
-        })
-        .filter(|b| store.is_none_or(|s| b.key == s || b.key.starts_with(&format!("{s}#"))))
-        .collect())
 }
 
 /// Writes batches as a table: one line per batch with status, start, duration and metrics.
 pub fn write_table(
     platform: &str,
-    rows: &[BatchRow],
+    rows: &[BatchRecord],
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     if rows.is_empty() {
@@ -116,7 +98,7 @@ pub fn write_table(
             [
                 b.key.clone(),
                 b.batch_id.to_string(),
-                b.batch_status.clone(),
+                b.batch_status.to_string(),
                 b.batch_start_time.format("%Y-%m-%d %H:%M:%S").to_string(),
                 seconds,
                 opt(b.records_inserted),
@@ -154,6 +136,15 @@ pub fn write_table(
     writeln!(out, "{}", line(&header.map(String::from)).trim_end())?;
     for row in &table {
         writeln!(out, "{}", line(row).trim_end())?;
+    }
+    for b in rows.iter().filter(|b| b.batch_status.is_open()) {
+        if let Some(error) = &b.state.last_error {
+            writeln!(
+                out,
+                "{} batch {} ({}): the last run failed: {error}",
+                b.key, b.batch_id, b.batch_status
+            )?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,155 @@
+//! SQL on the source side, for the development tools: the databases `demo` creates, and the
+//! source tables the simulator creates from the model and changes. Values are bound as text
+//! and cast to the column's type, so one statement serves every type the model has.
+
+use super::{Statement, q};
+use datasurface_model::{Column, DatasetSchema};
+
+/// Creates a database (`CREATE DATABASE` takes no parameters; the name is quoted).
+pub fn create_database(database: &str) -> Statement {
+    Statement::new(
+        format!("Create the database {database}"),
+        format!("CREATE DATABASE {}", q(database)),
+    )
+}
+
+/// The statements that create and change one source table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSql {
+    /// `schema.table`, for messages.
+    pub table: String,
+    /// Creates the schema when it is missing.
+    pub create_schema: Statement,
+    /// Creates the table from the dataset, with its key as primary key, when it is missing.
+    pub create_table: Statement,
+    /// Every column's value as text (`$1`… in column order) → the row inserted.
+    pub insert: Statement,
+    /// `$1`… the key's values as text → the row deleted.
+    pub delete: Statement,
+    /// Every key, each column as text, in key order.
+    pub keys: Statement,
+    /// The number of rows.
+    pub count: Statement,
+}
+
+/// The table of `dataset` in `schema`, quoted.
+fn table(schema: &str, dataset: &DatasetSchema) -> String {
+    format!("{}.{}", q(schema), q(&dataset.name))
+}
+
+/// `"k1" = $n::type AND …` for the key columns, the parameters numbered from `first`.
+fn key_match(dataset: &DatasetSchema, first: usize) -> String {
+    dataset
+        .key_columns()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "{} = ${}::text::{}",
+                q(&c.name),
+                first + i,
+                c.data_type.pg_type()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+impl SourceSql {
+    /// The statements of `dataset`'s source table in `schema`.
+    pub fn new(schema: &str, dataset: &DatasetSchema) -> Self {
+        let name = &dataset.name;
+        let table = table(schema, dataset);
+        let columns = dataset
+            .columns
+            .iter()
+            .map(|c| {
+                let null = if c.nullable { "" } else { " NOT NULL" };
+                format!("    {} {}{null}", q(&c.name), c.data_type.pg_type())
+            })
+            .collect::<Vec<_>>()
+            .join(",\n");
+        let keys = dataset
+            .primary_key
+            .iter()
+            .map(|k| q(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let values = dataset
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("${}::text::{}", i + 1, c.data_type.pg_type()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_text = dataset
+            .primary_key
+            .iter()
+            .map(|k| format!("{}::text", q(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        SourceSql {
+            table: format!("{schema}.{name}"),
+            create_schema: Statement::new(
+                format!("Create the schema {schema} of the source tables"),
+                format!("CREATE SCHEMA IF NOT EXISTS {}", q(schema)),
+            ),
+            create_table: Statement::new(
+                format!("The source table of {name}, as the model declares it"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (\n{columns},\n    PRIMARY KEY ({keys})\n)"
+                ),
+            ),
+            insert: Statement::new(
+                format!("Insert a row of {name}"),
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({values})",
+                    dataset
+                        .columns
+                        .iter()
+                        .map(|c| q(&c.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            delete: Statement::new(
+                format!("Delete a row of {name} by key"),
+                format!("DELETE FROM {table} WHERE {}", key_match(dataset, 1)),
+            ),
+            keys: Statement::new(
+                format!("Every key of {name}, in key order"),
+                format!("SELECT {key_text} FROM {table} ORDER BY {keys}"),
+            ),
+            count: Statement::new(
+                format!("The rows of {name}"),
+                format!("SELECT count(*) FROM {table}"),
+            ),
+        }
+    }
+}
+
+/// Sets `columns` of one row of `dataset` in `schema`: `$1`… the new values as text, in
+/// the order of `columns`, then the key's values.
+pub fn update(schema: &str, dataset: &DatasetSchema, columns: &[&Column]) -> Statement {
+    let set = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "{} = ${}::text::{}",
+                q(&c.name),
+                i + 1,
+                c.data_type.pg_type()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    Statement::new(
+        format!("Change {} of a row of {}", names.join(", "), dataset.name),
+        format!(
+            "UPDATE {} SET {set} WHERE {}",
+            table(schema, dataset),
+            key_match(dataset, columns.len() + 1)
+        ),
+    )
+}

@@ -1,0 +1,331 @@
+//! The validated model, resolved: what generation and the runtime take.
+//!
+//! Validation proves that every platform's provider exists and that every datastore is
+//! captured; [`ValidEcosystem`] hands out [`Platform`], [`Store`] and [`Stream`] values that
+//! carry what was resolved, so no caller looks a name up again and nothing can fail after
+//! validation. Looking up what a *command line* names can still fail: [`LookupError`] says
+//! what was not found and suggests the near miss.
+
+use crate::ecosystem::Ecosystem;
+use crate::platform::{YellowPlatform, YellowServiceProvider};
+use crate::schema::DatasetSchema;
+use crate::store::{Consistency, Credential, Datastore, PostgresDatabase, SqlSnapshot};
+use crate::validate::{self, Diagnostic, Report, suggest};
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
+
+impl Ecosystem {
+    /// Checks the whole model: every error and warning, each with its path in the model.
+    /// Errors make it `Err`; warnings alone travel with the valid ecosystem.
+    pub fn validate(self) -> Result<ValidEcosystem, Report> {
+        let report = validate::check(&self);
+        if report.has_errors() {
+            Err(report)
+        } else {
+            Ok(ValidEcosystem {
+                ecosystem: self,
+                warnings: report.diagnostics,
+            })
+        }
+    }
+}
+
+/// An ecosystem that passed validation, with the warnings it raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEcosystem {
+    ecosystem: Ecosystem,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Deref for ValidEcosystem {
+    type Target = Ecosystem;
+    fn deref(&self) -> &Ecosystem {
+        &self.ecosystem
+    }
+}
+
+/// A platform with its service provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platform<'a> {
+    pub model: &'a YellowPlatform,
+    pub provider: &'a YellowServiceProvider,
+}
+
+impl Deref for Platform<'_> {
+    type Target = YellowPlatform;
+    fn deref(&self) -> &YellowPlatform {
+        self.model
+    }
+}
+
+/// A datastore with its capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Store<'a> {
+    pub model: &'a Datastore,
+    pub capture: &'a SqlSnapshot,
+}
+
+impl Deref for Store<'_> {
+    type Target = Datastore;
+    fn deref(&self) -> &Datastore {
+        self.model
+    }
+}
+
+/// The key of an ingestion stream, as the batch tables record it: the store's name for a
+/// MULTI_DATASET store (`Store1`), `{store}#{dataset}` for a SINGLE_DATASET one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    pub store: String,
+    /// The dataset of a SINGLE_DATASET stream.
+    pub dataset: Option<String>,
+}
+
+impl StreamKey {
+    /// The key of a stream of `store`, of one dataset when `dataset` is given.
+    pub fn new(store: impl Into<String>, dataset: Option<impl Into<String>>) -> Self {
+        StreamKey {
+            store: store.into(),
+            dataset: dataset.map(Into::into),
+        }
+    }
+
+    /// Reads a key as the batch tables write it. Model names hold no `#`, so the first one
+    /// separates the store from the dataset.
+    pub fn parse(key: &str) -> Self {
+        match key.split_once('#') {
+            Some((store, dataset)) => StreamKey::new(store, Some(dataset)),
+            None => StreamKey::new(key, None::<String>),
+        }
+    }
+}
+
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.dataset {
+            Some(dataset) => write!(f, "{}#{dataset}", self.store),
+            None => f.write_str(&self.store),
+        }
+    }
+}
+
+/// One ingestion stream of a platform: the unit one `run` works on. A MULTI_DATASET store
+/// is one stream of all its datasets the platform ingests; a SINGLE_DATASET store is one
+/// stream per dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream<'a> {
+    pub platform: Platform<'a>,
+    pub key: StreamKey,
+    pub store: Store<'a>,
+    pub datasets: Vec<&'a DatasetSchema>,
+}
+
+/// A platform, store or dataset named on a command line that the model does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("Could not find datastore in ecosystem: `{store}`{}", hint(.suggestion))]
+    UnknownStore {
+        store: String,
+        suggestion: Option<String>,
+    },
+    #[error("platform `{platform}` does not exist{}", hint(.suggestion))]
+    UnknownPlatform {
+        platform: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "datastore {store} is MULTI_DATASET: its datasets are ingested together, so name no dataset"
+    )]
+    DatasetNotAllowed { store: String },
+    #[error("datastore {store} is SINGLE_DATASET: name the dataset to ingest with --dataset")]
+    DatasetRequired { store: String },
+    #[error("datastore {store} has no dataset `{dataset}`{}", hint(.suggestion))]
+    UnknownDataset {
+        store: String,
+        dataset: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "platform {platform} ingests nothing from {stream}: no dataset group assigned to it has a sink there"
+    )]
+    NotIngested { platform: String, stream: StreamKey },
+}
+
+fn hint(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!("; {s}"))
+        .unwrap_or_default()
+}
+
+impl ValidEcosystem {
+    /// The warnings validation raised.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The ecosystem itself.
+    pub fn ecosystem(&self) -> &Ecosystem {
+        &self.ecosystem
+    }
+
+    /// Every platform with its provider, in model order.
+    pub fn platforms(&self) -> impl Iterator<Item = Platform<'_>> {
+        // Validation checked every provider: nothing is skipped.
+        self.ecosystem.platforms.iter().filter_map(|p| {
+            Some(Platform {
+                model: p,
+                provider: self.find_provider(&p.provider)?,
+            })
+        })
+    }
+
+    /// The platform called `name` (its model name, as written: `YellowLive`).
+    pub fn platform(&self, name: &str) -> Result<Platform<'_>, LookupError> {
+        self.platforms()
+            .find(|p| p.name == name)
+            .ok_or_else(|| LookupError::UnknownPlatform {
+                platform: name.into(),
+                suggestion: suggest(
+                    name,
+                    self.ecosystem.platforms.iter().map(|p| p.name.as_str()),
+                ),
+            })
+    }
+
+    /// The platforms of a service provider.
+    pub fn platforms_of<'a>(
+        &'a self,
+        provider: &'a YellowServiceProvider,
+    ) -> impl Iterator<Item = Platform<'a>> {
+        self.platforms().filter(move |p| p.provider == provider)
+    }
+
+    /// Every datastore with its capture, in model order.
+    pub fn stores(&self) -> impl Iterator<Item = Store<'_>> {
+        // Validation checked every capture: nothing is skipped.
+        self.datastores().filter_map(|s| {
+            Some(Store {
+                model: s,
+                capture: s.sql_snapshot()?,
+            })
+        })
+    }
+
+    /// The datastore called `name`.
+    pub fn store(&self, name: &str) -> Result<Store<'_>, LookupError> {
+        self.stores()
+            .find(|s| s.name == name)
+            .ok_or_else(|| LookupError::UnknownStore {
+                store: name.into(),
+                suggestion: suggest(name, self.datastores().map(|s| s.name.as_str())),
+            })
+    }
+
+    /// The datasets `platform` ingests, each with its store, in model order.
+    pub fn ingested(&self, platform: &str) -> Vec<(Store<'_>, &DatasetSchema)> {
+        self.ingested_datasets(platform)
+            .into_iter()
+            .filter_map(|(model, dataset)| {
+                let capture = model.sql_snapshot()?;
+                Some((Store { model, capture }, dataset))
+            })
+            .collect()
+    }
+
+    /// The ingestion streams of `platform`, in model order.
+    pub fn streams<'a>(&'a self, platform: Platform<'a>) -> Vec<Stream<'a>> {
+        let mut streams: Vec<Stream<'a>> = Vec::new();
+        for (store, dataset) in self.ingested(&platform.name) {
+            let single = store.capture.consistency == Consistency::SingleDataset;
+            let key = StreamKey::new(&store.name, single.then_some(&dataset.name));
+            // A store's datasets come one after another: a stream only ever grows at the end.
+            match streams.last_mut().filter(|s| s.key == key) {
+                Some(stream) => stream.datasets.push(dataset),
+                None => streams.push(Stream {
+                    platform,
+                    key,
+                    store,
+                    datasets: vec![dataset],
+                }),
+            }
+        }
+        streams
+    }
+
+    /// The stream of `platform` a command line names by store and, for SINGLE_DATASET
+    /// stores, dataset.
+    pub fn stream(
+        &self,
+        platform: &str,
+        store: &str,
+        dataset: Option<&str>,
+    ) -> Result<Stream<'_>, LookupError> {
+        let platform = self.platform(platform)?;
+        let found = self.store(store)?;
+        let single = found.capture.consistency == Consistency::SingleDataset;
+        match (single, dataset) {
+            (false, Some(_)) => {
+                return Err(LookupError::DatasetNotAllowed {
+                    store: store.into(),
+                });
+            }
+            (true, None) => {
+                return Err(LookupError::DatasetRequired {
+                    store: store.into(),
+                });
+            }
+            (true, Some(d)) if found.find_dataset(d).is_none() => {
+                return Err(LookupError::UnknownDataset {
+                    store: store.into(),
+                    dataset: d.into(),
+                    suggestion: suggest(d, found.datasets.iter().map(|x| x.name.as_str())),
+                });
+            }
+            _ => {}
+        }
+        let key = StreamKey::new(store, dataset);
+        self.streams(platform)
+            .into_iter()
+            .find(|s| s.key == key)
+            .ok_or(LookupError::NotIngested {
+                platform: platform.name.clone(),
+                stream: key,
+            })
+    }
+
+    /// Every database of the model — the sources of the stores and the providers' merge
+    /// databases — once each by model name, with the credential that logs into it.
+    pub fn databases(&self) -> Vec<(&PostgresDatabase, &Credential)> {
+        let mut names = HashSet::new();
+        let sources = self
+            .stores()
+            .map(|s| (&s.capture.database, &s.capture.credential));
+        let merges = self
+            .providers
+            .iter()
+            .map(|p| (&p.merge_database, &p.merge_credential));
+        sources
+            .chain(merges)
+            .filter(|(db, _)| names.insert(db.name.as_str()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamKey;
+
+    #[test]
+    fn stream_keys_read_back_as_written() {
+        for (store, dataset, text) in [
+            ("Store1", None, "Store1"),
+            ("Store1", Some("people"), "Store1#people"),
+        ] {
+            let key = StreamKey::new(store, dataset);
+            assert_eq!(key.to_string(), text);
+            assert_eq!(StreamKey::parse(text), key);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The command line as plain structs: their doc comments are `--help`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The runtime binary of a DataSurface ecosystem.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Check the model: print every error and warning with its path in the model;
+    /// exit 1 if there is any error.
+    Validate,
+    /// Run one whole batch of a stream: snapshot the source into staging, merge, commit.
+    /// Resumes the stream's open batch if there is one. The last line is
+    /// DATASURFACE_RESULT_CODE=0 on success, -1 on error.
+    Run {
+        #[command(flatten)]
+        stream: StreamArgs,
+        /// Allow this run to delete up to this percentage of a dataset's current rows
+        /// (overrides the store's mass-delete guard; 100 turns it off).
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=100))]
+        max_delete_percent: Option<u8>,
+    },
+    /// Reset a stream's open batch: clear its staging and send it back to started, so the
+    /// next run takes a fresh snapshot. Prints SUCCESS or ERROR: ….
+    ResetBatch {
+        #[command(flatten)]
+        stream: StreamArgs,
+        /// Forensic platforms: rewind the merge tables to exactly their state after batch N
+        /// (0: empty) and mark the later batches reset.
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(0..))]
+        to_batch: Option<i32>,
+        /// With --to-batch: print what would change and change nothing.
+        #[arg(long, requires = "to_batch")]
+        dry_run: bool,
+    },
+    /// Write every artifact of the model (SQL, DAGs, Kubernetes objects, image recipe,
+    /// secrets guide) under DIR.
+    Generate {
+        /// The output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Change nothing; exit 1 and list the stale files if DIR differs from what the
+        /// model generates.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Create what a platform needs in its merge database — batch tables, staging and merge
+    /// tables, workspace views — and evolve them to the model. Idempotent.
+    Infra {
+        /// The platform's model name (as written in the model, e.g. YellowLive).
+        #[arg(long)]
+        platform: String,
+        /// Print the DDL it would run and change nothing.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Show the recent batches of a platform's streams with their status, times and metrics.
+    Status {
+        /// The platform's model name (as written in the model, e.g. YellowLive).
+        #[arg(long)]
+        platform: String,
+        /// Only the streams of this datastore.
+        #[arg(long)]
+        store: Option<String>,
+        /// How many recent batches to show per stream.
+        #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    #[cfg(feature = "dev")]
+    #[command(flatten)]
+    Dev(crate::dev::DevCommand),
+}
+
+/// Which stream a command works on.
+#[derive(Debug, clap::Args)]
+pub(super) struct StreamArgs {
+    /// The platform's model name (as written in the model, e.g. YellowLive).
+    #[arg(long)]
+    pub(super) platform: String,
+    /// The datastore.
+    #[arg(long)]
+    pub(super) store: String,
+    /// The dataset, for SINGLE_DATASET stores only.
+    #[arg(long)]
+    pub(super) dataset: Option<String>,
+}

@@ -1,0 +1,117 @@
+//! The runtime binary's command line: what a model repo's `main` runs. Parsing is clap's;
+//! each command is one small handler (`commands.rs`) that calls the engine and renders its
+//! typed result.
+
+mod args;
+mod commands;
+
+use args::{Cli, Command};
+use clap::{CommandFactory, FromArgMatches};
+use datasurface_model::Ecosystem;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Exit code of a command that failed.
+pub(crate) const FAILURE: u8 = 1;
+
+/// A model's runtime binary: the model, and what the development tools use with it.
+#[derive(Debug)]
+pub struct App {
+    ecosystem: Ecosystem,
+    #[cfg(feature = "dev")]
+    scenario: Option<Box<dyn crate::dev::Scenario>>,
+}
+
+impl App {
+    /// The binary of `ecosystem`.
+    pub fn new(ecosystem: Ecosystem) -> Self {
+        App {
+            ecosystem,
+            #[cfg(feature = "dev")]
+            scenario: None,
+        }
+    }
+
+    /// The changes `simulate` and `demo` make to the sources, instead of the generic
+    /// inserts, updates and deletes of every dataset.
+    #[cfg(feature = "dev")]
+    pub fn scenario(mut self, scenario: impl crate::dev::Scenario + 'static) -> Self {
+        self.scenario = Some(Box::new(scenario));
+        self
+    }
+
+    /// Runs the command line of the process; the exit code.
+    pub fn main(self) -> ExitCode {
+        ExitCode::from(self.run(std::env::args_os(), &mut io::stdout(), &mut io::stderr()))
+    }
+
+    /// Runs the command line `args` (the binary's name first), writing what a person reads
+    /// to `out` and diagnostics to `err`; returns the exit code: 0 on success, 1 when the
+    /// command failed, 2 for a usage error, 75 when the stream is busy, 130 when
+    /// interrupted.
+    pub fn run<I, T>(self, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut args = args.into_iter().map(Into::into).peekable();
+        let bin = args
+            .peek()
+            .and_then(|a| {
+                std::path::Path::new(a)
+                    .file_stem()?
+                    .to_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "datasurface".to_owned());
+        let parsed = Cli::command()
+            .name(bin.clone())
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m));
+        let cli = match parsed {
+            Ok(cli) => cli,
+            Err(e) => return usage(e, out, err),
+        };
+        let result = match cli.command {
+            Command::Validate => commands::validate(self.ecosystem, out, err),
+            #[cfg(feature = "dev")]
+            Command::Dev(command) => {
+                crate::dev::command(self.ecosystem, self.scenario, command, out, err)
+            }
+            command => match self.ecosystem.validate() {
+                Ok(eco) => commands::jobs(&eco, &bin, command, out, err),
+                Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
+            },
+        };
+        result.unwrap_or_else(|e| {
+            let _ = writeln!(err, "error: {e}");
+            FAILURE
+        })
+    }
+}
+
+/// Help and version go to `out` and succeed; usage errors go to `err` with exit code 2.
+fn usage(e: clap::Error, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let target: &mut dyn Write = if e.use_stderr() { err } else { out };
+    let _ = write!(target, "{}", e.render());
+    u8::try_from(e.exit_code()).unwrap_or(FAILURE)
+}
+
+/// Runs the command line of the process for `ecosystem` and returns its exit code.
+///
+/// This is the whole `main` of a model repo:
+/// `fn main() -> ExitCode { datasurface::main(my_model::ecosystem()) }`.
+pub fn main(ecosystem: Ecosystem) -> ExitCode {
+    App::new(ecosystem).main()
+}
+
+/// Runs the command line `args` (the binary's name first) for `ecosystem`; see
+/// [`App::run`].
+pub fn run<I, T>(ecosystem: Ecosystem, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    App::new(ecosystem).run(args, out, err)
+}

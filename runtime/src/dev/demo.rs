@@ -1,0 +1,327 @@
+//! `demo`: the whole pipeline on this machine, for any model. A throwaway PostgreSQL
+//! (unless the model's databases are pointed elsewhere) with every database of the model,
+//! the source tables created from the model and changed by the simulator, and batches on
+//! every platform after each burst of changes.
+
+use super::cluster::{Cluster, ClusterError};
+use super::scenario_for;
+use super::simulate::{self, Scenario, SimulateError, Simulator};
+use crate::engine::{self, Engine, RunOptions, write_table};
+use crate::pg::{self, ConnectError, DbError, Environment, Exec};
+use datasurface_codegen::sql::{longest_history, source, views};
+use datasurface_model::naming::{self, ViewKind};
+use datasurface_model::{PlatformMode, Stream, ValidEcosystem};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bursts of changes, each followed by a batch on every platform.
+    pub cycles: u32,
+    /// Changes per burst, per datastore.
+    pub changes: u64,
+    /// Leave the throwaway database running at the end.
+    pub keep: bool,
+    pub seed: Option<u64>,
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("could not start a throwaway PostgreSQL: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Simulate(#[from] SimulateError),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error("interrupted; everything the demo started was stopped and removed")]
+    Interrupted,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the demo, writing what happens to `out`.
+pub async fn run(
+    eco: &ValidEcosystem,
+    scenario: Option<Box<dyn Scenario>>,
+    options: &Options,
+    env: &Environment,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), DemoError> {
+    let databases = eco.databases();
+    let overridden = databases
+        .iter()
+        .any(|(db, _)| env.has(&naming::database_env_var(&db.name)));
+    let (cluster, env) = if overridden {
+        writeln!(out, "using the databases named by DATASURFACE_DB_*")?;
+        (None, env.clone())
+    } else {
+        writeln!(out, "starting a throwaway PostgreSQL…")?;
+        let cluster = Cluster::start()?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(DemoError::Interrupted);
+        }
+        let mut env = env.clone();
+        let admin = cluster.connect("postgres").await?;
+        let mut created = Vec::new();
+        for (db, credential) in &databases {
+            if !created.contains(&db.database.as_str()) {
+                admin.run(&source::create_database(&db.database)).await?;
+                created.push(db.database.as_str());
+            }
+            env = env
+                .set(
+                    naming::database_env_var(&db.name),
+                    cluster.url(&db.database),
+                )
+                .set(
+                    naming::credential_env_var(&credential.name, "USER"),
+                    "postgres",
+                );
+        }
+        writeln!(
+            out,
+            "PostgreSQL on 127.0.0.1:{} with database(s) {}",
+            cluster.port(),
+            created.join(", ")
+        )?;
+        (Some(cluster), env)
+    };
+
+    let result = pipeline(eco, scenario, options, &env, stop, out).await;
+    match (cluster, result) {
+        (Some(cluster), Ok(())) if options.keep => {
+            let port = cluster.port();
+            let stop_command = cluster.keep();
+            let merge = eco
+                .providers
+                .first()
+                .map_or("postgres", |p| p.merge_database.database.as_str());
+            writeln!(
+                out,
+                "\nThe databases keep running (--keep). Look around with:"
+            )?;
+            writeln!(out, "  psql postgres://postgres@127.0.0.1:{port}/{merge}")?;
+            writeln!(out, "  tables: {}", tables(eco).join(", "))?;
+            writeln!(out, "Stop and remove them with:\n  {stop_command}")?;
+            Ok(())
+        }
+        // Dropping the cluster stops and removes it.
+        (_, result) => result,
+    }
+}
+
+async fn pipeline(
+    eco: &ValidEcosystem,
+    mut scenario: Option<Box<dyn Scenario>>,
+    options: &Options,
+    env: &Environment,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), DemoError> {
+    let sim_options = simulate::Options {
+        interval: (0.0, 0.0),
+        max_changes: Some(options.changes),
+        create_tables: true,
+        verbose: false,
+        seed: options.seed,
+    };
+    let mut quiet = |_: &str| {};
+    let mut simulators = Vec::new();
+    for store in eco.stores() {
+        let capture = store.capture;
+        let mut config = pg::config(&capture.database, &capture.credential, env)?;
+        config.application_name("datasurface-demo");
+        let datasets: Vec<_> = store.datasets.iter().collect();
+        let (sim, summary) = Simulator::connect(
+            config,
+            &capture.database.name,
+            &capture.schema,
+            &datasets,
+            scenario_for(store, &mut scenario),
+            &sim_options,
+            &mut quiet,
+        )
+        .await?;
+        writeln!(
+            out,
+            "created the tables of {} in {} ({}){}",
+            store.name,
+            capture.database.database,
+            datasets
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary
+                .seeded
+                .map(|what| format!(" and seeded {what}"))
+                .unwrap_or_default()
+        )?;
+        simulators.push((store.name.clone(), sim));
+    }
+    let engine = Engine::new(eco, env);
+    for platform in eco.platforms() {
+        let plan = engine.infra(platform, false).await?;
+        writeln!(
+            out,
+            "infra {}: {} tables and views created",
+            platform.name, plan.creates
+        )?;
+    }
+    let streams: Vec<Stream<'_>> = eco.platforms().flat_map(|p| eco.streams(p)).collect();
+    let bar = indicatif::ProgressBar::new(u64::from(options.cycles) * (1 + streams.len() as u64));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let several = simulators.len() > 1;
+    // Cycle 0 takes the seeded sources as they are.
+    for cycle in 0..=options.cycles {
+        if stop.load(Ordering::Relaxed) {
+            bar.finish_and_clear();
+            return Err(DemoError::Interrupted);
+        }
+        if cycle > 0 {
+            bar.set_message(format!(
+                "cycle {cycle}: simulating {} changes",
+                options.changes
+            ));
+            for (store, sim) in &mut simulators {
+                let mut summary = sim.empty_summary();
+                sim.run(&sim_options, stop, &mut summary, &mut quiet)
+                    .await?;
+                let line = if several {
+                    format!("cycle {cycle}: {store}: {summary}")
+                } else {
+                    format!("cycle {cycle}: {summary}")
+                };
+                bar.suspend(|| writeln!(out, "{line}"))?;
+            }
+            bar.inc(1);
+        }
+        for stream in &streams {
+            bar.set_message(format!(
+                "cycle {cycle}: {} {}",
+                stream.platform.name, stream.key
+            ));
+            let outcome = engine.run(stream, &RunOptions::default()).await?;
+            bar.suspend(|| writeln!(out, "  {} {}: {outcome}", stream.platform.name, stream.key))?;
+            if cycle > 0 {
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    for platform in eco.platforms() {
+        writeln!(out, "\n{} batches:", platform.name)?;
+        let rows = engine.status(platform, None, 1000).await?;
+        write_table(&platform.name, &rows, out)?;
+    }
+    history_sample(eco, env, out).await
+}
+
+/// The versions of the key with the most history, from the first forensic workspace view.
+async fn history_sample(
+    eco: &ValidEcosystem,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<(), DemoError> {
+    let found = eco
+        .platforms()
+        .filter(|p| p.mode == PlatformMode::Forensic)
+        .find_map(|p| {
+            let (a, store, dataset) = eco
+                .assigned_sinks(&p.name)
+                .into_iter()
+                .find(|(a, _, _)| a.is_active())?;
+            let view = views(&p, &a.workspace, &a.dsg, &store.name, dataset)
+                .into_iter()
+                .find(|v| v.kind == ViewKind::Full)?;
+            Some((p, view, dataset))
+        });
+    let Some((platform, view, dataset)) = found else {
+        return Ok(());
+    };
+    let provider = platform.provider;
+    let client = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
+    let rows = client
+        .rows(&longest_history(&view.name, dataset), &[])
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let key: Vec<String> = dataset
+        .primary_key
+        .iter()
+        .filter_map(|k| dataset.columns.iter().position(|c| &c.name == k))
+        .map(|i| first.get::<_, Option<String>>(i).unwrap_or_default())
+        .collect();
+    writeln!(
+        out,
+        "\nThe history of {} {} (from the workspace view {}):",
+        dataset.name,
+        key.join(", "),
+        view.name
+    )?;
+    let mut table: Vec<Vec<String>> = vec![view.columns.clone()];
+    for r in &rows {
+        let mut cells: Vec<String> = (0..dataset.columns.len())
+            .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+            .collect();
+        let (batch_in, batch_out): (i32, i32) = (
+            r.get(dataset.columns.len()),
+            r.get(dataset.columns.len() + 1),
+        );
+        cells.push(batch_in.to_string());
+        cells.push(if batch_out == i32::MAX {
+            "current".to_owned()
+        } else {
+            batch_out.to_string()
+        });
+        table.push(cells);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &table {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// The tables and views a person would look at after the demo.
+fn tables(eco: &ValidEcosystem) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in eco.platforms() {
+        names.push(naming::batch_metrics_table(&p.name));
+        for (store, ds) in eco.ingested_datasets(&p.name) {
+            names.push(naming::merge_table(&p.name, &store.name, &ds.name));
+        }
+        for (a, store, ds) in eco.assigned_sinks(&p.name) {
+            if a.is_active() {
+                let views = views(&p, &a.workspace, &a.dsg, &store.name, ds);
+                names.extend(views.into_iter().map(|v| v.name));
+            }
+        }
+    }
+    names
+}

@@ -1,0 +1,300 @@
+//! Development tools, behind the `dev` feature so production images carry none of them: a
+//! throwaway PostgreSQL ([`cluster`]), the data change [`simulate`]or, and [`demo`], which
+//! runs the whole pipeline on this machine — for any model.
+
+pub mod cluster;
+pub mod demo;
+pub mod simulate;
+
+pub use simulate::{Change, Generic, Key, Kind, Made, Making, Row, Scenario, Seed};
+
+use crate::pg::{self, Environment};
+use datasurface_model::{Ecosystem, Store, ValidEcosystem};
+use std::io::{self, Write};
+use tokio_postgres::Config;
+
+const SUCCESS: u8 = 0;
+const FAILURE: u8 = 1;
+/// Exit code of a command stopped by SIGINT or SIGTERM before it was done.
+const INTERRUPTED: u8 = 130;
+
+/// The development commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DevCommand {
+    /// Make realistic changes to the source tables of a datastore, one transaction each,
+    /// at random intervals: the model's own scenario, or inserts, updates and deletes of
+    /// every dataset.
+    Simulate(SimulateArgs),
+    /// Run the whole pipeline on this machine: a throwaway PostgreSQL (unless
+    /// DATASURFACE_DB_* point elsewhere), the sources created from the model and changed by
+    /// the simulator, and a batch on every platform after each burst of changes.
+    Demo {
+        /// Bursts of changes, each followed by a batch on every platform.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        cycles: u32,
+        /// Changes per burst, per datastore.
+        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..))]
+        changes: u64,
+        /// Leave the throwaway database running and print how to look at it.
+        #[arg(long)]
+        keep: bool,
+        /// Seed for a reproducible sequence of changes.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+/// The simulator's flags. The database is the datastore's source as the model (and
+/// `DATASURFACE_DB_*`) has it, unless these say otherwise.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The datastore whose source to change (needed when the model has several).
+    #[arg(long)]
+    store: Option<String>,
+    /// Database host.
+    #[arg(long, env = "PGHOST")]
+    host: Option<String>,
+    /// Database port.
+    #[arg(long, env = "PGPORT")]
+    port: Option<u16>,
+    /// Database name.
+    #[arg(long, env = "PGDATABASE")]
+    database: Option<String>,
+    /// Database user (default: the store credential's {name}_USER, else postgres).
+    #[arg(long, env = "PGUSER")]
+    user: Option<String>,
+    /// Database password (default: the store credential's {name}_PASSWORD).
+    #[arg(long, env = "PGPASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Shortest wait between changes, in seconds (fractions allowed).
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    min_interval: f64,
+    /// Longest wait between changes, in seconds (fractions allowed; at least --min-interval).
+    #[arg(long, default_value_t = 30.0, value_parser = positive_seconds)]
+    max_interval: f64,
+    /// Stop after this many changes (default: run until interrupted).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_changes: Option<u64>,
+    /// Create the source tables from the model if missing, and seed them when empty.
+    #[arg(long)]
+    create_tables: bool,
+    /// Print every change.
+    #[arg(long)]
+    verbose: bool,
+    /// Seed for a reproducible sequence of changes.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a number of seconds greater than 0".into()),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
+    }
+}
+
+/// Runs a development command.
+pub(crate) fn command(
+    ecosystem: Ecosystem,
+    scenario: Option<Box<dyn Scenario>>,
+    command: DevCommand,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    if let DevCommand::Simulate(args) = &command
+        && args.min_interval > args.max_interval
+    {
+        let e = clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--min-interval ({}) is greater than --max-interval ({})\n",
+                args.min_interval, args.max_interval
+            ),
+        );
+        write!(err, "{}", e.render())?;
+        return Ok(u8::try_from(e.exit_code()).unwrap_or(FAILURE));
+    }
+    let eco = match ecosystem.validate() {
+        Ok(eco) => eco,
+        Err(report) => {
+            writeln!(err, "{report}")?;
+            return Ok(FAILURE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let env = Environment::from_process();
+    runtime.block_on(async {
+        // Before anything else, so a signal never finds the default handler.
+        let stop = simulate::stop_on_signals();
+        match command {
+            DevCommand::Simulate(args) => {
+                simulate_command(&eco, scenario, &args, &env, &stop, out, err).await
+            }
+            DevCommand::Demo {
+                cycles,
+                changes,
+                keep,
+                seed,
+            } => {
+                let options = demo::Options {
+                    cycles,
+                    changes,
+                    keep,
+                    seed,
+                };
+                match demo::run(&eco, scenario, &options, &env, &stop, out).await {
+                    Ok(()) => Ok(SUCCESS),
+                    Err(e @ demo::DemoError::Interrupted) => {
+                        writeln!(err, "{e}")?;
+                        Ok(INTERRUPTED)
+                    }
+                    Err(e) => {
+                        writeln!(err, "error: {e}")?;
+                        Ok(FAILURE)
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The scenario for `store`: the model's own when it is for that store, the generic one
+/// otherwise.
+pub(crate) fn scenario_for(
+    store: Store<'_>,
+    own: &mut Option<Box<dyn Scenario>>,
+) -> Box<dyn Scenario> {
+    match own.take() {
+        Some(s) if s.store() == store.name => s,
+        other => {
+            *own = other;
+            let datasets: Vec<_> = store.datasets.iter().collect();
+            Box::new(Generic::new(&store.name, &datasets))
+        }
+    }
+}
+
+async fn simulate_command(
+    eco: &ValidEcosystem,
+    mut own: Option<Box<dyn Scenario>>,
+    args: &SimulateArgs,
+    env: &Environment,
+    stop: &std::sync::atomic::AtomicBool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    let store = match pick_store(eco, args.store.as_deref(), own.as_deref()) {
+        Ok(store) => store,
+        Err(message) => {
+            writeln!(err, "error: {message}")?;
+            return Ok(FAILURE);
+        }
+    };
+    let config = match connection(store, args, env) {
+        Ok(config) => config,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(FAILURE);
+        }
+    };
+    let options = simulate::Options {
+        interval: (args.min_interval, args.max_interval),
+        max_changes: args.max_changes,
+        create_tables: args.create_tables,
+        verbose: args.verbose,
+        seed: args.seed,
+    };
+    let mut log = |line: &str| {
+        let _ = writeln!(out, "{line}");
+    };
+    let database = config.get_dbname().unwrap_or("").to_owned();
+    let datasets: Vec<_> = store.datasets.iter().collect();
+    let connected = simulate::Simulator::connect(
+        config,
+        &database,
+        &store.capture.schema,
+        &datasets,
+        scenario_for(store, &mut own),
+        &options,
+        &mut log,
+    )
+    .await;
+    let (mut sim, mut summary) = match connected {
+        Ok(started) => started,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(FAILURE);
+        }
+    };
+    let result = sim.run(&options, stop, &mut summary, &mut log).await;
+    if let Some(what) = &summary.seeded {
+        writeln!(out, "seeded {what}")?;
+    }
+    writeln!(out, "simulate: {summary}")?;
+    match result {
+        Ok(()) => Ok(SUCCESS),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(FAILURE)
+        }
+    }
+}
+
+/// The datastore to simulate: the one named, the scenario's, or the model's only one.
+fn pick_store<'e>(
+    eco: &'e ValidEcosystem,
+    named: Option<&str>,
+    scenario: Option<&dyn Scenario>,
+) -> Result<Store<'e>, String> {
+    if let Some(name) = named.or(scenario.map(|s| s.store())) {
+        return eco.store(name).map_err(|e| e.to_string());
+    }
+    let stores: Vec<Store<'e>> = eco.stores().collect();
+    match stores.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(format!(
+            "the model has {} datastores ({}); name one with --store",
+            stores.len(),
+            stores
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The store's source as the model and `DATASURFACE_DB_*` have it, with the flags (or the
+/// `PG*` variables) over it.
+fn connection(
+    store: Store<'_>,
+    args: &SimulateArgs,
+    env: &Environment,
+) -> Result<Config, pg::ConnectError> {
+    let capture = store.capture;
+    let mut config = pg::location(&capture.database, env)?;
+    if let Some(host) = &args.host {
+        config.host(host);
+    }
+    if let Some(port) = args.port {
+        config.port(port);
+    }
+    if let Some(database) = &args.database {
+        config.dbname(database);
+    }
+    let vars = capture.credential.env_vars();
+    let from_env = |part: usize| vars.get(part).and_then(|(var, _)| env.get(var));
+    match args.user.as_deref().or(from_env(0)) {
+        Some(user) => config.user(user),
+        None if config.get_user().is_none() => config.user("postgres"),
+        None => &mut config,
+    };
+    if let Some(password) = args.password.as_deref().or(from_env(1)) {
+        config.password(password);
+    }
+    config.application_name("datasurface-simulate");
+    Ok(config)
+}

@@ -1,0 +1,385 @@
+//! The data change simulator: realistic changes to the source tables of one datastore,
+//! one transaction per change, at random intervals — the model's own [`Scenario`] if it
+//! has one, the [`Generic`] inserts, updates and deletes otherwise. Seeded runs make the
+//! same changes; the keys of the source are held in memory, so a change costs the same on
+//! a table of a million rows as on one of ten.
+
+mod change;
+mod error;
+mod scenario;
+mod values;
+
+pub use change::{Change, Key, Row};
+pub use error::SimulateError;
+pub use scenario::{Generic, Kind, Made, Making, Scenario, Seed};
+
+use crate::pg::{self, DbError, Exec};
+use change::{KeyChange, Table};
+use datasurface_codegen::sql::catalog;
+use datasurface_model::{DatasetSchema, naming};
+use indexmap::IndexSet;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// How to run the simulator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seconds between changes, drawn uniformly from this range.
+    pub interval: (f64, f64),
+    /// Stop after this many changes; run until stopped when `None`.
+    pub max_changes: Option<u64>,
+    /// Create the source tables (and the schema) when missing, and seed them when empty.
+    pub create_tables: bool,
+    pub verbose: bool,
+    /// A seed makes the sequence of changes reproducible.
+    pub seed: Option<u64>,
+}
+
+/// What a run of the simulator did, counted by kind of change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Per kind, in the scenario's order: its name and how many were made.
+    pub counts: Vec<(String, u64)>,
+    /// What `--create-tables` seeded an empty source with (not counted as changes).
+    pub seeded: Option<String>,
+}
+
+impl Summary {
+    /// The number of changes made.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} changes", self.total())?;
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        if !parts.is_empty() {
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The simulator, connected to the source database of one datastore.
+pub struct Simulator {
+    config: Config,
+    database: String,
+    client: Client,
+    tables: Vec<Table>,
+    rng: StdRng,
+    scenario: Box<dyn Scenario>,
+    kinds: Vec<Kind>,
+    verbose: bool,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("database", &self.database)
+            .field("scenario", &self.scenario)
+            .finish()
+    }
+}
+
+const RECONNECT_ATTEMPTS: u32 = 10;
+
+impl Simulator {
+    /// Connects to `config` (retrying while the server is unreachable) as the source of
+    /// `datasets` in `schema`, creates and seeds the tables when asked, checks their shape
+    /// and reads their keys. `database` is what messages call the database; `log` receives
+    /// a line per change when `verbose`.
+    pub async fn connect(
+        config: Config,
+        database: &str,
+        schema: &str,
+        datasets: &[&DatasetSchema],
+        scenario: Box<dyn Scenario>,
+        options: &Options,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(Simulator, Summary), SimulateError> {
+        let client = reconnect(&config).await?;
+        let rng = match options.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => rand::make_rng(),
+        };
+        let kinds = scenario.kinds();
+        let mut sim = Simulator {
+            config,
+            database: database.to_owned(),
+            client,
+            tables: datasets.iter().map(|d| Table::new(schema, d)).collect(),
+            rng,
+            kinds,
+            scenario,
+            verbose: options.verbose,
+        };
+        let mut summary = sim.empty_summary();
+        if options.create_tables {
+            sim.create_tables(schema).await?;
+        }
+        sim.check_shape().await?;
+        let mut empty = true;
+        for table in &mut sim.tables {
+            table.keys = sim
+                .client
+                .rows(&table.sql.keys, &[])
+                .await?
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                .collect::<IndexSet<Key>>();
+            table.next_key = table.keys.len() as u64 + 1;
+            empty &= table.keys.is_empty();
+        }
+        if options.create_tables && empty {
+            let seed = sim.scenario.seed();
+            for (kind, times) in seed.changes {
+                for _ in 0..times {
+                    sim.apply(kind, log).await?;
+                }
+            }
+            summary.seeded = Some(seed.what);
+        }
+        Ok((sim, summary))
+    }
+
+    /// A summary with every kind at zero.
+    pub fn empty_summary(&self) -> Summary {
+        Summary {
+            counts: self.kinds.iter().map(|k| (k.name.clone(), 0)).collect(),
+            seeded: None,
+        }
+    }
+
+    /// Makes changes until `max_changes` is reached or `stop` is set, waiting between them;
+    /// `log` receives a line per change when `verbose`, and reconnection notices.
+    pub async fn run(
+        &mut self,
+        options: &Options,
+        stop: &AtomicBool,
+        summary: &mut Summary,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(), SimulateError> {
+        let mut made = 0;
+        while options.max_changes.is_none_or(|max| made < max) && !stop.load(Ordering::Relaxed) {
+            let kind = self.pick();
+            let done = self.apply(kind, log).await?;
+            if let Some((_, n)) = summary.counts.get_mut(done.kind) {
+                *n += 1;
+            }
+            made += 1;
+            if options.max_changes.is_some_and(|max| made >= max) {
+                break;
+            }
+            let (lo, hi) = options.interval;
+            let wait = if hi > lo {
+                self.rng.random_range(lo..=hi)
+            } else {
+                lo
+            };
+            let mut left = Duration::from_secs_f64(wait);
+            // Wake up now and then to notice a stop request.
+            while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+                let step = left.min(Duration::from_millis(100));
+                tokio::time::sleep(step).await;
+                left -= step;
+            }
+        }
+        Ok(())
+    }
+
+    fn pick(&mut self) -> usize {
+        let total: u32 = self.kinds.iter().map(|k| k.weight).sum();
+        let mut roll = self.rng.random_range(0..total.max(1));
+        for (i, kind) in self.kinds.iter().enumerate() {
+            if roll < kind.weight {
+                return i;
+            }
+            roll -= kind.weight;
+        }
+        0
+    }
+
+    /// Makes a change, reconnecting and making it again if the connection was lost.
+    async fn apply(
+        &mut self,
+        kind: usize,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Made, SimulateError> {
+        loop {
+            match self.try_apply(kind).await {
+                Err(SimulateError::Db(e)) if e.is_connection_error() || self.client.is_closed() => {
+                    log(&format!(
+                        "connection to {} lost; reconnecting",
+                        self.database
+                    ));
+                    self.client = reconnect(&self.config).await?;
+                }
+                Ok(made) => {
+                    if self.verbose {
+                        log(&made.line);
+                    }
+                    return Ok(made);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes one change in one transaction.
+    async fn try_apply(&mut self, kind: usize) -> Result<Made, SimulateError> {
+        let Simulator {
+            client,
+            tables,
+            rng,
+            scenario,
+            ..
+        } = self;
+        let tx = pg::begin(client).await?;
+        let mut change = Change {
+            tx: &tx,
+            tables,
+            rng,
+            keys: Vec::new(),
+        };
+        let made = scenario.make(kind, &mut change).await?;
+        let keys = std::mem::take(&mut change.keys);
+        drop(change);
+        pg::commit(tx).await?;
+        for key in keys {
+            match key {
+                KeyChange::Added(t, key) => {
+                    self.tables[t].keys.insert(key);
+                }
+                KeyChange::Removed(t, key) => {
+                    self.tables[t].keys.swap_remove(&key);
+                }
+            }
+        }
+        Ok(made)
+    }
+
+    async fn create_tables(&self, schema: &str) -> Result<(), SimulateError> {
+        for (i, table) in self.tables.iter().enumerate() {
+            if i == 0 && schema != "public" {
+                self.client.run(&table.sql.create_schema).await?;
+            }
+            self.client.run(&table.sql.create_table).await?;
+        }
+        for sql in self.scenario.prepare() {
+            self.client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| DbError::new("prepare the source for the scenario", e))?;
+        }
+        Ok(())
+    }
+
+    async fn check_shape(&self) -> Result<(), SimulateError> {
+        for table in &self.tables {
+            let quoted = format!(
+                "{}.{}",
+                naming::quote_ident(&table.schema),
+                naming::quote_ident(&table.dataset.name)
+            );
+            let found: Vec<String> = self
+                .client
+                .rows(&catalog::columns(), &[&quoted])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if found.is_empty() {
+                return Err(SimulateError::MissingTable {
+                    table: table.dataset.name.clone(),
+                    schema: table.schema.clone(),
+                    database: self.database.clone(),
+                    store: self.scenario.store().to_owned(),
+                });
+            }
+            let missing: Vec<String> = table
+                .dataset
+                .columns
+                .iter()
+                .filter(|c| !found.contains(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            if !missing.is_empty() {
+                return Err(SimulateError::WrongShape {
+                    table: table.dataset.name.clone(),
+                    database: self.database.clone(),
+                    store: self.scenario.store().to_owned(),
+                    columns: missing,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connects, retrying with backoff (0.25 s doubling to 4 s) while the server is
+/// unreachable.
+async fn reconnect(config: &Config) -> Result<Client, SimulateError> {
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match config.connect(NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                return Ok(client);
+            }
+            Err(e) if attempt >= RECONNECT_ATTEMPTS => {
+                let (host, port) = pg::host_port(config);
+                return Err(SimulateError::Unreachable {
+                    database: config.get_dbname().unwrap_or("").to_owned(),
+                    host,
+                    port,
+                    attempts: attempt,
+                    source: e,
+                });
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+        }
+    }
+}
+
+/// Sets the returned flag on SIGINT or SIGTERM, so a run finishes its current change and
+/// stops. The handlers are installed before this returns: a signal that arrives while the
+/// caller is still busy (starting a database, say) is not lost, and does not kill the
+/// process with what it started still running.
+pub fn stop_on_signals() -> Arc<AtomicBool> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return stop;
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}

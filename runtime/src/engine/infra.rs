@@ -1,0 +1,233 @@
+//! `infra`: what a platform needs in its merge database — batch tables, staging and merge
+//! tables, workspace views — created where missing and evolved where the model changed.
+//! `run` creates and evolves its stream's tables through this same code.
+//!
+//! Evolution only ever adds nullable columns, widens varchar and numeric columns, relaxes
+//! NOT NULL, and recreates views; everything else is refused with what to do, before
+//! anything is changed. Tables are never dropped.
+
+use super::error::Error;
+use super::session::Engine;
+use crate::pg::{self, DbError, Exec};
+use datasurface_codegen::sql::evolve::{self, Change, ExistingColumn, ExistingTable};
+use datasurface_codegen::sql::{BatchSql, DatasetSql, Statement, View, catalog, lock_id, views};
+use datasurface_model::{DatasetSchema, Platform, Store, naming};
+use tokio_postgres::{Client, Transaction};
+
+/// What infra does, or would do, for a platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The DDL, in order.
+    pub statements: Vec<Statement>,
+    /// How many of the statements create a table, an index or a view.
+    pub creates: usize,
+    /// Columns added by hand to merge tables, left as they are: `table.column`.
+    pub ignored: Vec<String>,
+}
+
+impl Engine<'_> {
+    /// Plans, and unless `plan_only` applies, everything `platform` needs. All of it in one
+    /// transaction: a refused or failed change leaves the database as it was.
+    pub async fn infra(&self, platform: Platform<'_>, plan_only: bool) -> Result<Plan, Error> {
+        let mut client = self.merge_db(platform).await?;
+        let tx = begin_locked(&mut client, platform).await?;
+        let datasets = self.eco.ingested(&platform.name);
+        let TablePlan { mut plan, retyped } = plan_tables(&tx, platform, &datasets).await?;
+        let views = plan_views(&tx, self, platform, &retyped).await?;
+        plan.creates += views.creates.len();
+        plan.statements.splice(0..0, views.drops);
+        plan.statements.extend(views.creates);
+        if !plan_only {
+            for statement in &plan.statements {
+                tx.run(statement).await?;
+            }
+            pg::commit(tx).await?;
+        }
+        Ok(plan)
+    }
+}
+
+/// Creates or evolves the platform's batch tables and the tables of `datasets` of `store`,
+/// as `run` needs them; refuses what infra would refuse.
+pub(super) async fn ensure_tables(
+    client: &mut Client,
+    platform: Platform<'_>,
+    store: &Store<'_>,
+    datasets: &[&DatasetSchema],
+) -> Result<(), Error> {
+    let tx = begin_locked(client, platform).await?;
+    let datasets: Vec<(Store<'_>, &DatasetSchema)> =
+        datasets.iter().map(|d| (*store, *d)).collect();
+    let plan = plan_tables(&tx, platform, &datasets).await?.plan;
+    for statement in &plan.statements {
+        tx.run(statement).await?;
+    }
+    Ok(pg::commit(tx).await?)
+}
+
+/// Whether the table or view `name` (unquoted) exists.
+pub(super) async fn table_exists(client: &impl Exec, name: &str) -> Result<bool, DbError> {
+    let found: Option<String> = client
+        .row(&catalog::exists(), &[&naming::quote_ident(name)])
+        .await?
+        .get(0);
+    Ok(found.is_some())
+}
+
+/// A transaction holding the platform's DDL lock: two runners changing the same tables at
+/// once would otherwise collide in the catalog.
+async fn begin_locked<'c>(
+    client: &'c mut Client,
+    platform: Platform<'_>,
+) -> Result<Transaction<'c>, Error> {
+    let tx = pg::begin(client).await?;
+    let sql = BatchSql::new(&platform.name);
+    tx.exec(&sql.ddl_lock, &[&lock_id(&platform.name, None)])
+        .await?;
+    Ok(tx)
+}
+
+/// The DDL that creates what is missing of the batch tables and the tables of `datasets`,
+/// and evolves what exists; [`Error::Refused`] with every reason when something cannot be
+/// evolved safely.
+async fn plan_tables(
+    client: &impl Exec,
+    platform: Platform<'_>,
+    datasets: &[(Store<'_>, &DatasetSchema)],
+) -> Result<TablePlan, Error> {
+    let mut out = TablePlan::default();
+    let mut refusals = Vec::new();
+    let batch_tables = BatchSql::new(&platform.name).create;
+    let dataset_tables = datasets.iter().map(|(store, dataset)| {
+        (
+            Some(*dataset),
+            DatasetSql::new(&platform, *store, dataset).tables,
+        )
+    });
+    for (dataset, tables) in std::iter::once((None, batch_tables)).chain(dataset_tables) {
+        // Staging comes first: the merge table's evolution compares with it.
+        let mut staging = None;
+        for ddl in tables {
+            let found = read_table(client, &ddl.object).await?;
+            match (found, ddl.shape, dataset) {
+                (None, _, _) => {
+                    out.plan.creates += 1;
+                    out.plan.statements.push(ddl.statement);
+                }
+                (Some(existing), Some(shape), Some(dataset)) => {
+                    let e =
+                        evolve::evolve(&ddl.object, dataset, shape, &existing, staging.as_ref());
+                    if e.changes.iter().any(Change::retypes) {
+                        out.retyped.push(ddl.object.clone());
+                    }
+                    out.plan
+                        .statements
+                        .extend(e.changes.into_iter().map(|c| c.statement));
+                    out.plan
+                        .ignored
+                        .extend(e.ignored.into_iter().map(|c| format!("{}.{c}", ddl.object)));
+                    refusals.extend(e.refusals);
+                    staging.get_or_insert(existing);
+                }
+                // The batch tables and indexes are left as they are once they exist.
+                (Some(_), _, _) => {}
+            }
+        }
+    }
+    if refusals.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Refused(refusals))
+    }
+}
+
+/// The table DDL, and the tables it gives a column another type.
+#[derive(Default)]
+struct TablePlan {
+    plan: Plan,
+    retyped: Vec<String>,
+}
+
+/// View DDL: drops go before the table DDL (a view blocks changing its columns' types),
+/// creates after it.
+struct ViewPlan {
+    drops: Vec<Statement>,
+    creates: Vec<Statement>,
+}
+
+async fn plan_views(
+    client: &impl Exec,
+    engine: &Engine<'_>,
+    platform: Platform<'_>,
+    retyped: &[String],
+) -> Result<ViewPlan, Error> {
+    let mut plan = ViewPlan {
+        drops: Vec::new(),
+        creates: Vec::new(),
+    };
+    for (assignment, store, dataset) in engine.eco.assigned_sinks(&platform.name) {
+        let merge = naming::merge_table(&platform.name, &store.name, &dataset.name);
+        let retyped = retyped.contains(&merge);
+        for view in views(
+            &platform,
+            &assignment.workspace,
+            &assignment.dsg,
+            &store.name,
+            dataset,
+        ) {
+            let existing = read_columns(client, &view.name).await?;
+            let View {
+                create,
+                drop,
+                columns,
+                ..
+            } = view;
+            match (assignment.is_active(), existing) {
+                (true, None) => plan.creates.push(create),
+                (true, Some(found))
+                    if retyped || found.iter().map(|c| &c.name).ne(columns.iter()) =>
+                {
+                    plan.drops.push(drop);
+                    plan.creates.push(create);
+                }
+                (false, Some(_)) => plan.drops.push(drop),
+                _ => {}
+            }
+        }
+    }
+    Ok(plan)
+}
+
+async fn read_columns(
+    client: &impl Exec,
+    name: &str,
+) -> Result<Option<Vec<ExistingColumn>>, DbError> {
+    let columns: Vec<ExistingColumn> = client
+        .rows(&catalog::columns(), &[&naming::quote_ident(name)])
+        .await?
+        .iter()
+        .map(|r| ExistingColumn {
+            name: r.get(0),
+            pg_type: r.get(1),
+            nullable: r.get(2),
+            has_default: r.get(3),
+        })
+        .collect();
+    Ok((!columns.is_empty()).then_some(columns))
+}
+
+async fn read_table(client: &impl Exec, name: &str) -> Result<Option<ExistingTable>, DbError> {
+    let Some(columns) = read_columns(client, name).await? else {
+        return Ok(None);
+    };
+    let primary_key = client
+        .rows(&catalog::primary_key(), &[&naming::quote_ident(name)])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Some(ExistingTable {
+        columns,
+        primary_key,
+    }))
+}

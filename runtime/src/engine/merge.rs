@@ -1,0 +1,197 @@
+//! Merging staging into the merge tables, and the metrics that say what it did.
+
+use super::error::Error;
+use super::reset::restart;
+use super::run::Batch;
+use super::state::{BatchState, DatasetState, Metrics, Staged};
+use crate::pg::{self, DbError, Exec};
+use datasurface_codegen::sql::{Counts, DatasetSql};
+use datasurface_model::{Classification, DatasetSchema};
+use std::collections::BTreeMap;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Transaction};
+
+/// Merges batch `id` (which must be `ingested`) and commits it with its metrics, all in
+/// one transaction. Refuses, and sends the batch back to `started`, when the snapshot has
+/// duplicate keys, would delete more than `limit` percent of a dataset's current rows, or
+/// fails a statement by its data.
+pub(super) async fn merge(
+    client: &mut Client,
+    batch: &Batch<'_>,
+    id: i32,
+    limit: u8,
+) -> Result<BTreeMap<String, Metrics>, Error> {
+    let tx = pg::begin(client).await?;
+    let row = tx.row(&batch.sql.lock_batch, &[&batch.key]).await?;
+    let state = BatchState::from_json(row.get(2)).map_err(|e| Error::Unreadable {
+        stream: batch.stream.key.clone(),
+        batch: id,
+        what: format!("its state cannot be read ({e})"),
+    })?;
+
+    let mut per_dataset = BTreeMap::new();
+    let mut refused = None;
+    for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
+        match merge_dataset(&tx, dataset, sql, &state, id, limit).await {
+            Ok(m) => {
+                per_dataset.insert(dataset.name.clone(), m);
+            }
+            Err(Refused::Because(error)) => {
+                refused = Some(error);
+                break;
+            }
+            Err(Refused::Failed(error)) if error.is_data_error() => {
+                refused = Some(Error::MergeData {
+                    batch: id,
+                    dataset: dataset.name.clone(),
+                    source: error,
+                });
+                break;
+            }
+            Err(Refused::Failed(error)) => {
+                return Err(Error::Merge {
+                    batch: id,
+                    platform: batch.stream.platform.name.clone(),
+                    stream: batch.stream.key.clone(),
+                    source: error,
+                });
+            }
+        }
+    }
+    if let Some(error) = refused {
+        pg::rollback(tx).await?;
+        restart(client, batch, id).await?;
+        return Err(error);
+    }
+
+    let total = Metrics::sum(per_dataset.values());
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let committed = BatchState {
+        schema: state.schema,
+        datasets: per_dataset
+            .iter()
+            .map(|(name, m)| (name.clone(), DatasetState::Merged(*m)))
+            .collect(),
+        last_error: None,
+    };
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &batch.key,
+        &id,
+        &as_i64(total.inserted),
+        &as_i64(total.updated),
+        &as_i64(total.deleted),
+        &committed.to_json(),
+    ];
+    tx.exec(&batch.sql.committed, &params).await?;
+    pg::commit(tx).await?;
+    Ok(per_dataset)
+}
+
+/// Why one dataset was not merged.
+enum Refused {
+    /// The batch must go back to `started`.
+    Because(Error),
+    /// A statement failed.
+    Failed(DbError),
+}
+
+impl From<DbError> for Refused {
+    fn from(e: DbError) -> Self {
+        Refused::Failed(e)
+    }
+}
+
+/// Merges one dataset inside the batch's transaction; its metrics.
+async fn merge_dataset(
+    tx: &Transaction<'_>,
+    dataset: &DatasetSchema,
+    sql: &DatasetSql,
+    state: &BatchState,
+    id: i32,
+    limit: u8,
+) -> Result<Metrics, Refused> {
+    // Staging is unlogged: a server crash since the snapshot leaves it empty.
+    let staged: i64 = tx.row(&sql.staging_rows, &[]).await?.get(0);
+    let snapshot = state
+        .staged(&dataset.name)
+        .filter(|s| u64::try_from(staged).is_ok_and(|n| n == s.total));
+    let Some(Staged { total, unique_key }) = snapshot else {
+        return Err(Refused::Because(Error::StagingLost {
+            batch: id,
+            dataset: dataset.name.clone(),
+        }));
+    };
+    // A unique index on the source's key columns already rules duplicates out.
+    if !unique_key {
+        let duplicates: Vec<String> = tx
+            .rows(&sql.duplicate_keys, &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !duplicates.is_empty() {
+            return Err(Refused::Because(Error::DuplicateKeys {
+                batch: id,
+                table: sql.snapshot.source_table.clone(),
+                count: duplicates.len() as u64,
+                keys: keys_may_show(dataset).then_some(duplicates),
+            }));
+        }
+    }
+    let has_current: bool = tx.row(&sql.has_current, &[]).await?.get(0);
+    let mut m = Metrics {
+        total,
+        ..Metrics::default()
+    };
+    let mut new_versions = 0;
+    let steps = if has_current {
+        &sql.merge
+    } else {
+        &sql.first_load
+    };
+    for step in steps {
+        let params: &[&(dyn ToSql + Sync)] = if step.takes_batch { &[&id] } else { &[] };
+        if step.counts == Counts::UpdatedAndDeleted {
+            let row = tx.row(&step.statement, params).await?;
+            let (updated, deleted): (i64, i64) = (row.get(0), row.get(1));
+            m.updated = u64::try_from(updated).unwrap_or(0);
+            m.deleted = u64::try_from(deleted).unwrap_or(0);
+            continue;
+        }
+        let n = tx.exec(&step.statement, params).await?;
+        match step.counts {
+            Counts::Inserted => m.inserted = n,
+            Counts::Updated => m.updated = n,
+            Counts::Deleted => m.deleted = n,
+            Counts::InsertedAndUpdated => new_versions = n,
+            Counts::UpdatedAndDeleted | Counts::Nothing => {}
+        }
+    }
+    if new_versions > 0 {
+        m.inserted = new_versions - m.updated;
+    }
+    // The keys current before the merge: those still in the snapshot, plus those gone.
+    let current = m.total - m.inserted + m.deleted;
+    if current > 0 && m.deleted * 100 > u64::from(limit) * current {
+        return Err(Refused::Because(Error::MassDelete {
+            batch: id,
+            dataset: dataset.name.clone(),
+            deleted: m.deleted,
+            current,
+            limit,
+        }));
+    }
+    tx.run(&sql.clear_staging).await?;
+    Ok(m)
+}
+
+/// Whether key values of `dataset` may appear in a message: only when every key column is
+/// classified public or internal.
+fn keys_may_show(dataset: &DatasetSchema) -> bool {
+    dataset.key_columns().all(|c| {
+        matches!(
+            c.classification.or(dataset.classification),
+            Some(Classification::Public | Classification::Internal)
+        )
+    })
+}

@@ -1,0 +1,42 @@
+//! The batch engine: `run`, `reset-batch`, `status` and `infra` on a platform's merge
+//! database, from a validated model.
+//!
+//! ```text
+//!   (none / committed / reset) ──start──▶ started ──ingest──▶ ingested ──merge──▶ committed
+//!                                           ▲                     │
+//!                                           ├── mass delete, duplicate keys, data errors
+//!                                           └── reset-batch
+//!   committed ──reset-batch --to-batch N──▶ reset (every batch after N, forensic only)
+//! ```
+//!
+//! Each arrow is one transaction of the merge database that changes the data and the
+//! batch's status together, so a crash anywhere leaves the last committed state and the
+//! next `run` carries on from it. One runner per stream is enforced by a session advisory
+//! lock (`session.rs`). Every statement comes from `datasurface_codegen::sql`, so what runs is
+//! what the generated SQL files show.
+//!
+//! A newcomer finds each command of [`Engine`] in its module: [`run`](Engine::run) in `run.rs` (which
+//! takes `ingest.rs` and then `merge.rs`), [`reset`](Engine::reset) in `reset.rs`,
+//! [`rewind`](Engine::rewind) in `rewind.rs`, [`status`](Engine::status) in `status.rs`,
+//! [`infra`](Engine::infra) in `infra.rs`; the row hashes in `rows.rs`, the batch's typed
+//! state in `state.rs`.
+
+mod error;
+mod infra;
+mod ingest;
+mod merge;
+mod reset;
+mod rewind;
+mod rows;
+mod run;
+mod session;
+mod state;
+mod status;
+
+pub use error::{BUSY_EXIT_CODE, Error};
+pub use infra::Plan;
+pub use rewind::Rewind;
+pub use run::{Outcome, RunOptions};
+pub use session::Engine;
+pub use state::{BatchState, BatchStatus, DatasetState, Metrics, Staged, UnknownStatus};
+pub use status::{BatchRecord, write_table};

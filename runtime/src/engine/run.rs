@@ -1,0 +1,189 @@
+//! `run`: one whole batch of a stream — start (or resume the open batch), ingest, merge,
+//! commit.
+
+use super::error::Error;
+use super::session::Engine;
+use super::state::{BatchState, BatchStatus, Metrics};
+use super::{infra, ingest, merge};
+use crate::pg::{self, Exec};
+use datasurface_codegen::sql::{BatchSql, DatasetSql};
+use datasurface_model::Stream;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+/// Options of `run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides the store's mass-delete guard for this run.
+    pub max_delete_percent: Option<u8>,
+}
+
+/// A committed batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub batch: i32,
+    pub metrics: Metrics,
+    pub per_dataset: BTreeMap<String, Metrics>,
+    pub elapsed: Duration,
+    /// Time spent taking the snapshot (zero when the batch was already ingested).
+    pub ingest: Duration,
+    /// Time spent merging and committing.
+    pub merge: Duration,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = &self.metrics;
+        write!(
+            f,
+            "batch {} committed: {} inserted, {} updated, {} deleted, {} rows in {:.1} s (snapshot {:.1} s, merge {:.1} s)",
+            self.batch,
+            m.inserted,
+            m.updated,
+            m.deleted,
+            m.total,
+            self.elapsed.as_secs_f64(),
+            self.ingest.as_secs_f64(),
+            self.merge.as_secs_f64()
+        )
+    }
+}
+
+/// One stream's batch as the engine works on it: the statements of its datasets, and the
+/// schema fingerprints a batch records.
+pub(super) struct Batch<'s> {
+    pub(super) stream: &'s Stream<'s>,
+    pub(super) sql: BatchSql,
+    pub(super) datasets: Vec<DatasetSql>,
+    pub(super) key: String,
+}
+
+impl<'s> Batch<'s> {
+    pub(super) fn new(stream: &'s Stream<'s>) -> Self {
+        Batch {
+            sql: BatchSql::new(&stream.platform.name),
+            datasets: stream
+                .datasets
+                .iter()
+                .map(|d| DatasetSql::new(&stream.platform, stream.store, d))
+                .collect(),
+            key: stream.key.to_string(),
+            stream,
+        }
+    }
+
+    /// The schema fingerprints of the stream's datasets as the model has them now.
+    pub(super) fn fingerprints(&self) -> BTreeMap<String, String> {
+        self.stream
+            .datasets
+            .iter()
+            .map(|d| (d.name.clone(), d.fingerprint()))
+            .collect()
+    }
+
+    /// The state of a batch (re)started under the model as it is now.
+    pub(super) fn started_state(&self) -> BatchState {
+        BatchState::started(self.fingerprints())
+    }
+}
+
+impl Engine<'_> {
+    /// Runs one whole batch of `stream`: start (or resume the open one), ingest, merge,
+    /// commit.
+    pub async fn run(&self, stream: &Stream<'_>, options: &RunOptions) -> Result<Outcome, Error> {
+        let started = Instant::now();
+        let batch = Batch::new(stream);
+        self.locked(stream, async |db| {
+            infra::ensure_tables(db, stream.platform, &stream.store, &stream.datasets).await?;
+            let (id, status) = open_batch(db, &batch).await?;
+            let result = self.take(db, &batch, id, status, options, started).await;
+            if let Err(e) = &result {
+                // Best effort: the batch stays where it is either way.
+                let message = e.to_string();
+                let _ = db
+                    .exec(&batch.sql.record_error, &[&batch.key, &id, &message])
+                    .await;
+            }
+            result
+        })
+        .await
+    }
+
+    /// Takes batch `id` from `status` to committed.
+    async fn take(
+        &self,
+        db: &mut Client,
+        batch: &Batch<'_>,
+        id: i32,
+        status: BatchStatus,
+        options: &RunOptions,
+        started: Instant,
+    ) -> Result<Outcome, Error> {
+        let ingesting = Instant::now();
+        if status == BatchStatus::Started {
+            ingest::ingest(db, batch, id, self.env).await?;
+        }
+        let ingest = ingesting.elapsed();
+        let limit = options
+            .max_delete_percent
+            .unwrap_or(batch.stream.store.capture.max_delete_percent);
+        let merging = Instant::now();
+        let per_dataset = match merge::merge(db, batch, id, limit).await {
+            // The batch is back to `started`: take the snapshot again, once.
+            Err(Error::StagingLost { .. }) => {
+                ingest::ingest(db, batch, id, self.env).await?;
+                merge::merge(db, batch, id, limit).await?
+            }
+            other => other?,
+        };
+        Ok(Outcome {
+            batch: id,
+            metrics: Metrics::sum(per_dataset.values()),
+            per_dataset,
+            elapsed: started.elapsed(),
+            ingest,
+            merge: merging.elapsed(),
+        })
+    }
+}
+
+/// The stream's open batch (`started` or `ingested`), or a new one when there is none.
+/// Refuses to resume a batch whose datasets changed in the model since it started.
+async fn open_batch(client: &mut Client, batch: &Batch<'_>) -> Result<(i32, BatchStatus), Error> {
+    let tx = pg::begin(client).await?;
+    let sql = &batch.sql;
+    if let Some(row) = tx.opt_row(&sql.last_batch, &[&batch.key]).await? {
+        let id: i32 = row.get(0);
+        let unreadable = |what: String| Error::Unreadable {
+            stream: batch.stream.key.clone(),
+            batch: id,
+            what,
+        };
+        let status = BatchStatus::parse(row.get(1)).map_err(|e| unreadable(e.to_string()))?;
+        if status.is_open() {
+            let state = BatchState::from_json(row.get(2))
+                .map_err(|e| unreadable(format!("its state cannot be read ({e})")))?;
+            let changed: Vec<String> = batch
+                .stream
+                .datasets
+                .iter()
+                .filter(|d| state.schema.get(&d.name) != Some(&d.fingerprint()))
+                .map(|d| d.name.clone())
+                .collect();
+            if !changed.is_empty() {
+                return Err(Error::SchemaChanged {
+                    stream: batch.stream.key.clone(),
+                    batch: id,
+                    datasets: changed,
+                });
+            }
+            return Ok((id, status));
+        }
+    }
+    let id: i32 = tx.row(&sql.next_batch, &[&batch.key]).await?.get(0);
+    let state = batch.started_state().to_json();
+    tx.exec(&sql.start, &[&batch.key, &id, &state]).await?;
+    pg::commit(tx).await?;
+    Ok((id, BatchStatus::Started))
+}

@@ -1,0 +1,189 @@
+//! A batch's place in the state machine and what it records: `batch_status` and the
+//! `state` column of `{platform}_batch_metrics`, typed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Where a batch is. A run that fails leaves its batch where it was (`started` or
+/// `ingested`), so the next run carries on from there; the failure is recorded in
+/// [`BatchState::last_error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchStatus {
+    /// Opened; the snapshot is (still) to be taken.
+    Started,
+    /// The snapshot is in staging; the merge is to be done.
+    Ingested,
+    /// Merged, with its metrics.
+    Committed,
+    /// Rewound away by `reset-batch --to-batch`: its changes were undone.
+    Reset,
+}
+
+impl BatchStatus {
+    /// As the metrics table spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Started => "started",
+            BatchStatus::Ingested => "ingested",
+            BatchStatus::Committed => "committed",
+            BatchStatus::Reset => "reset",
+        }
+    }
+
+    /// Reads the metrics table's spelling.
+    pub fn parse(text: &str) -> Result<Self, UnknownStatus> {
+        [
+            BatchStatus::Started,
+            BatchStatus::Ingested,
+            BatchStatus::Committed,
+            BatchStatus::Reset,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+
+    /// Whether a run continues this batch rather than starting a new one.
+    pub fn is_open(self) -> bool {
+        matches!(self, BatchStatus::Started | BatchStatus::Ingested)
+    }
+}
+
+impl fmt::Display for BatchStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `batch_status` this runtime does not know (written by hand, or by another version).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("batch status `{0}` is not one this runtime knows (started, ingested, committed, reset)")]
+pub struct UnknownStatus(pub String);
+
+/// What one dataset's merge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub total: u64,
+}
+
+impl Metrics {
+    /// The sum of `metrics`.
+    pub fn sum<'a>(metrics: impl IntoIterator<Item = &'a Metrics>) -> Metrics {
+        metrics
+            .into_iter()
+            .fold(Metrics::default(), |a, m| Metrics {
+                inserted: a.inserted + m.inserted,
+                updated: a.updated + m.updated,
+                deleted: a.deleted + m.deleted,
+                total: a.total + m.total,
+            })
+    }
+}
+
+/// What an ingested batch knows of one dataset's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staged {
+    /// Rows in the snapshot: staging must still hold as many before the merge.
+    pub total: u64,
+    /// Whether the source enforces a unique index on the key, so the snapshot cannot
+    /// repeat a key and the duplicate check is skipped.
+    pub unique_key: bool,
+}
+
+/// One dataset's record in a batch: its snapshot once ingested, its metrics once merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DatasetState {
+    Merged(Metrics),
+    Staged(Staged),
+}
+
+/// The `state` column: what the batch was started with and what it has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchState {
+    /// Each dataset's schema fingerprint when the batch started: a different one now means
+    /// the model changed under the open batch.
+    pub schema: BTreeMap<String, String>,
+    /// Per dataset: the snapshot (ingested) or the metrics (committed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, DatasetState>,
+    /// Why the last run of this open batch failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl BatchState {
+    /// The state of a batch started with these schema fingerprints.
+    pub fn started(schema: BTreeMap<String, String>) -> Self {
+        BatchState {
+            schema,
+            ..BatchState::default()
+        }
+    }
+
+    /// Reads the `state` column.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    /// Writes the `state` column.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// The snapshot record of `dataset`, once ingested.
+    pub fn staged(&self, dataset: &str) -> Option<Staged> {
+        match self.datasets.get(dataset) {
+            Some(DatasetState::Staged(s)) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn states_read_back_as_the_metrics_table_holds_them() {
+        let ingested = json!({
+            "schema": {"people": "ab12"},
+            "datasets": {"people": {"total": 5, "unique_key": true}}
+        });
+        let state = BatchState::from_json(ingested.clone()).expect("ingested");
+        assert_eq!(
+            state.staged("people"),
+            Some(Staged {
+                total: 5,
+                unique_key: true
+            })
+        );
+        assert_eq!(state.to_json(), ingested);
+
+        let committed = json!({
+            "schema": {"people": "ab12"},
+            "datasets": {"people": {"inserted": 1, "updated": 2, "deleted": 3, "total": 4}}
+        });
+        let state = BatchState::from_json(committed.clone()).expect("committed");
+        assert_eq!(state.staged("people"), None);
+        assert_eq!(state.to_json(), committed);
+        assert_eq!(
+            BatchState::started(Default::default()).to_json(),
+            json!({"schema": {}})
+        );
+    }
+
+    #[test]
+    fn statuses_read_back() {
+        for s in ["started", "ingested", "committed", "reset"] {
+            assert_eq!(BatchStatus::parse(s).map(|s| s.as_str()), Ok(s));
+        }
+        assert!(BatchStatus::parse("failed").is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Running statements: the one database error type, and the calls that run codegen's
+//! statements and name what failed.
+
+use datasurface_codegen::sql::Statement;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
+
+/// A statement the database refused or could not run, with what it was for. Never shows a
+/// row value: details of data errors (which PostgreSQL fills with the failing row or key)
+/// are left out, and a value quoted in their message is replaced.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", describe(.source))]
+pub struct DbError {
+    what: String,
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+impl DbError {
+    /// `source`, which happened while doing `what`.
+    pub fn new(what: impl Into<String>, source: tokio_postgres::Error) -> Self {
+        DbError {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The SQLSTATE the server sent, if it sent one.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.source.code()
+    }
+
+    /// Whether the statement failed because of the data it worked on — a value that does
+    /// not fit, a violated constraint, an index entry too large — rather than because of the
+    /// server or the connection: running it again on the same data fails again.
+    pub fn is_data_error(&self) -> bool {
+        self.code().is_some_and(|c| {
+            let code = c.code();
+            code.starts_with("22") || code.starts_with("23") || code == "54000"
+        })
+    }
+
+    /// Whether the connection, not the statement, failed: reconnecting may help.
+    pub fn is_connection_error(&self) -> bool {
+        match self.source.code() {
+            Some(code) => {
+                let c = code.code();
+                c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+            }
+            None => self.source.is_closed(),
+        }
+    }
+}
+
+/// A database error as PostgreSQL words it — message, detail, hint — without row values.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        // The driver's own words ("error connecting to server"), then each cause.
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            let line = c.to_string();
+            if !text.ends_with(&line) {
+                text.push_str(&format!(": {line}"));
+            }
+            cause = c.source();
+        }
+        return text;
+    };
+    let class = db.code().code().get(..2).unwrap_or("");
+    let mut text = if class == "22" {
+        redact_value(db.message())
+    } else {
+        db.message().to_owned()
+    };
+    // Data and integrity errors detail the failing row or key: values stay out.
+    if let Some(detail) = db.detail().filter(|_| class != "22" && class != "23") {
+        text.push_str(&format!(" ({detail})"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("; hint: {hint}"));
+    }
+    text
+}
+
+/// `invalid input syntax for type integer: "abc"` → `… integer: (value not shown)`.
+fn redact_value(message: &str) -> String {
+    match message.find(": \"") {
+        Some(at) if message.ends_with('"') => format!("{}: (value not shown)", &message[..at]),
+        _ => message.to_owned(),
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Runs codegen's statements on a client or a transaction; a failure names the statement.
+pub(crate) trait Exec: GenericClient + Sync {
+    /// Runs a statement; the number of rows it changed.
+    async fn exec(&self, s: &Statement, params: Params<'_>) -> Result<u64, DbError> {
+        self.execute(s.sql(), params)
+            .await
+            .map_err(|e| DbError::new(s.what(), e))
+    }
+
+    /// Runs a query; its rows.
+    async fn rows(&self, s: &Statement, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        self.query(s.sql(), params)
+            .await
+            .map_err(|e| DbError::new(s.what(), e))
+    }
+
+    /// Runs a query that returns exactly one row.
+    async fn row(&self, s: &Statement, params: Params<'_>) -> Result<Row, DbError> {
+        self.query_one(s.sql(), params)
+            .await
+            .map_err(|e| DbError::new(s.what(), e))
+    }
+
+    /// Runs a query that returns at most one row.
+    async fn opt_row(&self, s: &Statement, params: Params<'_>) -> Result<Option<Row>, DbError> {
+        self.query_opt(s.sql(), params)
+            .await
+            .map_err(|e| DbError::new(s.what(), e))
+    }
+
+    /// Runs a statement that takes no parameters, with the simple protocol (DDL, `ANALYZE`,
+    /// `TRUNCATE`).
+    async fn run(&self, s: &Statement) -> Result<(), DbError> {
+        self.batch_execute(s.sql())
+            .await
+            .map_err(|e| DbError::new(s.what(), e))
+    }
+}
+
+impl<C: GenericClient + Sync> Exec for C {}
+
+/// Opens a transaction.
+pub(crate) async fn begin(client: &mut Client) -> Result<Transaction<'_>, DbError> {
+    client
+        .transaction()
+        .await
+        .map_err(|e| DbError::new("begin a transaction", e))
+}
+
+/// Commits a transaction.
+pub(crate) async fn commit(tx: Transaction<'_>) -> Result<(), DbError> {
+    tx.commit()
+        .await
+        .map_err(|e| DbError::new("commit the transaction", e))
+}
+
+/// Rolls a transaction back.
+pub(crate) async fn rollback(tx: Transaction<'_>) -> Result<(), DbError> {
+    tx.rollback()
+        .await
+        .map_err(|e| DbError::new("roll the transaction back", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_value;
+
+    #[test]
+    fn values_quoted_in_data_errors_are_not_shown() {
+        assert_eq!(
+            redact_value("invalid input syntax for type integer: \"4 Main St\""),
+            "invalid input syntax for type integer: (value not shown)"
+        );
+        assert_eq!(
+            redact_value("value too long for type character varying(5)"),
+            "value too long for type character varying(5)"
+        );
+    }
+}
