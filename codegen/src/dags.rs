@@ -3,8 +3,10 @@
 //! exit code is the task's result. The files import nothing from this project and touch
 //! no database when Airflow parses them.
 
+use crate::artifact::Artifact;
+use crate::image::image;
+use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
-use crate::{Artifact, naming_k8s};
 use askama::Template;
 use datasurface_model::{Credential, PlatformMode, StreamKey, ValidEcosystem, naming};
 
@@ -101,7 +103,7 @@ pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
     let mut out = Vec::new();
     for platform in eco.platforms() {
         let provider = platform.provider;
-        let image = crate::image(eco, provider);
+        let image = image(eco, provider);
         let image = image.as_str();
         let k8s = naming::k8s_name(&platform.name);
         let mode = match platform.mode {

@@ -1,7 +1,7 @@
 //! The image recipe: the model repo's binary, built in one stage, run from a slim base as
 //! a non-root user. No git clone and no token in the pod: the model is in the binary.
 
-use crate::{Artifact, Context};
+use crate::artifact::{Artifact, Context};
 use datasurface_model::{ValidEcosystem, YellowServiceProvider, naming};
 
 /// The Rust toolchain image the binary is built with.

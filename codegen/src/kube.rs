@@ -3,9 +3,11 @@
 //! pod launcher needs, PostgreSQL, Airflow with the DAGs in a ConfigMap, a NetworkPolicy,
 //! and per platform a Job running `infra`. Secrets are only ever referenced.
 
+use crate::artifact::Artifact;
 use crate::dags::Dag;
+use crate::image::image;
+use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
-use crate::{Artifact, naming_k8s};
 use datasurface_model::{Credential, Platform, ValidEcosystem, YellowServiceProvider, naming};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -443,7 +445,7 @@ fn infra_job(eco: &ValidEcosystem, platform: Platform<'_>) -> Job {
     let name = naming_k8s::object_name(&[&naming::k8s_name(&platform.name), "infra"]);
     let container = Container {
         name: "infra".into(),
-        image: Some(crate::image(eco, provider)),
+        image: Some(image(eco, provider)),
         image_pull_policy: Some("IfNotPresent".into()),
         args: Some(vec![
             "infra".into(),

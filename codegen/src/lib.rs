@@ -10,6 +10,7 @@
 
 mod artifact;
 pub mod dags;
+mod generate;
 mod image;
 pub mod kube;
 mod naming_k8s;
@@ -18,6 +19,7 @@ mod secrets;
 pub mod sql;
 mod sql_files;
 
-pub use artifact::{Artifact, Context, generate};
+pub use artifact::{Artifact, Context};
+pub use generate::generate;
 pub use image::{image, image_tag};
 pub use pods::JOB_SERVICE_ACCOUNT;

@@ -1,7 +1,7 @@
 //! `secrets.md`: which Kubernetes Secrets the operator creates, with which keys. The
 //! generated objects only ever reference them; no value is ever generated.
 
-use crate::Artifact;
+use crate::artifact::Artifact;
 use datasurface_model::{Credential, ValidEcosystem, naming};
 use std::collections::BTreeMap;
 

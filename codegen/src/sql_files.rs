@@ -1,7 +1,7 @@
 //! The SQL each platform runs, as files a reviewer reads: its tables and views, its batch
 //! bookkeeping, and per dataset the snapshot and the merge.
 
-use crate::Artifact;
+use crate::artifact::Artifact;
 use crate::sql::{BatchSql, DatasetSql, views};
 use datasurface_model::{ValidEcosystem, naming};
 

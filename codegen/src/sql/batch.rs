@@ -2,7 +2,8 @@
 //! `{platform}_batch_metrics`, and the statements that move a batch through
 //! started → ingested → committed.
 
-use super::{Ddl, Statement, q};
+use super::names::q;
+use super::statement::{Ddl, Statement};
 use datasurface_model::naming;
 
 /// The bookkeeping statements of one platform. Parameters are listed on each.

@@ -2,7 +2,7 @@
 //! the merge database. `$1` is always the table's quoted, schema-qualified name
 //! (`"public"."customers"`), so the answer never depends on the role's `search_path`.
 
-use super::Statement;
+use super::statement::Statement;
 
 /// `$1` the table → its oid as text, or NULL when there is no such table or view.
 pub fn exists() -> Statement {

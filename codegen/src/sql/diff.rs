@@ -1,7 +1,8 @@
 //! The difference between a snapshot and the current rows: one pass over both tables finds
 //! the keys that are new, changed or gone, so the writes that follow touch only those.
 
-use super::{ALL_HASH, BATCH_OUT, CURRENT, Counts, KEY_HASH, MergeStep, Statement, Tables, q};
+use super::names::{ALL_HASH, BATCH_OUT, CURRENT, KEY_HASH, Tables, q};
+use super::statement::{Counts, MergeStep, Statement};
 
 /// The session-local table holding one dataset's changes during its merge.
 pub(super) const CHANGES: &str = "ds_surf_changes";

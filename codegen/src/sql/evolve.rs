@@ -1,7 +1,9 @@
 //! Schema evolution: the DDL that brings an existing table to the model, or the reasons it
 //! cannot be done safely. Pure: the runtime reads the catalog and passes what it found.
 
-use super::{Statement, q};
+use super::names::q;
+pub use super::statement::Shape;
+use super::statement::Statement;
 use datasurface_model::{DataType, DatasetSchema};
 
 /// A column as the database has it.
@@ -21,16 +23,6 @@ pub struct ExistingTable {
     pub columns: Vec<ExistingColumn>,
     /// Primary-key columns, in key order (empty when there is none).
     pub primary_key: Vec<String>,
-}
-
-/// What a table must look like beyond the dataset's own columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape<'a> {
-    /// The platform's own columns (`ds_surf_…`), left as they are.
-    pub platform_columns: &'a [&'a str],
-    /// The platform columns that follow the dataset's key in the primary key
-    /// (`ds_surf_batch_in` on forensic merge tables); `None` when the table has no key.
-    pub key_suffix: Option<&'a [&'a str]>,
 }
 
 /// One change that brings a table to the model.

@@ -2,7 +2,8 @@
 //! (SCD2). A version changed or deleted in batch B was last current in B-1.
 
 use super::diff::{self, CHANGES, OP};
-use super::{BATCH_IN, BATCH_OUT, CURRENT, Counts, MergeStep, Statement, Tables, q};
+use super::names::{BATCH_IN, BATCH_OUT, CURRENT, Tables, q};
+use super::statement::{Counts, MergeStep, Statement};
 use datasurface_model::PlatformMode;
 
 /// Finds the changes, then closes the current versions of changed and gone keys, and adds a
@@ -45,21 +46,6 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         diff::done(t),
     ]);
     steps
-}
-
-/// The merge when no version is current: every snapshot row is a new key.
-pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
-    vec![MergeStep::new(
-        Statement::new(
-            format!(
-                "No version of {} is current: insert every row of the snapshot as a new version",
-                t.dataset.name
-            ),
-            t.insert_rows(PlatformMode::Forensic, &t.staging, "s", ""),
-        ),
-        true,
-        Counts::Inserted,
-    )]
 }
 
 /// Rewinds to the state after batch `$1`: versions created after it go, versions closed

@@ -1,6 +1,7 @@
 //! The source snapshot: reading the source table, and writing it to staging.
 
-use super::{ALL_HASH, KEY_HASH, Statement, Tables, q};
+use super::names::{ALL_HASH, KEY_HASH, Tables, q};
+use super::statement::Statement;
 
 /// Session settings of every connection: text forms that do not depend on the server's
 /// or the role's defaults; memory enough for the diff's hash join of snapshot and current

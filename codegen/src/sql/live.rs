@@ -1,7 +1,8 @@
 //! The live merge: the merge table keeps the current row of every key (SCD1).
 
 use super::diff::{self, CHANGES, OP};
-use super::{ALL_HASH, BATCH_ID, Counts, KEY_HASH, MergeStep, Statement, Tables, q};
+use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, Tables, q};
+use super::statement::{Counts, MergeStep, Statement};
 use datasurface_model::PlatformMode;
 
 /// Finds the changes, then deletes, updates and inserts just those rows; each statement
@@ -66,19 +67,4 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         diff::done(t),
     ]);
     steps
-}
-
-/// The merge when the merge table is empty: every snapshot row is new.
-pub(crate) fn first_load(t: &Tables<'_>) -> Vec<MergeStep> {
-    vec![MergeStep::new(
-        Statement::new(
-            format!(
-                "The merge table of {} is empty: insert every row of the snapshot",
-                t.dataset.name
-            ),
-            t.insert_rows(PlatformMode::Live, &t.staging, "s", ""),
-        ),
-        true,
-        Counts::Inserted,
-    )]
 }

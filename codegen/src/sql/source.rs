@@ -2,7 +2,8 @@
 //! source tables the simulator creates from the model and changes. Values are bound as text
 //! and cast to the column's type, so one statement serves every type the model has.
 
-use super::{Statement, q};
+use super::names::{q, quoted};
+use super::statement::Statement;
 use datasurface_model::{Column, DatasetSchema};
 
 /// Creates a database (`CREATE DATABASE` takes no parameters; the name is quoted).
@@ -10,6 +11,23 @@ pub fn create_database(database: &str) -> Statement {
     Statement::new(
         format!("Create the database {database}"),
         format!("CREATE DATABASE {}", q(database)),
+    )
+}
+
+/// Marks where a change can roll back to when one of its steps is refused (a delete of a
+/// row other rows refer to).
+pub fn savepoint() -> Statement {
+    Statement::new(
+        "Mark where this step can roll back to",
+        "SAVEPOINT ds_surf_step",
+    )
+}
+
+/// Rolls back to [`savepoint`], keeping the rest of the change.
+pub fn rollback_to_savepoint() -> Statement {
+    Statement::new(
+        "Undo the refused step, keeping the rest of the change",
+        "ROLLBACK TO SAVEPOINT ds_surf_step",
     )
 }
 
@@ -68,12 +86,7 @@ impl SourceSql {
             })
             .collect::<Vec<_>>()
             .join(",\n");
-        let keys = dataset
-            .primary_key
-            .iter()
-            .map(|k| q(k))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let keys = quoted(dataset.primary_key.iter().map(String::as_str), "");
         let values = dataset
             .columns
             .iter()
@@ -103,12 +116,7 @@ impl SourceSql {
                 format!("Insert a row of {name}"),
                 format!(
                     "INSERT INTO {table} ({}) VALUES ({values})",
-                    dataset
-                        .columns
-                        .iter()
-                        .map(|c| q(&c.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    quoted(dataset.columns.iter().map(|c| c.name.as_str()), "")
                 ),
             ),
             delete: Statement::new(

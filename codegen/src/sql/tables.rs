@@ -1,9 +1,7 @@
 //! DDL of a dataset's staging and merge tables.
 
-use super::evolve::Shape;
-use super::{
-    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, Ddl, KEY_HASH, Statement, Tables, q,
-};
+use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, Tables, q};
+use super::statement::{Ddl, Shape, Statement};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
 /// The statements that create a dataset's staging table, merge table and its indexes.

@@ -2,7 +2,8 @@
 //! dataset's columns only; on forensic platforms `…_view_full` holds every version with
 //! its batch milestones.
 
-use super::{BATCH_IN, BATCH_OUT, CURRENT, Statement, q};
+use super::names::{BATCH_IN, BATCH_OUT, CURRENT, q, quoted};
+use super::statement::Statement;
 use datasurface_model::naming::{self, ViewKind};
 use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
 
@@ -28,7 +29,7 @@ pub fn views(
 ) -> Vec<View> {
     let merge = q(&naming::merge_table(&platform.name, store, &dataset.name));
     let business: Vec<String> = dataset.columns.iter().map(|c| c.name.clone()).collect();
-    let list = business.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+    let list = quoted(business.iter().map(String::as_str), "");
     let view = |kind: ViewKind, columns: Vec<String>, select: String, what: &str| {
         let name = naming::view_name(&platform.name, workspace, dsg, store, &dataset.name, kind);
         View {
@@ -87,12 +88,7 @@ pub fn views(
 /// first such key in key order), oldest first, each column as text. What `demo` shows.
 pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Statement {
     let view = q(view);
-    let keys = dataset
-        .primary_key
-        .iter()
-        .map(|k| q(k))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let keys = quoted(dataset.primary_key.iter().map(String::as_str), "");
     let columns = dataset
         .columns
         .iter()

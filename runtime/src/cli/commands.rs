@@ -1,7 +1,6 @@
 //! One handler per command: it calls the engine (or generation) and renders the typed
 //! result for a person.
 
-use super::FAILURE;
 use super::args::{Command, StreamArgs};
 use crate::engine::{Engine, Error, RunOptions, write_table};
 use crate::pg::Environment;
@@ -10,6 +9,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 const SUCCESS: u8 = 0;
+/// Exit code of a command that failed.
+pub(super) const FAILURE: u8 = 1;
 
 /// `validate`: every error and warning, then one line saying what the model holds.
 pub(super) fn validate(

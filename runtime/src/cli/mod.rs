@@ -7,13 +7,11 @@ mod commands;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, FromArgMatches};
+use commands::FAILURE;
 use datasurface_model::Ecosystem;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
-
-/// Exit code of a command that failed.
-pub(crate) const FAILURE: u8 = 1;
 
 /// A model's runtime binary: the model, and what the development tools use with it.
 #[derive(Debug)]

@@ -4,8 +4,7 @@
 //! every platform after each burst of changes.
 
 use super::cluster::{Cluster, ClusterError};
-use super::scenario_for;
-use super::simulate::{self, Scenario, SimulateError, Simulator};
+use super::simulate::{self, Scenario, SimulateError, Simulator, scenario_for};
 use crate::engine::{self, Engine, RunOptions, write_table};
 use crate::pg::{self, ConnectError, DbError, Environment, Exec};
 use datasurface_codegen::sql::{longest_history, source, views};

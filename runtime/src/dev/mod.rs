@@ -161,22 +161,6 @@ pub(crate) fn command(
     })
 }
 
-/// The scenario for `store`: the model's own when it is for that store, the generic one
-/// otherwise.
-pub(crate) fn scenario_for(
-    store: Store<'_>,
-    own: &mut Option<Box<dyn Scenario>>,
-) -> Box<dyn Scenario> {
-    match own.take() {
-        Some(s) if s.store() == store.name => s,
-        other => {
-            *own = other;
-            let datasets: Vec<_> = store.datasets.iter().collect();
-            Box::new(Generic::new(&store.name, &datasets))
-        }
-    }
-}
-
 async fn simulate_command(
     eco: &ValidEcosystem,
     mut own: Option<Box<dyn Scenario>>,
@@ -217,7 +201,7 @@ async fn simulate_command(
         &database,
         &store.capture.schema,
         &datasets,
-        scenario_for(store, &mut own),
+        simulate::scenario_for(store, &mut own),
         &options,
         &mut log,
     )

@@ -1,9 +1,9 @@
 //! Ingestion: check the source tables against the model, then stream one consistent
 //! snapshot of them into staging with COPY, in one merge-database transaction.
 
+use super::batch::Batch;
 use super::error::Error;
 use super::rows::{FormatError, Hasher};
-use super::run::Batch;
 use super::state::{DatasetState, Staged};
 use crate::pg::{self, Environment, Exec};
 use bytes::Bytes;

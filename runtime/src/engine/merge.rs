@@ -1,8 +1,8 @@
 //! Merging staging into the merge tables, and the metrics that say what it did.
 
+use super::batch::Batch;
 use super::error::Error;
 use super::reset::restart;
-use super::run::Batch;
 use super::state::{BatchState, DatasetState, Metrics, Staged};
 use crate::pg::{self, DbError, Exec};
 use datasurface_codegen::sql::{Counts, DatasetSql};

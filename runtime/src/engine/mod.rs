@@ -21,6 +21,7 @@
 //! [`infra`](Engine::infra) in `infra.rs`; the row hashes in `rows.rs`, the batch's typed
 //! state in `state.rs`.
 
+mod batch;
 mod error;
 mod infra;
 mod ingest;

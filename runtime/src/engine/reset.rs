@@ -1,8 +1,8 @@
 //! `reset-batch`: send a stream's open batch back to `started`.
 
+use super::batch::Batch;
 use super::error::Error;
 use super::infra;
-use super::run::Batch;
 use super::session::Engine;
 use super::state::BatchStatus;
 use crate::pg::{self, Exec};

@@ -1,9 +1,9 @@
 //! `reset-batch --to-batch N`: rewind a forensic stream's merge tables to exactly their
 //! state after batch N.
 
+use super::batch::Batch;
 use super::error::Error;
 use super::infra::{self, table_exists};
-use super::run::Batch;
 use super::session::Engine;
 use super::state::BatchStatus;
 use crate::pg::{self, Exec};

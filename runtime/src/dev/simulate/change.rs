@@ -234,10 +234,7 @@ impl Change<'_> {
                 Ok(n > 0)
             }
             Err(e) if e.code().is_some_and(|c| c.code() == "23503") => {
-                self.tx
-                    .batch_execute("ROLLBACK TO SAVEPOINT ds_surf_delete")
-                    .await
-                    .map_err(|e| DbError::new("roll back to the savepoint", e))?;
+                self.tx.run(&source::rollback_to_savepoint()).await?;
                 Ok(false)
             }
             Err(e) => Err(e.into()),

@@ -16,7 +16,7 @@ pub use scenario::{Generic, Kind, Made, Making, Scenario, Seed};
 use crate::pg::{self, DbError, Exec};
 use change::{KeyChange, Table};
 use datasurface_codegen::sql::catalog;
-use datasurface_model::{DatasetSchema, naming};
+use datasurface_model::{DatasetSchema, Store, naming};
 use indexmap::IndexSet;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -356,6 +356,19 @@ async fn reconnect(config: &Config) -> Result<Client, SimulateError> {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(4));
             }
+        }
+    }
+}
+
+/// The scenario for `store`: the model's own when it is for that store, the generic one
+/// otherwise.
+pub fn scenario_for(store: Store<'_>, own: &mut Option<Box<dyn Scenario>>) -> Box<dyn Scenario> {
+    match own.take() {
+        Some(s) if s.store() == store.name => s,
+        other => {
+            *own = other;
+            let datasets: Vec<_> = store.datasets.iter().collect();
+            Box::new(Generic::new(&store.name, &datasets))
         }
     }
 }

@@ -1,0 +1,106 @@
+//! Everything the runtime executes for one dataset of one platform, in one value.
+
+use super::ingest::{self, SnapshotSql};
+use super::names::{BATCH_OUT, CURRENT, Tables, q};
+use super::statement::{Counts, Ddl, MergeStep, Statement};
+use super::{forensic, live, tables};
+use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
+
+/// Everything the runtime executes for one dataset of one platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSql {
+    pub staging_table: String,
+    pub merge_table: String,
+    /// Creates the staging table, the merge table and its indexes.
+    pub tables: Vec<Ddl>,
+    pub snapshot: SnapshotSql,
+    /// Fresh statistics of staging once the snapshot is in, so the merge plans its joins
+    /// on the real size.
+    pub analyze_staging: Statement,
+    /// Keys present more than once in staging (at most 5, as text).
+    pub duplicate_keys: Statement,
+    /// The rows in staging, checked against the snapshot's count before merging.
+    pub staging_rows: Statement,
+    /// Whether the merge table has any current row: if not, the merge is a first load.
+    pub has_current: Statement,
+    /// The merge, in order, inside one transaction.
+    pub merge: Vec<MergeStep>,
+    /// The merge when the merge table has no current rows (the first batch, or after
+    /// everything was deleted): a plain insert of the snapshot.
+    pub first_load: Vec<MergeStep>,
+    /// Empties staging once the batch is merged or reset.
+    pub clear_staging: Statement,
+    /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
+    /// First the versions created after it are removed, then the versions closed after it
+    /// are made current again.
+    pub rewind: Option<[Statement; 2]>,
+}
+
+impl DatasetSql {
+    /// The SQL of `dataset` of `store` on `platform`.
+    pub fn new(platform: &YellowPlatform, store: Store<'_>, dataset: &DatasetSchema) -> Self {
+        let t = Tables::new(platform, &store, dataset);
+        let merge = match platform.mode {
+            PlatformMode::Live => live::merge(&t),
+            PlatformMode::Forensic => forensic::merge(&t),
+        };
+        let current = match platform.mode {
+            PlatformMode::Live => String::new(),
+            PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+        };
+        let name = &t.dataset.name;
+        DatasetSql {
+            staging_table: t.staging_name.clone(),
+            merge_table: t.merge_name.clone(),
+            tables: tables::ddl(&t, platform.mode),
+            snapshot: ingest::snapshot(&t, &store.capture.schema),
+            analyze_staging: Statement::new(
+                format!("Refresh the statistics of the snapshot of {name}"),
+                format!("ANALYZE {}", t.staging),
+            ),
+            duplicate_keys: Statement::new(
+                format!("Find keys that occur more than once in the snapshot of {name}"),
+                format!(
+                    "SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 LIMIT 5",
+                    keys = t.key_list(""),
+                    staging = t.staging
+                ),
+            ),
+            has_current: Statement::new(
+                format!("Whether {} has a current row", t.merge),
+                format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
+            ),
+            staging_rows: Statement::new(
+                format!("The rows of the snapshot of {name} still in staging"),
+                format!("SELECT count(*) FROM {}", t.staging),
+            ),
+            merge,
+            first_load: first_load(&t, platform.mode),
+            clear_staging: Statement::new(
+                format!("Empty the staging table of {name}"),
+                format!("TRUNCATE {}", t.staging),
+            ),
+            rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),
+        }
+    }
+}
+
+/// The merge when no row is current (the first batch, or after everything was deleted):
+/// every snapshot row is a new key, inserted as it is.
+fn first_load(t: &Tables<'_>, mode: PlatformMode) -> Vec<MergeStep> {
+    let what = match mode {
+        PlatformMode::Live => format!(
+            "The merge table of {} is empty: insert every row of the snapshot",
+            t.dataset.name
+        ),
+        PlatformMode::Forensic => format!(
+            "No version of {} is current: insert every row of the snapshot as a new version",
+            t.dataset.name
+        ),
+    };
+    vec![MergeStep::new(
+        Statement::new(what, t.insert_rows(mode, &t.staging, "s", "")),
+        true,
+        Counts::Inserted,
+    )]
+}

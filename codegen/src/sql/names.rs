@@ -1,0 +1,117 @@
+//! The names one dataset's statements are built from: the platform's own columns, and the
+//! dataset's tables, quoted once.
+
+use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
+
+/// `ds_surf_batch_out` of a version that is still current.
+pub const CURRENT: i32 = i32::MAX;
+
+/// The platform columns of merge tables.
+pub const BATCH_ID: &str = "ds_surf_batch_id";
+pub const ALL_HASH: &str = "ds_surf_all_hash";
+pub const KEY_HASH: &str = "ds_surf_key_hash";
+pub const BATCH_IN: &str = "ds_surf_batch_in";
+pub const BATCH_OUT: &str = "ds_surf_batch_out";
+
+/// Quotes an identifier.
+pub(crate) fn q(name: &str) -> String {
+    naming::quote_ident(name)
+}
+
+/// The names one dataset's statements are built from, quoted once.
+pub(crate) struct Tables<'a> {
+    pub(crate) dataset: &'a DatasetSchema,
+    pub(crate) staging_name: String,
+    pub(crate) merge_name: String,
+    pub(crate) staging: String,
+    pub(crate) merge: String,
+    pub(crate) current_index: String,
+    pub(crate) current_index_name: String,
+}
+
+impl<'a> Tables<'a> {
+    pub(crate) fn new(
+        platform: &YellowPlatform,
+        store: &Datastore,
+        dataset: &'a DatasetSchema,
+    ) -> Self {
+        let staging_name = naming::staging_table(&platform.name, &store.name, &dataset.name);
+        let merge_name = naming::merge_table(&platform.name, &store.name, &dataset.name);
+        let current_index_name =
+            naming::merge_current_index(&platform.name, &store.name, &dataset.name);
+        Tables {
+            dataset,
+            staging: q(&staging_name),
+            merge: q(&merge_name),
+            staging_name,
+            merge_name,
+            current_index: q(&current_index_name),
+            current_index_name,
+        }
+    }
+
+    /// The dataset's columns, quoted, each prefixed with `alias.` when one is given.
+    pub(crate) fn column_list(&self, alias: &str) -> String {
+        quoted(self.dataset.columns.iter().map(|c| c.name.as_str()), alias)
+    }
+
+    /// The key columns, quoted, each prefixed with `alias.` when one is given.
+    pub(crate) fn key_list(&self, alias: &str) -> String {
+        quoted(self.dataset.primary_key.iter().map(String::as_str), alias)
+    }
+
+    /// Inserts the rows of `from AS alias` (with `filter`, a `WHERE …` or nothing) into the
+    /// merge table, stamped with batch `$1`: its `ds_surf_batch_id` on live platforms, a
+    /// current version from `$1` on forensic ones.
+    pub(crate) fn insert_rows(
+        &self,
+        mode: PlatformMode,
+        from: &str,
+        alias: &str,
+        filter: &str,
+    ) -> String {
+        let current = CURRENT.to_string();
+        let stamps: Vec<(&str, &str)> = match mode {
+            PlatformMode::Live => vec![(BATCH_ID, "$1::integer")],
+            PlatformMode::Forensic => {
+                vec![(BATCH_IN, "$1::integer"), (BATCH_OUT, current.as_str())]
+            }
+        };
+        let (all, key) = (q(ALL_HASH), q(KEY_HASH));
+        let stamp_columns: String = stamps.iter().map(|(c, _)| format!(", {}", q(c))).collect();
+        let stamp_values: String = stamps.iter().map(|(_, v)| format!(", {v}")).collect();
+        format!(
+            "INSERT INTO {merge} ({cols}, {all}, {key}{stamp_columns}) \
+             SELECT {acols}, {alias}.{all}, {alias}.{key}{stamp_values} FROM {from} AS {alias}{filter}",
+            merge = self.merge,
+            cols = self.column_list(""),
+            acols = self.column_list(alias),
+        )
+    }
+
+    /// `a."k1" = b."k1" AND a."k2" = b."k2"`: keys compared column by column, so two keys
+    /// can never be taken for one another.
+    pub(crate) fn keys_equal(&self, a: &str, b: &str) -> String {
+        self.dataset
+            .primary_key
+            .iter()
+            .map(|k| format!("{a}.{k} = {b}.{k}", k = q(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+/// `names` quoted and joined with commas, each prefixed with `alias.` when one is given.
+pub(crate) fn quoted<'n>(names: impl IntoIterator<Item = &'n str>, alias: &str) -> String {
+    names
+        .into_iter()
+        .map(|n| {
+            if alias.is_empty() {
+                q(n)
+            } else {
+                format!("{alias}.{}", q(n))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
