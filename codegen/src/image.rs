@@ -20,7 +20,7 @@ pub(crate) fn dockerfile(context: &Context) -> Artifact {
              FROM {BUILDER} AS build\n\
              WORKDIR /src\n\
              COPY . .\n\
-             RUN cargo build --release --locked --bin {bin}\n\
+             RUN cargo build --release --locked --no-default-features --bin {bin}\n\
              \n\
              FROM {BASE}\n\
              RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin datasurface\n\
