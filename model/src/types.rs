@@ -78,6 +78,12 @@ impl DataType {
         }
     }
 
+    /// Whether a column of this type can be part of a key: its values must compare with
+    /// `=` and sort in a btree index. `json` cannot (its text has no equality); `jsonb` can.
+    pub fn can_be_key(&self) -> bool {
+        !matches!(self, DataType::Json)
+    }
+
     /// Checks the type's parameters against PostgreSQL's limits.
     pub fn check(&self) -> Result<(), String> {
         match *self {

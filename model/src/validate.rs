@@ -360,6 +360,14 @@ impl<'a> Validator<'a> {
                     format!("key column `{key}` is nullable; key columns must be NOT NULL"),
                     None,
                 ),
+                Some(c) if !c.data_type.can_be_key() => self.error(
+                    &kpath,
+                    format!(
+                        "key column `{key}` is {}, which PostgreSQL cannot compare for equality",
+                        c.data_type
+                    ),
+                    Some("use jsonb (or another type) for a key column".into()),
+                ),
                 Some(_) => {}
             }
         }

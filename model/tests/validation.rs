@@ -295,6 +295,14 @@ fn keys_exist_and_are_not_null() {
         with(|e| store(e).datasets[0].primary_key = vec!["id".into(), "id".into()]),
         &["key id", "listed twice"],
     );
+    assert_error(
+        with(|e| store(e).datasets[0].columns[0].data_type = DataType::Json),
+        &[
+            "dataset people › key id",
+            "is json, which PostgreSQL cannot compare",
+            "use jsonb",
+        ],
+    );
     assert!(
         errors(with(
             |e| store(e).datasets[0].primary_key = vec!["id".into(), "firstName".into()]

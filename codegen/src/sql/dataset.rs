@@ -61,7 +61,7 @@ impl DatasetSql {
             duplicate_keys: Statement::new(
                 format!("Find keys that occur more than once in the snapshot of {name}"),
                 format!(
-                    "SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 LIMIT 5",
+                    "SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT 5",
                     keys = t.key_list(""),
                     staging = t.staging
                 ),

@@ -324,6 +324,51 @@ async fn two_runners_of_one_stream_one_works_one_is_busy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_batch_and_rewind_of_a_busy_stream_exit_75() {
+    let env = Env::new(10).await;
+    env.create_merge_db("merge").await;
+    let first = env.run("merge", "YellowForensic");
+    assert!(first.status.success(), "{}", text(&first));
+    // Another runner holds the stream.
+    let holder = env.connect("merge").await;
+    let id = datasurface::codegen::sql::lock_id("YellowForensic", Some("Store1"));
+    let held: bool = holder
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&id])
+        .await
+        .expect("lock")
+        .get(0);
+    assert!(held);
+    for args in [
+        &[
+            "reset-batch",
+            "--platform",
+            "YellowForensic",
+            "--store",
+            "Store1",
+        ][..],
+        &[
+            "reset-batch",
+            "--platform",
+            "YellowForensic",
+            "--store",
+            "Store1",
+            "--to-batch",
+            "0",
+        ],
+    ] {
+        let out = env.mvp("merge", args).output().expect("reset");
+        assert_eq!(out.status.code(), Some(75), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(
+                "ERROR: stream Store1 of YellowForensic is being run by another process; nothing was done"
+            ),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
     let env = Env::new(60_000).await;
     env.create_merge_db("reference").await;

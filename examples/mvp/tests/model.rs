@@ -180,4 +180,39 @@ fn usage_errors_suggest_the_right_command() {
     let (code, out, _) = run_cli(mvp::ecosystem(), &["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("Usage: mvp <COMMAND>"), "{out}");
+    // Out-of-range numbers are range errors, negative ones too.
+    for (args, expected) in [
+        (
+            &[
+                "run",
+                "--platform",
+                "YellowLive",
+                "--store",
+                "Store1",
+                "--max-delete-percent",
+                "-5",
+            ][..],
+            "-5 is not in 1..=100",
+        ),
+        (
+            &["status", "--platform", "YellowLive", "--limit", "0"],
+            "0 is not in 1..",
+        ),
+        (
+            &[
+                "reset-batch",
+                "--platform",
+                "YellowForensic",
+                "--store",
+                "Store1",
+                "--to-batch",
+                "-1",
+            ],
+            "-1 is not in 0..",
+        ),
+    ] {
+        let (code, _, err) = run_cli(mvp::ecosystem(), args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
 }
