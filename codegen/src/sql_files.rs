@@ -24,19 +24,18 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
                 "-- Run on the source database, inside one REPEATABLE READ transaction for the whole stream: first every table's lock, then every snapshot.".to_owned(),
                 sql.snapshot.lock.to_string(),
                 sql.snapshot.copy_out.to_string(),
-                "-- Run on the merge database, the rows of the snapshot followed by their row and key hashes.".to_owned(),
+                "-- Run on the merge database while the snapshot streams: the current rows, in the same key order. The runtime compares the two streams key by key.".to_owned(),
+                sql.snapshot.current.to_string(),
+                sql.has_current.to_string(),
+                "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id):".to_owned(),
+                sql.snapshot.copy_in_first.to_string(),
+                "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.".to_owned(),
                 sql.snapshot.copy_in.to_string(),
                 sql.analyze_staging.to_string(),
-                sql.duplicate_keys.to_string(),
-                sql.has_current.to_string(),
+                sql.staging_rows.to_string(),
                 "-- The merge, in one transaction with the batch's commit ($1: the batch id).".to_owned(),
             ];
             steps.extend(sql.merge.iter().map(|s| s.statement.to_string()));
-            steps.push(
-                "-- When the merge table has no current row, instead of the merge above:"
-                    .to_owned(),
-            );
-            steps.extend(sql.first_load.iter().map(|s| s.statement.to_string()));
             steps.push(sql.clear_staging.to_string());
             if let Some(rewind) = &sql.rewind {
                 steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):".to_owned());

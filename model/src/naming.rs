@@ -229,9 +229,10 @@ pub fn merge_table(platform: &str, store: &str, dataset: &str) -> String {
     physical_name(&[platform, store, dataset], "_merge")
 }
 
-/// The index of the current versions of a forensic merge table.
-pub fn merge_current_index(platform: &str, store: &str, dataset: &str) -> String {
-    physical_name(&[platform, store, dataset], "_merge_current")
+/// The index a merge table's current rows are read through in key order, byte order for
+/// text (`COLLATE "C"`), each with its row hash.
+pub fn merge_order_index(platform: &str, store: &str, dataset: &str) -> String {
+    physical_name(&[platform, store, dataset], "_merge_order")
 }
 
 /// `{platform}_batch_counter`.

@@ -363,10 +363,10 @@ impl<'a> Validator<'a> {
                 Some(c) if !c.data_type.can_be_key() => self.error(
                     &kpath,
                     format!(
-                        "key column `{key}` is {}, which PostgreSQL cannot compare for equality",
+                        "key column `{key}` is {}, which cannot be a key: keys are compared while they stream",
                         c.data_type
                     ),
-                    Some("use jsonb (or another type) for a key column".into()),
+                    Some("make the key of another type (text, a number, a date, …)".into()),
                 ),
                 Some(_) => {}
             }
