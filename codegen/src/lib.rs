@@ -20,6 +20,6 @@ pub mod sql;
 mod sql_files;
 
 pub use artifact::{Artifact, Context};
-pub use generate::generate;
+pub use generate::{generate, generate_each};
 pub use image::{image, image_tag};
 pub use pods::JOB_SERVICE_ACCOUNT;

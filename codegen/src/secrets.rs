@@ -3,16 +3,19 @@
 
 use crate::artifact::Artifact;
 use datasurface_model::{Credential, ValidEcosystem, naming};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 pub(crate) fn guide<'e>(eco: &'e ValidEcosystem) -> Artifact {
     // Credential → the namespaces whose pods read it, and what for.
     let mut uses: BTreeMap<&'e str, (&'e Credential, Vec<String>)> = BTreeMap::new();
+    let mut seen: HashSet<(&'e str, String)> = HashSet::new();
     for provider in &eco.providers {
         let mut add = |c: &'e Credential, what: String| {
-            let entry = uses.entry(c.name.as_str()).or_insert((c, Vec::new()));
-            if !entry.1.contains(&what) {
-                entry.1.push(what);
+            if seen.insert((c.name.as_str(), what.clone())) {
+                uses.entry(c.name.as_str())
+                    .or_insert((c, Vec::new()))
+                    .1
+                    .push(what);
             }
         };
         add(

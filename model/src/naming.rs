@@ -177,7 +177,16 @@ pub fn is_reserved(word: &str) -> bool {
 /// Quotes an identifier for PostgreSQL. Every identifier in generated SQL passes through
 /// here: names keep their case (`"firstName"`) and can never break out of the quotes.
 pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            quoted.push('"');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// The SQL prefix of a platform: its model name in lower case (`YellowLive` → `yellowlive`).

@@ -29,6 +29,11 @@ impl Statement {
     pub fn sql(&self) -> &str {
         &self.sql
     }
+
+    /// The statement's text, taken.
+    pub fn into_sql(self) -> String {
+        self.sql
+    }
 }
 
 impl std::fmt::Display for Statement {

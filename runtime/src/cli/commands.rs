@@ -278,9 +278,8 @@ fn generate(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let artifacts = crate::generate::artifacts(eco, binary);
+    let drift = crate::generate::sync(dir, eco, binary, !check)?;
     if check {
-        let drift = crate::generate::compare(dir, &artifacts)?;
         for path in &drift.stale {
             writeln!(err, "stale: {path}")?;
         }
@@ -292,7 +291,7 @@ fn generate(
                 out,
                 "{} is up to date ({} files)",
                 dir.display(),
-                artifacts.len()
+                drift.files
             )?;
             Ok(SUCCESS)
         } else {
@@ -305,7 +304,6 @@ fn generate(
             Ok(FAILURE)
         };
     }
-    let drift = crate::generate::write(dir, &artifacts)?;
     for path in &drift.stale {
         writeln!(out, "wrote {path}")?;
     }
@@ -315,7 +313,7 @@ fn generate(
     writeln!(
         out,
         "{} files in {}, {} changed",
-        artifacts.len(),
+        drift.files,
         dir.display(),
         drift.stale.len()
     )?;
