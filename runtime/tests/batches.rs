@@ -165,6 +165,7 @@ async fn the_mass_delete_guard_refuses_then_the_flag_allows() {
 
         let allow = RunOptions {
             max_delete_percent: Some(60),
+            ..RunOptions::default()
         };
         let b = run_batch(&eco, platform, "Store1", None, &allow, &env)
             .await

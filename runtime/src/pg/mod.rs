@@ -125,7 +125,9 @@ pub async fn connect_with(settings: &Settings, attempts: u32) -> Result<Client, 
                     target = %settings.target(),
                     attempt,
                     cause = %describe(&source),
-                    "cannot connect yet; trying again in {:.1} s",
+                    "cannot connect to {} yet ({}); trying again in {:.1} s",
+                    settings.name,
+                    describe(&source),
                     delay.as_secs_f64()
                 );
                 tokio::time::sleep(delay).await;
@@ -158,7 +160,7 @@ async fn connect_once(settings: &Settings) -> Result<Client, ConnectError> {
         attempts: 1,
         source,
     };
-    tracing::debug!(database = %settings.name, target = %settings.target(), ssl = ?settings.ssl, "connecting");
+    tracing::debug!(database = %settings.name, target = %settings.target(), ssl = ?settings.ssl, "connecting to {} at {}", settings.name, settings.target());
     let mut config = settings.config.clone();
     let client = if settings.ssl == SslMode::Disable {
         config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -201,11 +203,11 @@ where
             if let tokio_postgres::AsyncMessage::Notice(notice) = message {
                 let severity = notice.severity();
                 if severity.starts_with("WARNING") {
-                    tracing::warn!(%database, server = %notice.message(), "server warning");
+                    tracing::warn!(%database, server = %notice.message(), "{database} warns: {}", notice.message());
                 } else if severity.starts_with("NOTICE") || severity.starts_with("INFO") {
-                    tracing::info!(%database, server = %notice.message(), "server notice");
+                    tracing::info!(%database, server = %notice.message(), "{database} says: {}", notice.message());
                 } else {
-                    tracing::debug!(%database, server = %notice.message(), severity, "server message");
+                    tracing::debug!(%database, server = %notice.message(), severity, "{database} says: {}", notice.message());
                 }
             }
         }

@@ -381,7 +381,8 @@ fn pgpass(env: &Environment, host: &str, port: u16, db: &str, user: &str) -> Opt
     if meta.permissions().mode() & 0o077 != 0 {
         tracing::warn!(
             file = %path.display(),
-            "the password file can be read by others than its owner; it is ignored (chmod 0600 it)"
+            "the password file {} can be read by others than its owner; it is ignored (chmod 0600 it)",
+            path.display()
         );
         return None;
     }
