@@ -390,9 +390,27 @@ fn help_names_the_models_variables_and_the_exit_codes() {
         .expect("version");
     let version = stdout(&out);
     assert!(
-        version.starts_with("mvp ") && version.contains(" (model Test, image tag "),
+        version.starts_with("mvp ")
+            && version.contains(" (model Test, fingerprint ")
+            && version.contains(", image tag "),
         "{version}"
     );
+
+    let dir = std::env::temp_dir().join(format!("datasurface-operate-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(["generate", "--check", "--json", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("generate");
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    let check = json(&out);
+    assert_eq!(check["written"], false);
+    assert!(
+        check["stale"]
+            .as_array()
+            .is_some_and(|s| s.len() == check["files"])
+    );
+    assert!(!dir.exists(), "--check writes nothing");
 
     let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
         .args(["completions", "bash"])

@@ -94,6 +94,9 @@ pub(super) enum Command {
         /// model generates.
         #[arg(long)]
         check: bool,
+        /// Print what was (or would be) written as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Create what a platform needs in its merge database — batch tables, staging and merge
     /// tables, workspace views — and evolve them to the model. Idempotent.

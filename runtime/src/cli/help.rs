@@ -30,10 +30,6 @@ pub(super) fn after(ecosystem: &Ecosystem, bin: &str) -> String {
     };
     for (var, what) in [
         (
-            "PGHOST, PGPORT",
-            "where a database is, unless its URL or the model says",
-        ),
-        (
             "PGUSER, PGPASSWORD",
             "a login, unless its credential variables are set",
         ),
@@ -130,15 +126,17 @@ fn environment(eco: &ValidEcosystem) -> Vec<(String, String)> {
     lines
 }
 
-/// `--version`: the runtime's version, and which model (and image tag) this binary is.
+/// `--version`: the runtime's version, and which model this binary is: its name, its
+/// fingerprint, and the tag of the image built from it.
 pub(super) fn version(ecosystem: &Ecosystem) -> String {
     let runtime = env!("CARGO_PKG_VERSION");
+    let fingerprint = naming::hex_digest(format!("{ecosystem:?}").as_bytes(), 6);
+    let name = &ecosystem.name;
     match ecosystem.clone().validate() {
         Ok(eco) => format!(
-            "{runtime} (model {}, image tag {})",
-            ecosystem.name,
+            "{runtime} (model {name}, fingerprint {fingerprint}, image tag {})",
             datasurface_codegen::image_tag(&eco)
         ),
-        Err(_) => format!("{runtime} (model {}, not valid)", ecosystem.name),
+        Err(_) => format!("{runtime} (model {name}, fingerprint {fingerprint}, not valid)"),
     }
 }

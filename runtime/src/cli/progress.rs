@@ -65,10 +65,20 @@ impl Progress for Bars {
 }
 
 /// A log line now and then, where no one watches a terminal.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Lines {
+    every: Duration,
     /// Per dataset and phase: when it started, and when it was last told.
     seen: Mutex<HashMap<Key, (Instant, Instant)>>,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines {
+            every: EVERY,
+            seen: Mutex::default(),
+        }
+    }
 }
 
 impl Progress for Lines {
@@ -80,7 +90,7 @@ impl Progress for Lines {
         let (started, last) = seen
             .entry((dataset.to_owned(), phase))
             .or_insert((now, now));
-        if now.duration_since(*last) >= EVERY {
+        if now.duration_since(*last) >= self.every {
             *last = now;
             let seconds = now.duration_since(*started).as_secs_f64().max(0.001);
             let per_second = rows as f64 / seconds;
@@ -105,5 +115,60 @@ fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Snapshot => "snapshot",
         Phase::Merge => "merge",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// What the log received.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn off_a_terminal_progress_is_a_log_line_now_and_then() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let lines = Lines {
+                every: Duration::ZERO,
+                ..Lines::default()
+            };
+            // The first call starts the clock; each later one is due at once.
+            for rows in [0, 40_000, 80_000] {
+                lines.rows("customers", Phase::Snapshot, rows);
+            }
+            lines.done("customers", Phase::Snapshot, 80_000);
+            // The default tells once every few seconds: not within this test.
+            let quiet = Lines::default();
+            for rows in [0, 1, 2] {
+                quiet.rows("addresses", Phase::Snapshot, rows);
+            }
+        });
+        let text = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        let told: Vec<&str> = text.lines().collect();
+        assert_eq!(told.len(), 3, "{text}");
+        assert!(
+            told[2].contains("snapshot of customers: 80000 rows so far ("),
+            "{text}"
+        );
+        assert!(told[2].contains(" rows/s)"), "{text}");
+        assert!(!text.contains("addresses"), "{text}");
     }
 }
