@@ -226,6 +226,11 @@ def selected(labels, selector):
     return True
 
 
+def flag(query, name):
+    """A boolean query parameter, read as the API server reads it (Go's ParseBool)."""
+    return query.get(name) in ("1", "t", "T", "true", "True", "TRUE")
+
+
 class Api(BaseHTTPRequestHandler):
     """The part of the Kubernetes API the KubernetesPodOperator uses."""
 
@@ -285,7 +290,7 @@ class Api(BaseHTTPRequestHandler):
                 self.send(200, pod.resource())
         elif kind == "pods" and sub == "log":
             if pod := self.pod(namespace, name):
-                self.logs(pod, query.get("follow") == "true", query.get("timestamps") == "true")
+                self.logs(pod, flag(query, "follow"), flag(query, "timestamps"))
         elif kind == "events":
             about = query.get("fieldSelector", "").removeprefix("involvedObject.name=")
             pod = pods.get((namespace, about))

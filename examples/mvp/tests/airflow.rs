@@ -468,9 +468,10 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         let run = world.run_dag("yellowlive__Store1_ingestion");
         run.assert_ended("success", "success");
         assert!(
-            run.log
-                .contains(&format!("YellowLive Store1: batch {batch} committed")),
-            "the binary's output is in the task log:\n{}",
+            run.log.contains(&format!(
+                "[base] YellowLive Store1: batch {batch} committed"
+            )),
+            "each line the binary prints is a line of the task log:\n{}",
             run.log
         );
         assert_eq!(
