@@ -3,7 +3,8 @@
 use super::ingest::{self, SnapshotSql};
 use super::names::{BATCH_OUT, CURRENT, Tables, q};
 use super::statement::{Ddl, MergeStep, Statement};
-use super::{forensic, live, tables};
+use super::tables::{self, BulkLoad};
+use super::{forensic, live};
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
 
 /// Everything the runtime executes for one dataset of one platform.
@@ -21,6 +22,8 @@ pub struct DatasetSql {
     pub staging_rows: Statement,
     /// Whether the merge table has any current row: if not, the batch is a first load.
     pub has_current: Statement,
+    /// A first load into an empty merge table: its indexes built after the rows are in.
+    pub bulk_load: BulkLoad,
     /// The merge of the staged changes, in order, inside one transaction.
     pub merge: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
@@ -57,6 +60,7 @@ impl DatasetSql {
                 format!("Whether {} has a current row", t.merge),
                 format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
             ),
+            bulk_load: tables::bulk_load(&t, platform.mode),
             staging_rows: Statement::new(
                 format!("The changes of {name} still in staging"),
                 format!("SELECT count(*) FROM {}", t.staging),

@@ -27,6 +27,9 @@ pub struct SnapshotSql {
     /// Run on the source: every row cast to the model's types, in key order, in binary COPY
     /// format. (See [`SnapshotSql::copy_out_for`] for the form the runtime runs.)
     pub copy_out: Statement,
+    /// Run on the merge database, on the connection that reads the current rows, before it
+    /// reads them: through the order index, which holds them in key order, never a sort.
+    pub current_settings: Statement,
     /// Run on the merge database: the key and row hash of every current row, in the same
     /// key order (read through the merge table's order index).
     pub current: Statement,
@@ -124,6 +127,10 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             format!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
         ),
         copy_out: Statement::new("", ""),
+        current_settings: Statement::new(
+            "Read the current rows through the order index: no sort, no parallel workers",
+            "SET enable_sort = off; SET max_parallel_workers_per_gather = 0",
+        ),
         current: Statement::new(
             format!(
                 "The key and row hash of every current row of {}, in key order",

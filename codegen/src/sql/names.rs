@@ -40,6 +40,11 @@ pub(crate) fn q(name: &str) -> String {
 }
 
 /// The names one dataset's statements are built from, quoted once.
+/// `text` as an SQL string literal.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 pub(crate) struct Tables<'a> {
     pub(crate) dataset: &'a DatasetSchema,
     pub(crate) staging_name: String,

@@ -1,6 +1,8 @@
 //! DDL of a dataset's staging and merge tables.
 
-use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, q};
+use super::names::{
+    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, literal, q,
+};
 use super::statement::{Ddl, PlatformColumn, Shape, Statement};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
@@ -40,7 +42,6 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
             columns = columns(ds, true, STAGING),
         ),
     );
-    let all = q(ALL_HASH);
     let (platform_columns, merge, order) = match mode {
         PlatformMode::Live => (
             LIVE,
@@ -56,18 +57,7 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
                     keys = t.key_list(""),
                 ),
             ),
-            Statement::new(
-                format!(
-                    "The rows of {} in the order batches compare keys, each with its row hash",
-                    ds.name
-                ),
-                format!(
-                    "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all})",
-                    index = t.order_index,
-                    merge = t.merge,
-                    order = t.key_order(&|_| false),
-                ),
-            ),
+            order_index(t, mode),
         ),
         PlatformMode::Forensic => (
             FORENSIC,
@@ -86,21 +76,7 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
                     keys = t.key_list(""),
                 ),
             ),
-            Statement::new(
-                format!(
-                    "At most one current version per key of {}, in the order batches compare keys, each \
-                     with its row hash",
-                    ds.name
-                ),
-                format!(
-                    "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all}) \
-                     WHERE {batch_out} = {CURRENT}",
-                    index = t.order_index,
-                    merge = t.merge,
-                    order = t.key_order(&|_| false),
-                    batch_out = q(BATCH_OUT),
-                ),
-            ),
+            order_index(t, mode),
         ),
     };
     vec![
@@ -131,6 +107,82 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
             shape: None,
         },
     ]
+}
+
+/// The index a batch reads the current rows through: in the order it compares keys, with
+/// each row's hash (and, on a forensic platform, at most one current version per key).
+fn order_index(t: &Tables<'_>, mode: PlatformMode) -> Statement {
+    let (what, only_current) = match mode {
+        PlatformMode::Live => (
+            format!(
+                "The rows of {} in the order batches compare keys, each with its row hash",
+                t.dataset.name
+            ),
+            String::new(),
+        ),
+        PlatformMode::Forensic => (
+            format!(
+                "At most one current version per key of {}, in the order batches compare keys, each \
+                 with its row hash",
+                t.dataset.name
+            ),
+            format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+        ),
+    };
+    Statement::new(
+        what,
+        format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all}){only_current}",
+            index = t.order_index,
+            merge = t.merge,
+            order = t.key_order(&|_| false),
+            all = q(ALL_HASH),
+        ),
+    )
+}
+
+/// A first load into an empty merge table, in the batch's transaction: its indexes are
+/// dropped before the rows go in and built after — one sorted build each instead of an
+/// insert per row. Dropping them locks the (empty) table until the batch commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkLoad {
+    /// Whether the merge table has no row at all.
+    pub empty: Statement,
+    /// Drops the order index and the primary key.
+    pub drop_indexes: Statement,
+    /// Builds them again: the primary key, then the order index.
+    pub build_indexes: [Statement; 2],
+}
+
+pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode) -> BulkLoad {
+    let name = &t.dataset.name;
+    let keys = match mode {
+        PlatformMode::Live => t.key_list(""),
+        PlatformMode::Forensic => format!("{}, {}", t.key_list(""), q(BATCH_IN)),
+    };
+    BulkLoad {
+        empty: Statement::new(
+            format!("Whether {} has no row at all", t.merge),
+            format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.merge),
+        ),
+        drop_indexes: Statement::new(
+            format!("Drop the indexes of the empty merge table of {name} for its first load"),
+            format!(
+                "DROP INDEX IF EXISTS {index}; \
+                 DO $$ BEGIN EXECUTE (SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', {table}, conname) \
+                 FROM pg_constraint WHERE conrelid = {table}::regclass AND contype = 'p'); END $$",
+                index = t.order_index,
+                table = literal(&t.merge),
+            ),
+        ),
+        build_indexes: [
+            Statement::new(
+                format!("The primary key of {name}, built after its first load"),
+                format!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
+            ),
+            order_index(t, mode),
+        ],
+    }
 }
 
 /// The column definitions of a table of `ds`: its columns (each nullable when `nullable`),

@@ -91,7 +91,11 @@ pub(super) async fn ingest(
         None
     } else {
         let provider = batch.stream.platform.provider;
-        Some(pg::connect(&provider.merge_database, &provider.merge_credential, env).await?)
+        let db = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
+        if let Some(sql) = batch.datasets.first() {
+            db.run(&sql.snapshot.current_settings).await?;
+        }
+        Some(db)
     };
     let stamps: Vec<i32> = match batch.stream.platform.mode {
         PlatformMode::Live => vec![id],
@@ -128,6 +132,11 @@ pub(super) async fn ingest(
             }
             _ => None,
         };
+        // Into an empty merge table, the rows go in first and the indexes are built after.
+        let bulk = first_load && tx.row(&sql.bulk_load.empty, &[]).await?.get::<_, bool>(0);
+        if bulk {
+            tx.run(&sql.bulk_load.drop_indexes).await?;
+        }
         let (target, copy_in) = match first_load {
             true => (
                 Target::Merge { stamps: &stamps },
@@ -148,6 +157,14 @@ pub(super) async fn ingest(
         let found = stream(&tx, copy_in, id, dataset, sql, target, sides)
             .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "snapshot"))
             .await?;
+        if bulk {
+            // A key too long for an index is the data's fault, as it is in a row by row load.
+            for build in &sql.bulk_load.build_indexes {
+                tx.run(build)
+                    .await
+                    .map_err(|e| written_with(e, id, dataset))?;
+            }
+        }
         batch.done(&dataset.name, Phase::Snapshot, found.total);
         let seconds = started.elapsed().as_secs_f64();
         if first_load {
