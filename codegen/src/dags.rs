@@ -3,12 +3,12 @@
 //! exit code is the task's result. The files import nothing from this project and touch
 //! no database when Airflow parses them.
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Context};
 use crate::image::image;
 use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use askama::Template;
-use datasurface_model::{Credential, PlatformMode, StreamKey, ValidEcosystem, naming};
+use datasurface_model::{Credential, PlatformMode, Resources, StreamKey, ValidEcosystem, naming};
 
 /// A rendered DAG file, with the namespace whose Airflow loads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,7 @@ struct PodDag {
     arguments: String,
     env_vars: Vec<EnvVar>,
     service_account: String,
+    resources: String,
 }
 
 /// An environment variable filled from a Secret (all fields are Python literals).
@@ -67,6 +68,26 @@ fn py_list(items: &[&str]) -> String {
     format!(
         "[{}]",
         items.iter().map(|i| py(i)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The pod's requests and limits, as a `k8s.V1ResourceRequirements` expression.
+fn resources(resources: &Resources) -> String {
+    let dict = |items: &[(&str, &str)]| {
+        let items: Vec<String> = items
+            .iter()
+            .map(|(k, v)| format!("{}: {}", py(k), py(v)))
+            .collect();
+        format!("{{{}}}", items.join(", "))
+    };
+    let requests = dict(&[("cpu", &resources.cpu), ("memory", &resources.memory)]);
+    let mut limits = vec![("memory", resources.memory_limit_or_request())];
+    if let Some(cpu) = &resources.cpu_limit {
+        limits.insert(0, ("cpu", cpu));
+    }
+    format!(
+        "k8s.V1ResourceRequirements(requests={requests}, limits={})",
+        dict(&limits)
     )
 }
 
@@ -99,12 +120,13 @@ pub fn infrastructure_dag_id(platform: &str) -> String {
 }
 
 /// Every DAG of the ecosystem.
-pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
+pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
     let mut out = Vec::new();
     for platform in eco.platforms() {
         let provider = platform.provider;
-        let image = image(eco, provider);
+        let image = image(eco, provider, context);
         let image = image.as_str();
+        let resources = resources(&platform.resources);
         let k8s = naming::k8s_name(&platform.name);
         let mode = match platform.mode {
             PlatformMode::Live => "the current row per key",
@@ -154,6 +176,7 @@ pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
                 arguments: py_list(&arguments),
                 env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
                 service_account: py(JOB_SERVICE_ACCOUNT),
+                resources: resources.clone(),
             };
             out.push(render(dag_id, dag));
         }
@@ -175,6 +198,7 @@ pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
             arguments: py_list(&["infra", "--platform", &platform.name]),
             env_vars: env_vars(&[&provider.merge_credential]),
             service_account: py(JOB_SERVICE_ACCOUNT),
+            resources,
         };
         out.push(render(dag_id, dag));
     }

@@ -8,8 +8,10 @@ use datasurface_model::ValidEcosystem;
 pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
     let mut artifacts = Vec::new();
     artifacts.extend(sql_files::artifacts(eco));
-    let dags = dags::dags(eco);
-    artifacts.extend(kube::artifacts(eco, &dags));
+    let dags = dags::dags(eco, context);
+    artifacts.extend(kube::artifacts(&kube::objects_with_dags(
+        eco, context, &dags,
+    )));
     artifacts.extend(dags.iter().map(dags::Dag::artifact));
     artifacts.push(image::dockerfile(context));
     artifacts.push(secrets::guide(eco));

@@ -1,4 +1,5 @@
-//! `generate`: writing the artifacts to a directory, or checking that it is up to date.
+//! `generate`: writing the artifacts to a directory, or checking that it is up to date; and
+//! the image tag they name.
 
 use datasurface_codegen::{Artifact, Context, generate};
 use datasurface_model::ValidEcosystem;
@@ -14,14 +15,27 @@ pub struct Drift {
     pub extra: Vec<String>,
 }
 
+/// A fingerprint of this binary's code and dependencies (the DataSurface sources and the
+/// build's `Cargo.lock`), computed when the runtime is built (`runtime/build.rs`).
+pub const BUILD_FINGERPRINT: &str = env!("DATASURFACE_BUILD_FINGERPRINT");
+
+/// What generation needs besides the model, for the binary called `binary`.
+pub fn context(binary: &str) -> Context {
+    Context {
+        binary: binary.to_owned(),
+        build: BUILD_FINGERPRINT.to_owned(),
+    }
+}
+
+/// The tag of the image that holds this binary with `eco`: it changes whenever the model,
+/// the runtime's code or a dependency does.
+pub fn image_tag(eco: &ValidEcosystem) -> String {
+    datasurface_codegen::image_tag(eco, &context(""))
+}
+
 /// The artifacts of `eco` for the binary called `binary`.
 pub fn artifacts(eco: &ValidEcosystem, binary: &str) -> Vec<Artifact> {
-    generate(
-        eco,
-        &Context {
-            binary: binary.to_owned(),
-        },
-    )
+    generate(eco, &context(binary))
 }
 
 /// Writes `artifacts` under `dir` (creating folders), leaving other files alone; returns

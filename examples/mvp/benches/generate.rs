@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p mvp --bench generate`
 
-use datasurface::codegen::{Context, generate};
+use datasurface::codegen::generate;
 use datasurface::*;
 use std::time::Instant;
 
@@ -82,9 +82,7 @@ fn main() {
     let start = Instant::now();
     let eco = model();
     let built = start.elapsed().as_secs_f64();
-    let context = Context {
-        binary: "large".into(),
-    };
+    let context = datasurface::generate::context("large");
     let mut times = Vec::new();
     let mut artifacts = Vec::new();
     for _ in 0..3 {

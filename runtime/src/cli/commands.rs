@@ -279,6 +279,7 @@ fn generate(
     err: &mut dyn Write,
 ) -> io::Result<u8> {
     let artifacts = crate::generate::artifacts(eco, binary);
+    let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
     if check {
         let drift = crate::generate::compare(dir, &artifacts)?;
         for path in &drift.stale {
@@ -294,6 +295,7 @@ fn generate(
                 dir.display(),
                 artifacts.len()
             )?;
+            write_images(&images, out)?;
             Ok(SUCCESS)
         } else {
             writeln!(
@@ -319,7 +321,23 @@ fn generate(
         dir.display(),
         drift.stale.len()
     )?;
+    write_images(&images, out)?;
     Ok(SUCCESS)
+}
+
+/// The images the artifacts run, one line each, with how to build them: the tag changes
+/// with the model, the runtime and its dependencies, so a changed binary is never mistaken
+/// for the one a node already has.
+fn write_images(images: &[String], out: &mut dyn Write) -> io::Result<()> {
+    for image in images {
+        let features = if image.ends_with(datasurface_codegen::DEV_TAG_SUFFIX) {
+            "--build-arg FEATURES=dev "
+        } else {
+            ""
+        };
+        writeln!(out, "image {image} (docker build {features}-t {image} .)")?;
+    }
+    Ok(())
 }
 
 fn stream_name(args: &StreamArgs) -> datasurface_model::StreamKey {
