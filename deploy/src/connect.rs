@@ -84,18 +84,11 @@ impl Cluster {
 
 /// The client configuration of `target`, with the context's name.
 async fn config(target: &Target) -> Result<(Config, String), Error> {
-    let kubeconfig = match &target.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path).map_err(|e| match e {
-            KubeconfigError::ReadConfig(io, path) if io.kind() == std::io::ErrorKind::NotFound => {
-                Error::NoKubeconfig {
-                    detail: format!("{} does not exist", path.display()),
-                }
-            }
-            e => Error::Kubeconfig {
-                detail: e.to_string(),
-            },
-        })?,
-        None => match Kubeconfig::read() {
+    let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let kubeconfig = match (&target.kubeconfig, from_env) {
+        (Some(path), _) => read(Kubeconfig::read_from(path), "")?,
+        (None, Some(_)) => read(Kubeconfig::read(), "KUBECONFIG names ")?,
+        (None, None) => match Kubeconfig::read() {
             Ok(k) => k,
             Err(KubeconfigError::FindPath | KubeconfigError::ReadConfig(..)) => {
                 return in_cluster(target);
@@ -132,6 +125,20 @@ async fn config(target: &Target) -> Result<(Config, String), Error> {
             detail: e.to_string(),
         })?;
     Ok((config, context))
+}
+
+/// A kubeconfig read from a file named by the operator (`how` says how it was named).
+fn read(result: Result<Kubeconfig, KubeconfigError>, how: &str) -> Result<Kubeconfig, Error> {
+    result.map_err(|e| match e {
+        KubeconfigError::ReadConfig(io, path) if io.kind() == std::io::ErrorKind::NotFound => {
+            Error::NoKubeconfig {
+                detail: format!("{how}{}, which does not exist", path.display()),
+            }
+        }
+        e => Error::Kubeconfig {
+            detail: e.to_string(),
+        },
+    })
 }
 
 /// No kubeconfig: the pod's service account, if deploy runs in a cluster.

@@ -34,7 +34,7 @@ async fn a_missing_kubeconfig_says_which_and_what_to_do() {
     assert!(matches!(err, Error::NoKubeconfig { .. }), "{err}");
     let message = err.to_string();
     assert!(
-        message.contains("/nonexistent/kubeconfig does not exist"),
+        message.contains("/nonexistent/kubeconfig, which does not exist"),
         "{message}"
     );
     assert!(

@@ -100,6 +100,21 @@ impl Fake {
         )
     }
 
+    /// Serves the fake over HTTP on 127.0.0.1, from threads of its own, for a process that
+    /// reaches it through a kubeconfig: its URL.
+    pub fn serve(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = state.clone();
+                std::thread::spawn(move || connection(&state, stream));
+            }
+        });
+        url
+    }
+
     /// Stores `value` (its kind, namespace and name from its own fields) as a live object.
     pub fn put(&self, kind: &Kind, value: Value) {
         let ns = value.pointer("/metadata/namespace").and_then(Value::as_str);
@@ -189,18 +204,11 @@ async fn handle(
     req: http::Request<kube::client::Body>,
 ) -> http::Response<Full<Bytes>> {
     let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let query: BTreeMap<String, String> = req
+    let target = req
         .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let content_type = req
         .headers()
         .get("content-type")
@@ -212,25 +220,92 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let (code, content_type, body) = answer(state, &method, &target, content_type, &bytes);
+    http::Response::builder()
+        .status(code)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a response")
+}
+
+/// The answer to one request (`target`: path and query): status, content type, body.
+fn answer(
+    state: &Mutex<State>,
+    method: &str,
+    target: &str,
+    content_type: Option<String>,
+    body: &[u8],
+) -> (u16, &'static str, Vec<u8>) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query: BTreeMap<String, String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
     let request = Request {
-        method,
-        path,
+        method: method.to_owned(),
+        path: path.to_owned(),
         query,
         content_type,
-        body,
+        body: serde_json::from_slice(body).ok(),
     };
     let mut state = state.lock().unwrap();
     state.requests.push(request.clone());
     if request.path.ends_with("/log") {
-        return log(&state, &request);
+        return (200, "text/plain", log(&state, &request).into_bytes());
     }
     let (code, value) = respond(&mut state, &request);
-    http::Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(value.to_string())))
-        .expect("a response")
+    (code, "application/json", value.to_string().into_bytes())
+}
+
+/// One HTTP/1.1 connection of [`Fake::serve`]: requests with a Content-Length body, one
+/// after another.
+fn connection(state: &Mutex<State>, stream: std::net::TcpStream) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or_default().to_owned(),
+            parts.next().unwrap_or_default().to_owned(),
+        );
+        let (mut length, mut content_type) = (0, None);
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header)?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse().unwrap_or(0),
+                    "content-type" => content_type = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let (code, content_type, body) = answer(state, &method, &target, content_type, &body);
+        // One write per response: split ones meet the client's delayed ACK.
+        let mut response = format!(
+            "HTTP/1.1 {code} Fake\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend(body);
+        writer.write_all(&response)?;
+    }
 }
 
 fn decode(text: &str) -> String {
@@ -257,7 +332,7 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn log(state: &State, request: &Request) -> http::Response<Full<Bytes>> {
+fn log(state: &State, request: &Request) -> String {
     let pod = request
         .path
         .trim_end_matches("/log")
@@ -277,12 +352,7 @@ fn log(state: &State, request: &Request) -> http::Response<Full<Bytes>> {
         .and_then(|t| t.parse().ok())
         .unwrap_or(usize::MAX);
     let lines: Vec<&str> = text.lines().collect();
-    let text = lines[lines.len().saturating_sub(tail)..].join("\n");
-    http::Response::builder()
-        .status(200)
-        .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from(text)))
-        .expect("a response")
+    lines[lines.len().saturating_sub(tail)..].join("\n")
 }
 
 /// The plural of a request's path, and whether it names one object.

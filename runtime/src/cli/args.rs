@@ -79,6 +79,9 @@ pub(super) enum Command {
     #[cfg(feature = "dev")]
     #[command(flatten)]
     Dev(crate::dev::DevCommand),
+    #[cfg(feature = "deploy")]
+    #[command(flatten)]
+    Deploy(super::deploy::DeployCommand),
 }
 
 /// Which stream a command works on.

@@ -85,6 +85,8 @@ pub(super) fn jobs(
         Command::Validate | Command::Generate { .. } => unreachable!("handled before"),
         #[cfg(feature = "dev")]
         Command::Dev(_) => unreachable!("handled before"),
+        #[cfg(feature = "deploy")]
+        Command::Deploy(_) => unreachable!("handled before"),
     }
 }
 

@@ -4,6 +4,8 @@
 
 mod args;
 mod commands;
+#[cfg(feature = "deploy")]
+mod deploy;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, FromArgMatches};
@@ -41,7 +43,14 @@ impl App {
 
     /// Runs the command line of the process; the exit code.
     pub fn main(self) -> ExitCode {
-        ExitCode::from(self.run(std::env::args_os(), &mut io::stdout(), &mut io::stderr()))
+        use std::io::IsTerminal;
+        let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+        ExitCode::from(self.run_on(
+            std::env::args_os(),
+            &mut io::stdout(),
+            &mut io::stderr(),
+            terminal,
+        ))
     }
 
     /// Runs the command line `args` (the binary's name first), writing what a person reads
@@ -53,6 +62,18 @@ impl App {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        self.run_on(args, out, err, false)
+    }
+
+    /// [`run`](Self::run), on a terminal or not (a live status line, confirmations).
+    fn run_on<I, T>(self, args: I, out: &mut dyn Write, err: &mut dyn Write, terminal: bool) -> u8
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        // Only the cluster commands draw on a terminal.
+        #[cfg(not(feature = "deploy"))]
+        let _ = terminal;
         let mut args = args.into_iter().map(Into::into).peekable();
         let bin = args
             .peek()
@@ -77,6 +98,11 @@ impl App {
             Command::Dev(command) => {
                 crate::dev::command(self.ecosystem, self.scenario, command, out, err)
             }
+            #[cfg(feature = "deploy")]
+            Command::Deploy(command) => match self.ecosystem.validate() {
+                Ok(eco) => deploy::command(&eco, &bin, command, terminal, out, err),
+                Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
+            },
             command => match self.ecosystem.validate() {
                 Ok(eco) => commands::jobs(&eco, &bin, command, out, err),
                 Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
