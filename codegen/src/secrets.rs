@@ -97,6 +97,12 @@ pub(crate) fn guide(eco: &ValidEcosystem) -> Artifact {
          deploying (`deploy` checks them first and changes nothing while one is missing). Replace the \
          `<…>` placeholders; never commit real values.\n",
     );
+    let namespaces = eco.providers.iter().map(|p| p.namespace.as_str());
+    text.push_str("\nThe namespaces first, if they do not exist yet:\n\n```sh\n");
+    for ns in namespaces {
+        text.push_str(&format!("kubectl create namespace {ns}\n"));
+    }
+    text.push_str("```\n");
     // The Secrets of credentials, one section per name over the namespaces that need it.
     let mut by_name: BTreeMap<&str, Vec<&RequiredSecret>> = BTreeMap::new();
     for s in secrets.iter().filter(|s| s.name != AIRFLOW_SECRET) {

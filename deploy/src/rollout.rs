@@ -32,7 +32,7 @@ impl Default for Options {
         Options {
             force_conflicts: false,
             prune: false,
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_secs(600),
             poll: Duration::from_secs(2),
         }
     }

@@ -40,8 +40,9 @@ pub(super) enum Command {
         #[arg(long, requires = "to_batch")]
         dry_run: bool,
     },
-    /// Write every artifact of the model (SQL, DAGs, Kubernetes objects, image recipe,
-    /// secrets guide) under DIR.
+    /// Write every artifact of the model (SQL, DAGs, Kubernetes objects with their
+    /// kustomizations, image recipe, secrets guide) under DIR, and print the images to
+    /// build: their tag changes whenever the model, the runtime or a dependency does.
     Generate {
         /// The output directory.
         #[arg(long, value_name = "DIR")]

@@ -62,8 +62,9 @@ pub(super) struct ClusterArgs {
     /// The kube context (default: the kubeconfig's current context).
     #[arg(long)]
     context: Option<String>,
-    /// How long to wait for each rollout and Job: seconds, or with a unit (90s, 10m, 1h).
-    #[arg(long, default_value = "5m", value_parser = duration)]
+    /// How long to wait for each rollout and Job, image pulls included: seconds, or with a
+    /// unit (90s, 10m, 1h).
+    #[arg(long, default_value = "10m", value_parser = duration)]
     timeout: Duration,
 }
 
