@@ -125,6 +125,8 @@ fn env(provider: &YellowServiceProvider) -> Vec<EnvVar> {
         ),
         plain_env("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
         plain_env("AIRFLOW__CORE__LOAD_EXAMPLES", "False"),
+        // The model's schedules are what runs: a deployed DAG starts unpaused.
+        plain_env("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False"),
         plain_env("AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"),
         plain_env("AIRFLOW__WEBSERVER__WORKERS", "2"),
     ]);
