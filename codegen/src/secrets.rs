@@ -8,7 +8,7 @@ use crate::kube::{
     AIRFLOW_ADMIN_KEYS, AIRFLOW_DATABASE, AIRFLOW_SECRET, AIRFLOW_SETTINGS_KEYS, simulated,
 };
 use datasurface_model::{Credential, ValidEcosystem, naming};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A Secret the ecosystem's pods read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,23 +25,31 @@ pub struct RequiredSecret {
 /// use, then Airflow's.
 pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
     let mut out: Vec<RequiredSecret> = Vec::new();
+    // (namespace, Secret) → its place in `out`, and the uses seen: a model of 10,000 stores
+    // on one credential stays linear.
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut seen: HashSet<(usize, String)> = HashSet::new();
     for provider in &eco.providers {
         let ns = provider.namespace.as_str();
         let mut add = |c: &Credential, what: String| {
             let name = naming::k8s_name(&c.name);
-            match out.iter_mut().find(|s| s.namespace == ns && s.name == name) {
-                Some(secret) if !secret.used_by.contains(&what) => secret.used_by.push(what),
-                Some(_) => {}
-                None => out.push(RequiredSecret {
-                    namespace: ns.to_owned(),
-                    name,
-                    keys: c
-                        .env_vars()
-                        .into_iter()
-                        .map(|(var, key)| (key, var))
-                        .collect(),
-                    used_by: vec![what],
-                }),
+            let at = *index
+                .entry((ns.to_owned(), name.clone()))
+                .or_insert_with(|| {
+                    out.push(RequiredSecret {
+                        namespace: ns.to_owned(),
+                        name,
+                        keys: c
+                            .env_vars()
+                            .into_iter()
+                            .map(|(var, key)| (key, var))
+                            .collect(),
+                        used_by: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+            if seen.insert((at, what.clone())) {
+                out[at].used_by.push(what);
             }
         };
         let merge = &provider.merge_database;

@@ -1,13 +1,16 @@
 //! The SQL each platform runs, as files a reviewer reads: its tables and views, its batch
 //! bookkeeping, and per dataset the snapshot and the merge.
+//!
+//! A model of 100,000 datasets has 200,000 of these files: they are written on every core,
+//! and handed on as they are made rather than held.
 
 use crate::artifact::Artifact;
 use crate::sql::{BatchSql, DatasetSql, views};
-use datasurface_model::{ValidEcosystem, naming};
+use datasurface_model::{DatasetSchema, Platform, Store, ValidEcosystem, naming};
+use std::sync::mpsc;
 
-/// `platforms/{platform}/sql/…` for every platform.
-pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
-    let mut out = Vec::new();
+/// `platforms/{platform}/sql/…` for every platform, each file handed to `sink`.
+pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
     for platform in eco.platforms() {
         let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.name));
         let batch = BatchSql::new(&platform.name);
@@ -16,41 +19,8 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
             .iter()
             .map(|d| d.statement.to_string())
             .collect();
-        let mut per_dataset = Vec::new();
-        for (store, dataset) in eco.ingested(&platform.name) {
-            let sql = DatasetSql::new(&platform, store, dataset);
-            tables.extend(sql.tables.iter().map(|d| d.statement.to_string()));
-            let mut steps = vec![
-                "-- Run on the source database, inside one REPEATABLE READ transaction for the whole stream: first every table's lock, then every snapshot.".to_owned(),
-                sql.snapshot.lock.to_string(),
-                sql.snapshot.copy_out.to_string(),
-                "-- Run on the merge database, the rows of the snapshot followed by their row and key hashes.".to_owned(),
-                sql.snapshot.copy_in.to_string(),
-                sql.analyze_staging.to_string(),
-                sql.duplicate_keys.to_string(),
-                sql.has_current.to_string(),
-                "-- The merge, in one transaction with the batch's commit ($1: the batch id).".to_owned(),
-            ];
-            steps.extend(sql.merge.iter().map(|s| s.statement.to_string()));
-            steps.push(
-                "-- When the merge table has no current row, instead of the merge above:"
-                    .to_owned(),
-            );
-            steps.extend(sql.first_load.iter().map(|s| s.statement.to_string()));
-            steps.push(sql.clear_staging.to_string());
-            if let Some(rewind) = &sql.rewind {
-                steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):".to_owned());
-                steps.extend(rewind.iter().map(ToString::to_string));
-            }
-            per_dataset.push(Artifact {
-                path: format!(
-                    "{dir}/{}.{}.sql",
-                    store.name.to_lowercase(),
-                    dataset.name.to_lowercase()
-                ),
-                contents: join(&steps),
-            });
-        }
+        let datasets = eco.ingested(&platform.name);
+        tables.extend(per_dataset(platform, &datasets, &dir, sink));
         for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
             if assignment.is_active() {
                 let views = views(
@@ -63,25 +33,109 @@ pub(crate) fn artifacts(eco: &ValidEcosystem) -> Vec<Artifact> {
                 tables.extend(views.into_iter().map(|v| v.create.to_string()));
             }
         }
-        out.push(Artifact {
+        sink(Artifact {
             path: format!("{dir}/tables.sql"),
             contents: join(&tables),
         });
         let statements: Vec<String> = batch.statements().iter().map(ToString::to_string).collect();
-        out.push(Artifact {
+        sink(Artifact {
             path: format!("{dir}/batches.sql"),
             contents: join(&statements),
         });
-        out.extend(per_dataset);
     }
-    out
+}
+
+/// Each dataset's file, handed to `sink`; returns the DDL of every dataset's tables, in
+/// model order. The datasets are split among the machine's cores.
+fn per_dataset(
+    platform: Platform<'_>,
+    datasets: &[(Store<'_>, &DatasetSchema)],
+    dir: &str,
+    sink: &mut dyn FnMut(Artifact),
+) -> Vec<String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = datasets.len().div_ceil(cores).max(1);
+    // Bounded: files are written as fast as they are made, never all held at once.
+    let (send, receive) = mpsc::sync_channel::<Artifact>(256);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = datasets
+            .chunks(chunk)
+            .map(|part| {
+                let send = send.clone();
+                scope.spawn(move || {
+                    let mut ddl = Vec::new();
+                    for (store, dataset) in part {
+                        let (file, tables) = dataset_file(platform, *store, dataset, dir);
+                        ddl.extend(tables);
+                        // The receiver only goes away with the whole generation.
+                        let _ = send.send(file);
+                    }
+                    ddl
+                })
+            })
+            .collect();
+        drop(send);
+        for artifact in receive {
+            sink(artifact);
+        }
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// A dataset's file, and the DDL of its tables.
+fn dataset_file(
+    platform: Platform<'_>,
+    store: Store<'_>,
+    dataset: &DatasetSchema,
+    dir: &str,
+) -> (Artifact, Vec<String>) {
+    let sql = DatasetSql::new(&platform, store, dataset);
+    let tables = sql
+        .tables
+        .into_iter()
+        .map(|d| d.statement.into_sql())
+        .collect();
+    let mut steps: Vec<&str> = vec![
+        "-- Run on the source database, inside one REPEATABLE READ transaction for the whole stream: first every table's lock, then every snapshot.",
+        sql.snapshot.lock.sql(),
+        sql.snapshot.copy_out.sql(),
+        "-- Run on the merge database while the snapshot streams: the current rows, in the same key order. The runtime compares the two streams key by key.",
+        sql.snapshot.current.sql(),
+        sql.has_current.sql(),
+        "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id):",
+        sql.snapshot.copy_in_first.sql(),
+        "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.",
+        sql.snapshot.copy_in.sql(),
+        sql.analyze_staging.sql(),
+        sql.staging_rows.sql(),
+        "-- The merge, in one transaction with the batch's commit ($1: the batch id).",
+    ];
+    steps.extend(sql.merge.iter().map(|s| s.statement.sql()));
+    steps.push(sql.clear_staging.sql());
+    if let Some(rewind) = &sql.rewind {
+        steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):");
+        steps.extend(rewind.iter().map(|s| s.sql()));
+    }
+    let file = Artifact {
+        path: format!(
+            "{dir}/{}.{}.sql",
+            store.name.to_lowercase(),
+            dataset.name.to_lowercase()
+        ),
+        contents: join(&steps),
+    };
+    (file, tables)
 }
 
 /// Statements separated by blank lines, each ended with `;` (comment-only lines are left
 /// as they are).
-fn join(statements: &[String]) -> String {
-    let mut text = String::new();
+fn join(statements: &[impl AsRef<str>]) -> String {
+    let mut text = String::with_capacity(statements.iter().map(|s| s.as_ref().len() + 3).sum());
     for s in statements {
+        let s = s.as_ref();
         text.push_str(s);
         if s.lines().all(|l| l.starts_with("--")) {
             text.push('\n');

@@ -4,7 +4,7 @@ use crate::platform::{Assignment, YellowPlatform, YellowServiceProvider};
 use crate::schema::DatasetSchema;
 use crate::store::Datastore;
 use crate::workspace::Workspace;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A team: the datastores it produces and the workspaces it consumes through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,17 +161,29 @@ impl Ecosystem {
     /// with its assignment and the store and dataset it names (sinks that do not resolve
     /// are skipped), in assignment order.
     pub fn assigned_sinks(&self, platform: &str) -> Vec<(&Assignment, &Datastore, &DatasetSchema)> {
+        let stores = self.stores_by_name();
         self.assignments
             .iter()
             .filter(|a| a.platform == platform)
             .filter_map(|a| Some((a, self.find_workspace(&a.workspace)?.find_dsg(&a.dsg)?)))
             .flat_map(|(a, dsg)| {
+                let stores = &stores;
                 dsg.sinks.iter().filter_map(move |sink| {
-                    let store = self.find_datastore(&sink.store)?;
+                    let store = *stores.get(sink.store.as_str())?;
                     Some((a, store, store.find_dataset(&sink.dataset)?))
                 })
             })
             .collect()
+    }
+
+    /// Every datastore by name (the first of a name, where validation finds two), so that
+    /// a model of many stores resolves its sinks in one pass.
+    pub(crate) fn stores_by_name(&self) -> HashMap<&str, &Datastore> {
+        let mut stores = HashMap::new();
+        for store in self.datastores() {
+            stores.entry(store.name.as_str()).or_insert(store);
+        }
+        stores
     }
 
     /// The datasets `platform` ingests: those reached by the sinks of the groups assigned

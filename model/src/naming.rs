@@ -177,7 +177,16 @@ pub fn is_reserved(word: &str) -> bool {
 /// Quotes an identifier for PostgreSQL. Every identifier in generated SQL passes through
 /// here: names keep their case (`"firstName"`) and can never break out of the quotes.
 pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            quoted.push('"');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// The SQL prefix of a platform: its model name in lower case (`YellowLive` → `yellowlive`).
@@ -229,9 +238,10 @@ pub fn merge_table(platform: &str, store: &str, dataset: &str) -> String {
     physical_name(&[platform, store, dataset], "_merge")
 }
 
-/// The index of the current versions of a forensic merge table.
-pub fn merge_current_index(platform: &str, store: &str, dataset: &str) -> String {
-    physical_name(&[platform, store, dataset], "_merge_current")
+/// The index a merge table's current rows are read through in key order, byte order for
+/// text (`COLLATE "C"`), each with its row hash.
+pub fn merge_order_index(platform: &str, store: &str, dataset: &str) -> String {
+    physical_name(&[platform, store, dataset], "_merge_order")
 }
 
 /// `{platform}_batch_counter`.

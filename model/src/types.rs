@@ -78,10 +78,19 @@ impl DataType {
         }
     }
 
-    /// Whether a column of this type can be part of a key: its values must compare with
-    /// `=` and sort in a btree index. `json` cannot (its text has no equality); `jsonb` can.
+    /// Whether a column of this type can be part of a key: the engine compares keys as
+    /// they stream, in the order PostgreSQL sorts them, which it knows for every type but
+    /// `json` (no equality at all) and `jsonb` (an order of its own).
     pub fn can_be_key(&self) -> bool {
-        !matches!(self, DataType::Json)
+        !matches!(self, DataType::Json | DataType::Jsonb)
+    }
+
+    /// Whether the type is text, which sorts by a collation.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            DataType::Varchar(_) | DataType::Char(_) | DataType::Text
+        )
     }
 
     /// Checks the type's parameters against PostgreSQL's limits.

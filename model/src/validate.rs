@@ -9,8 +9,9 @@ use crate::resources::{Resources, check_quantity};
 use crate::schema::DatasetSchema;
 use crate::store::{Credential, CredentialKind, Datastore, PostgresDatabase};
 use crate::workspace::Retention;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,26 +23,50 @@ pub enum Severity {
 }
 
 /// Where in the model a diagnostic points: `ecosystem Test › zone USA › team team1 › …`.
+///
+/// Every model object gets one while validation walks the model, so it is cheap: a step
+/// and a shared link to the path above.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ModelPath(Vec<String>);
+pub struct ModelPath(Option<Arc<Step>>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Step {
+    up: ModelPath,
+    kind: String,
+    name: String,
+}
 
 impl ModelPath {
     /// This path, one step further down.
     pub fn at(&self, kind: &str, name: &str) -> ModelPath {
-        let mut steps = self.0.clone();
-        steps.push(format!("{kind} {name}"));
-        ModelPath(steps)
+        ModelPath(Some(Arc::new(Step {
+            up: self.clone(),
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+        })))
     }
 
-    /// The steps of the path.
-    pub fn steps(&self) -> &[String] {
-        &self.0
+    /// The steps of the path, from the top (`zone USA`, `team team1`, …).
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps = Vec::new();
+        let mut at = &self.0;
+        while let Some(step) = at {
+            steps.push(format!("{} {}", step.kind, step.name));
+            at = &step.up.0;
+        }
+        steps.reverse();
+        steps
+    }
+
+    /// The name of the last step.
+    fn last_name(&self) -> Option<&str> {
+        self.0.as_ref().map(|s| s.name.as_str())
     }
 }
 
 impl fmt::Display for ModelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join(" › "))
+        f.write_str(&self.steps().join(" › "))
     }
 }
 
@@ -141,6 +166,8 @@ pub(crate) fn check(eco: &Ecosystem) -> Report {
         report: Report::default(),
         credentials: BTreeMap::new(),
         databases: BTreeMap::new(),
+        database_vars: HashMap::new(),
+        stores: eco.stores_by_name(),
     };
     v.ecosystem();
     v.report
@@ -153,6 +180,10 @@ struct Validator<'a> {
     credentials: BTreeMap<String, (CredentialKind, ModelPath)>,
     /// Database model name → the first declaration seen and where.
     databases: BTreeMap<String, (&'a PostgresDatabase, ModelPath)>,
+    /// Override variable → the database model name it was first seen for, and where.
+    database_vars: HashMap<String, (String, ModelPath)>,
+    /// Every datastore by name.
+    stores: HashMap<&'a str, &'a Datastore>,
 }
 
 impl<'a> Validator<'a> {
@@ -364,10 +395,10 @@ impl<'a> Validator<'a> {
                 Some(c) if !c.data_type.can_be_key() => self.error(
                     &kpath,
                     format!(
-                        "key column `{key}` is {}, which PostgreSQL cannot compare for equality",
+                        "key column `{key}` is {}, which cannot be a key: keys are compared while they stream",
                         c.data_type
                     ),
-                    Some("use jsonb (or another type) for a key column".into()),
+                    Some("make the key of another type (text, a number, a date, …)".into()),
                 ),
                 Some(_) => {}
             }
@@ -430,11 +461,7 @@ impl<'a> Validator<'a> {
             }
             Some(_) => {}
             None => {
-                let clash = self
-                    .databases
-                    .values()
-                    .find(|(other, _)| naming::database_env_var(&other.name) == env)
-                    .map(|(other, p)| (other.name.clone(), p.clone()));
+                let clash = self.database_vars.get(&env).cloned();
                 if let Some((other, other_path)) = clash {
                     self.error(
                         &dpath,
@@ -445,6 +472,9 @@ impl<'a> Validator<'a> {
                         Some(format!("rename one of them; `{other}` is at {other_path}")),
                     );
                 }
+                self.database_vars
+                    .entry(env)
+                    .or_insert_with(|| (db.name.clone(), dpath.clone()));
                 self.databases.insert(db.name.clone(), (db, dpath));
             }
         }
@@ -504,16 +534,15 @@ impl<'a> Validator<'a> {
             if dsg.sinks.is_empty() {
                 self.warning(&gpath, "the dataset group has no sinks", None);
             }
-            let mut seen = Vec::new();
+            let mut seen = HashSet::new();
             for sink in &dsg.sinks {
                 let label = format!("{}.{}", sink.store, sink.dataset);
                 let kpath = gpath.at("sink", &label);
-                if seen.contains(&sink) {
+                if !seen.insert(sink) {
                     self.error(&kpath, format!("sink {label} is listed twice"), None);
                     continue;
                 }
-                seen.push(sink);
-                match eco.find_datastore(&sink.store) {
+                match self.stores.get(sink.store.as_str()) {
                     None => {
                         let hint = suggest(&sink.store, eco.datastores().map(|s| s.name.as_str()));
                         self.error(
@@ -610,8 +639,8 @@ impl<'a> Validator<'a> {
         for (k8s, path) in &k8s_names {
             if let Some(first) = seen.insert(k8s, path) {
                 // Names equal without case are already reported as duplicates.
-                if first.steps().last().map(|s| s.to_lowercase())
-                    != path.steps().last().map(|s| s.to_lowercase())
+                if first.last_name().map(str::to_lowercase)
+                    != path.last_name().map(str::to_lowercase)
                 {
                     self.error(
                         path,
@@ -625,14 +654,14 @@ impl<'a> Validator<'a> {
 
     fn assignments(&mut self, root: &ModelPath) {
         let eco = self.eco;
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for a in &eco.assignments {
             let path = root.at(
                 "assignment",
                 &format!("{}.{} → {}", a.workspace, a.dsg, a.platform),
             );
             let key = (&a.workspace, &a.dsg, &a.platform);
-            if seen.contains(&key) {
+            if !seen.insert(key) {
                 self.error(
                     &path,
                     "the dataset group is assigned to this platform twice",
@@ -640,7 +669,6 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            seen.push(key);
             let platform = eco.find_platform(&a.platform);
             if platform.is_none() {
                 let hint = suggest(&a.platform, eco.platforms.iter().map(|p| p.name.as_str()));

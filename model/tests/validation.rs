@@ -299,9 +299,13 @@ fn keys_exist_and_are_not_null() {
         with(|e| store(e).datasets[0].columns[0].data_type = DataType::Json),
         &[
             "dataset people › key id",
-            "is json, which PostgreSQL cannot compare",
-            "use jsonb",
+            "is json, which cannot be a key",
+            "make the key of another type",
         ],
+    );
+    assert_error(
+        with(|e| store(e).datasets[0].columns[0].data_type = DataType::Jsonb),
+        &["dataset people › key id", "is jsonb, which cannot be a key"],
     );
     assert!(
         errors(with(

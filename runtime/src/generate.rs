@@ -1,17 +1,21 @@
 //! `generate`: writing the artifacts to a directory, or checking that it is up to date; and
-//! the image tag they name.
+//! the image tag they name. The artifacts are compared and written as they are made, so a
+//! model of any size needs the memory of one artifact at a time, not of all.
 
-use datasurface_codegen::{Artifact, Context, generate};
+use datasurface_codegen::{Context, generate_each};
 use datasurface_model::ValidEcosystem;
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// How a directory differs from what the model generates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drift {
-    /// Generated files whose contents differ, or that are missing.
+    /// How many files the model generates.
+    pub files: usize,
+    /// Generated files whose contents differ, or that are missing (sorted).
     pub stale: Vec<String>,
-    /// Files in the directory that the model does not generate.
+    /// Files in the directory that the model does not generate (sorted).
     pub extra: Vec<String>,
 }
 
@@ -33,46 +37,52 @@ pub fn image_tag(eco: &ValidEcosystem) -> String {
     datasurface_codegen::image_tag(eco, &context(""))
 }
 
-/// The artifacts of `eco` for the binary called `binary`.
-pub fn artifacts(eco: &ValidEcosystem, binary: &str) -> Vec<Artifact> {
-    generate(eco, &context(binary))
-}
-
-/// Writes `artifacts` under `dir` (creating folders), leaving other files alone; returns
-/// what changed before writing.
-pub fn write(dir: &Path, artifacts: &[Artifact]) -> io::Result<Drift> {
-    let drift = compare(dir, artifacts)?;
-    for artifact in artifacts {
-        let path = dir.join(&artifact.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        if drift.stale.contains(&artifact.path) {
-            std::fs::write(&path, &artifact.contents)?;
-        }
-    }
-    Ok(drift)
-}
-
-/// How `dir` differs from `artifacts`.
-pub fn compare(dir: &Path, artifacts: &[Artifact]) -> io::Result<Drift> {
+/// Compares `dir` with the artifacts of `eco` for the binary called `binary` and, when
+/// `write`, writes the stale ones (creating folders) and leaves other files alone; returns
+/// how `dir` differed.
+pub fn sync(dir: &Path, eco: &ValidEcosystem, binary: &str, write: bool) -> io::Result<Drift> {
+    let context = context(binary);
     let mut drift = Drift::default();
-    for artifact in artifacts {
-        match std::fs::read_to_string(dir.join(&artifact.path)) {
-            Ok(found) if found == artifact.contents => {}
-            Ok(_) => drift.stale.push(artifact.path.clone()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                drift.stale.push(artifact.path.clone())
-            }
-            Err(e) => return Err(e),
+    let mut generated = HashSet::new();
+    let mut failed = None;
+    generate_each(eco, &context, &mut |artifact| {
+        if failed.is_some() {
+            return;
         }
+        let path = dir.join(&artifact.path);
+        let result = (|| {
+            let current = match std::fs::read(&path) {
+                Ok(found) => found == artifact.contents.as_bytes(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+            if !current {
+                if write {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&path, &artifact.contents)?;
+                }
+                drift.stale.push(artifact.path.clone());
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failed = Some(e);
+        }
+        generated.insert(artifact.path);
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    drift.files = generated.len();
+    drift.stale.sort();
     for file in files(dir)? {
         let relative = file
             .strip_prefix(dir)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
-        if !artifacts.iter().any(|a| a.path == relative) {
+        if !generated.contains(&relative) {
             drift.extra.push(relative);
         }
     }

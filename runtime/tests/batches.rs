@@ -277,8 +277,9 @@ async fn reset_batch_refuses_what_it_must_and_resets_an_open_batch() {
     assert_eq!((b.batch, counts(&b)), (2, (0, 5, 0, 5)));
 }
 
-/// Runs a batch of `platform` whose merge cannot take its merge table's lock (another
-/// session holds it; the runner gives up after 300 ms), leaving the batch `ingested`.
+/// Runs a batch of `platform` whose merge cannot write its merge table (another session
+/// holds a lock that lets reads go on and makes writes wait; the runner gives up after
+/// 300 ms), leaving the batch `ingested`.
 async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str) -> Error {
     let url = format!(
         "postgres://postgres@{}:{}/{}?options=-c%20lock_timeout%3D300",
@@ -288,7 +289,7 @@ async fn run_with_merge_blocked(s: &Setup, eco: &ValidEcosystem, platform: &str)
     let mut holder = s.pg.connect(&s.merge_db).await;
     let tx = holder.transaction().await.expect("begin");
     let table = format!("{}_store1_people_merge", platform.to_lowercase());
-    tx.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+    tx.batch_execute(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
         .await
         .expect("lock");
     let err = one_batch(eco, platform, None, &blocked)

@@ -260,7 +260,7 @@ async fn a_merge_that_fails_for_another_reason_says_what_to_run() {
     let blocked = env.clone().set("DATASURFACE_DB_MERGEDB", url);
     let mut holder = s.pg.connect(&s.merge_db).await;
     let tx = holder.transaction().await.expect("begin");
-    tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN ACCESS EXCLUSIVE MODE")
+    tx.batch_execute("LOCK TABLE yellowlive_store1_people_merge IN EXCLUSIVE MODE")
         .await
         .expect("lock");
     let err = one_batch(&eco, "YellowLive", None, &blocked)

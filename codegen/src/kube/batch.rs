@@ -105,11 +105,12 @@ pub(crate) fn simulated<'e>(
     if !provider.simulator {
         return stores;
     }
+    let mut seen = std::collections::HashSet::new();
     for platform in eco.platforms_of(provider) {
         for stream in eco.streams(platform) {
             let store = stream.store;
             if postgres::on_server(provider, &store.capture.database)
-                && !stores.iter().any(|s| s.name == store.name)
+                && seen.insert(store.model.name.as_str())
             {
                 stores.push(store);
             }

@@ -56,10 +56,11 @@ pub(crate) fn databases(eco: &ValidEcosystem, provider: &YellowServiceProvider) 
         provider.merge_database.database.clone(),
         AIRFLOW_DATABASE.to_owned(),
     ];
+    let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
     for platform in eco.platforms_of(provider) {
         for stream in eco.streams(platform) {
             let db = &stream.store.capture.database;
-            if on_server(provider, db) && !names.contains(&db.database) {
+            if on_server(provider, db) && seen.insert(db.database.clone()) {
                 names.push(db.database.clone());
             }
         }

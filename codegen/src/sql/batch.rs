@@ -21,8 +21,8 @@ pub struct BatchSql {
     pub start: Statement,
     /// `$1` key, `$2` batch id, `$3` state, `$4` total records → `ingested`.
     pub ingested: Statement,
-    /// `$1` key, `$2` batch id, `$3` inserted, `$4` updated, `$5` deleted, `$6` state →
-    /// `committed`, with the end time.
+    /// `$1` key, `$2` batch id, `$3` inserted, `$4` updated, `$5` deleted, `$6` state, `$7`
+    /// total records → `committed`, with the end time.
     pub committed: Statement,
     /// `$1` key, `$2` batch id, `$3` state → back to `started`, metrics cleared.
     pub restart: Statement,
@@ -123,7 +123,7 @@ impl BatchSql {
                 "The batch is merged",
                 format!(
                     "UPDATE {metrics} SET batch_status = 'committed', batch_end_time = clock_timestamp(), \
-                     records_inserted = $3, records_updated = $4, records_deleted = $5, state = $6 \
+                     records_inserted = $3, records_updated = $4, records_deleted = $5, state = $6, total_records = $7 \
                      WHERE key = $1 AND batch_id = $2"
                 ),
             ),

@@ -33,15 +33,17 @@ pub fn primary_key() -> Statement {
     )
 }
 
-/// `$1` the table → the column names of each unique index that the server enforces on
-/// every row: valid (a failed `CREATE UNIQUE INDEX CONCURRENTLY` leaves an invalid one
-/// behind), unconditional, on plain columns.
-pub fn unique_indexes() -> Statement {
+/// `$1` the table → the names of its columns whose collation sorts text by its bytes, as
+/// `COLLATE "C"` does: an explicit `C`, `POSIX` or `ucs_basic`, or the default collation of
+/// a database created with a `C` or `POSIX` libc locale.
+pub fn byte_ordered_columns() -> Statement {
     Statement::new(
-        "The enforced unique indexes of a table, as lists of column names",
-        "SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) AS k(n) \
-         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) \
-         FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid \
-         AND i.indpred IS NULL AND i.indexprs IS NULL",
+        "The columns of a table whose collation sorts text by its bytes",
+        "SELECT a.attname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation \
+         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+         AND (c.collname IN ('C', 'POSIX', 'ucs_basic') OR (c.collname = 'default' \
+         AND current_setting('lc_collate') IN ('C', 'POSIX') \
+         AND (SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') FROM pg_database d \
+         WHERE d.datname = current_database()) = 'c'))",
     )
 }

@@ -2,7 +2,7 @@
 
 use super::ingest::{self, SnapshotSql};
 use super::names::{BATCH_OUT, CURRENT, Tables, q};
-use super::statement::{Counts, Ddl, MergeStep, Statement};
+use super::statement::{Ddl, MergeStep, Statement};
 use super::{forensic, live, tables};
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
 
@@ -17,17 +17,12 @@ pub struct DatasetSql {
     /// Fresh statistics of staging once the snapshot is in, so the merge plans its joins
     /// on the real size.
     pub analyze_staging: Statement,
-    /// Keys present more than once in staging (at most 5, as text).
-    pub duplicate_keys: Statement,
-    /// The rows in staging, checked against the snapshot's count before merging.
+    /// The rows in staging, checked against the count the snapshot staged before merging.
     pub staging_rows: Statement,
-    /// Whether the merge table has any current row: if not, the merge is a first load.
+    /// Whether the merge table has any current row: if not, the batch is a first load.
     pub has_current: Statement,
-    /// The merge, in order, inside one transaction.
+    /// The merge of the staged changes, in order, inside one transaction.
     pub merge: Vec<MergeStep>,
-    /// The merge when the merge table has no current rows (the first batch, or after
-    /// everything was deleted): a plain insert of the snapshot.
-    pub first_load: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
     pub clear_staging: Statement,
     /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
@@ -53,29 +48,20 @@ impl DatasetSql {
             staging_table: t.staging_name.clone(),
             merge_table: t.merge_name.clone(),
             tables: tables::ddl(&t, platform.mode),
-            snapshot: ingest::snapshot(&t, &store.capture.schema),
+            snapshot: ingest::snapshot(&t, &store.capture.schema, platform.mode),
             analyze_staging: Statement::new(
                 format!("Refresh the statistics of the snapshot of {name}"),
                 format!("ANALYZE {}", t.staging),
-            ),
-            duplicate_keys: Statement::new(
-                format!("Find keys that occur more than once in the snapshot of {name}"),
-                format!(
-                    "SELECT ROW({keys})::text FROM {staging} GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT 5",
-                    keys = t.key_list(""),
-                    staging = t.staging
-                ),
             ),
             has_current: Statement::new(
                 format!("Whether {} has a current row", t.merge),
                 format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
             ),
             staging_rows: Statement::new(
-                format!("The rows of the snapshot of {name} still in staging"),
+                format!("The changes of {name} still in staging"),
                 format!("SELECT count(*) FROM {}", t.staging),
             ),
             merge,
-            first_load: first_load(&t, platform.mode),
             clear_staging: Statement::new(
                 format!("Empty the staging table of {name}"),
                 format!("TRUNCATE {}", t.staging),
@@ -83,24 +69,4 @@ impl DatasetSql {
             rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),
         }
     }
-}
-
-/// The merge when no row is current (the first batch, or after everything was deleted):
-/// every snapshot row is a new key, inserted as it is.
-fn first_load(t: &Tables<'_>, mode: PlatformMode) -> Vec<MergeStep> {
-    let what = match mode {
-        PlatformMode::Live => format!(
-            "The merge table of {} is empty: insert every row of the snapshot",
-            t.dataset.name
-        ),
-        PlatformMode::Forensic => format!(
-            "No version of {} is current: insert every row of the snapshot as a new version",
-            t.dataset.name
-        ),
-    };
-    vec![MergeStep::new(
-        Statement::new(what, t.insert_rows(mode, &t.staging, "s", "")),
-        true,
-        Counts::Inserted,
-    )]
 }

@@ -2,8 +2,8 @@
 //! cannot be done safely. Pure: the runtime reads the catalog and passes what it found.
 
 use super::names::q;
-pub use super::statement::Shape;
 use super::statement::Statement;
+pub use super::statement::{PlatformColumn, Shape};
 use datasurface_model::{DataType, DatasetSchema};
 
 /// A column as the database has it.
@@ -102,8 +102,9 @@ pub fn evolve(
         let found = existing.columns.iter().find(|c| c.name == column.name);
         let col = q(&column.name);
         let (name, ds) = (&column.name, &dataset.name);
+        let nullable = shape.nullable || column.nullable;
         match found {
-            None if column.nullable => out.changes.push(Change {
+            None if nullable => out.changes.push(Change {
                 kind: ChangeKind::AddColumn {
                     column: name.clone(),
                 },
@@ -152,16 +153,8 @@ pub fn evolve(
                         )),
                     }
                 }
-                match (found.nullable, column.nullable) {
-                    (false, true) => out.changes.push(Change {
-                        kind: ChangeKind::DropNotNull {
-                            column: name.clone(),
-                        },
-                        statement: Statement::new(
-                            format!("{name} of {ds} may now hold NULL"),
-                            format!("ALTER TABLE {quoted} ALTER COLUMN {col} DROP NOT NULL"),
-                        ),
-                    }),
+                match (found.nullable, nullable) {
+                    (false, true) => out.changes.push(drop_not_null(&quoted, name, ds)),
                     (true, false) => out.refusals.push(refuse(
                         name,
                         "the model makes it NOT NULL, but rows already there may hold NULL; \
@@ -173,9 +166,35 @@ pub fn evolve(
             }
         }
     }
+    for column in shape.platform_columns {
+        let found = existing.columns.iter().find(|c| c.name == column.name);
+        match found {
+            None if column.nullable => out.changes.push(Change {
+                kind: ChangeKind::AddColumn {
+                    column: column.name.to_owned(),
+                },
+                statement: Statement::new(
+                    format!("Add the platform's column {} to {table}", column.name),
+                    format!(
+                        "ALTER TABLE {quoted} ADD COLUMN {} {}",
+                        q(column.name),
+                        column.definition()
+                    ),
+                ),
+            }),
+            None => out.refusals.push(refuse(
+                column.name,
+                "the platform's own column is missing; the table was changed by hand".into(),
+            )),
+            Some(found) if column.nullable && !found.nullable => {
+                out.changes.push(drop_not_null(&quoted, column.name, table))
+            }
+            Some(_) => {}
+        }
+    }
     for column in &existing.columns {
         let known = dataset.columns.iter().any(|c| c.name == column.name)
-            || shape.platform_columns.contains(&column.name.as_str());
+            || shape.platform_columns.iter().any(|p| p.name == column.name);
         if known {
             continue;
         }
@@ -229,6 +248,21 @@ pub fn evolve(
     out
 }
 
+fn drop_not_null(table: &str, column: &str, of: &str) -> Change {
+    Change {
+        kind: ChangeKind::DropNotNull {
+            column: column.to_owned(),
+        },
+        statement: Statement::new(
+            format!("{column} of {of} may now hold NULL"),
+            format!(
+                "ALTER TABLE {table} ALTER COLUMN {} DROP NOT NULL",
+                q(column)
+            ),
+        ),
+    }
+}
+
 /// Whether a column of type `from` can become `to` in place without changing any stored
 /// value (and so any row hash): longer varchar, varchar to text, more numeric precision
 /// at the same scale.
@@ -279,7 +313,8 @@ mod tests {
     }
 
     const LIVE: Shape<'static> = Shape {
-        platform_columns: &["ds_surf_batch_id"],
+        platform_columns: &[PlatformColumn::new("ds_surf_batch_id", "integer", false)],
+        nullable: false,
         key_suffix: Some(&[]),
     };
 
@@ -400,6 +435,42 @@ mod tests {
         assert!(
             refused.contains("table t, column reviewer: the column was added by hand and is NOT NULL without a default"),
             "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_staging_table_of_an_earlier_shape_takes_the_changes_shape() {
+        const STAGING: Shape<'static> = Shape {
+            platform_columns: &[
+                PlatformColumn::new("ds_surf_all_hash", "uuid", true),
+                PlatformColumn::new("ds_surf_op", "text", true),
+            ],
+            nullable: true,
+            key_suffix: None,
+        };
+        let earlier = existing(
+            &[
+                ("id", "integer", false),
+                ("name", "character varying(50)", false),
+                ("ds_surf_all_hash", "uuid", false),
+            ],
+            &[],
+        );
+        let e = evolve("s", &people(), STAGING, &earlier, None);
+        assert_eq!(refusals(&e), "");
+        let statements: Vec<&str> = e
+            .changes
+            .iter()
+            .map(|c| c.statement.sql().lines().nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            statements,
+            [
+                "ALTER TABLE \"s\" ALTER COLUMN \"id\" DROP NOT NULL",
+                "ALTER TABLE \"s\" ALTER COLUMN \"name\" DROP NOT NULL",
+                "ALTER TABLE \"s\" ALTER COLUMN \"ds_surf_all_hash\" DROP NOT NULL",
+                "ALTER TABLE \"s\" ADD COLUMN \"ds_surf_op\" text",
+            ]
         );
     }
 }

@@ -1,19 +1,17 @@
 //! The forensic merge: every version of every key, with the batches it was current in
 //! (SCD2). A version changed or deleted in batch B was last current in B-1.
 
-use super::diff::{self, CHANGES, OP};
-use super::names::{BATCH_IN, BATCH_OUT, CURRENT, Tables, q};
+use super::names::{BATCH_IN, BATCH_OUT, CURRENT, OP, Tables, q};
 use super::statement::{Counts, MergeStep, Statement};
 use datasurface_model::PlatformMode;
 
-/// Finds the changes, then closes the current versions of changed and gone keys, and adds a
+/// Closes the current versions of the changed and gone keys staging holds, and adds a
 /// current version for every new or changed key.
 pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let name = &t.dataset.name;
-    let (merge, changes, op) = (&t.merge, q(CHANGES), q(OP));
+    let (merge, changes, op) = (&t.merge, &t.staging, q(OP));
     let out = q(BATCH_OUT);
-    let mut steps = diff::find(t, true);
-    steps.extend([
+    vec![
         MergeStep::new(
             Statement::new(
                 format!(
@@ -35,7 +33,7 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
                 format!("Insert a current version of {name} for every new or changed key"),
                 t.insert_rows(
                     PlatformMode::Forensic,
-                    &changes,
+                    changes,
                     "c",
                     &format!(" WHERE c.{op} IN ('I', 'U')"),
                 ),
@@ -43,9 +41,7 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
             true,
             Counts::InsertedAndUpdated,
         ),
-        diff::done(t),
-    ]);
-    steps
+    ]
 }
 
 /// Rewinds to the state after batch `$1`: versions created after it go, versions closed

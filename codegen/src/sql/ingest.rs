@@ -1,13 +1,14 @@
-//! The source snapshot: reading the source table, and writing it to staging.
+//! The snapshot: the source's rows in key order, the merge table's current rows in the same
+//! order, and where the runtime writes what it found between them.
 
-use super::names::{ALL_HASH, KEY_HASH, Tables, q};
+use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, q};
 use super::statement::Statement;
+use datasurface_model::PlatformMode;
 
 /// Session settings of every connection: text forms that do not depend on the server's
-/// or the role's defaults; memory enough for the diff's hash join of snapshot and current
-/// rows; and the random-read cost of SSDs, so the writes of a few changed keys look them up
-/// by index instead of scanning the merge table (measured: 0.16 s instead of 0.26 s to
-/// close 7,500 versions among 1,000,000).
+/// or the role's defaults; memory enough to sort a snapshot by key; and the random-read cost
+/// of SSDs, so the writes of a few changed keys look them up by index instead of scanning the
+/// merge table (measured: 0.16 s instead of 0.26 s to close 7,500 versions among 1,000,000).
 pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
 SET TimeZone = 'UTC'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET work_mem = '256MB'; \
 SET random_page_cost = 1.1";
@@ -24,14 +25,64 @@ pub struct SnapshotSql {
     /// the snapshot: waits for a concurrent `TRUNCATE` or table rewrite (which are not
     /// MVCC-safe) to commit, so the snapshot sees the table after it, never empty.
     pub lock: Statement,
-    /// Run on the source: the rows cast to the model's types, in binary COPY format.
+    /// Run on the source: every row cast to the model's types, in key order, in binary COPY
+    /// format. (See [`SnapshotSql::copy_out_for`] for the form the runtime runs.)
     pub copy_out: Statement,
-    /// Run on the merge database: loads the rows of `copy_out`, each followed by its row
-    /// and key hashes, into staging.
+    /// Run on the merge database: the key and row hash of every current row, in the same
+    /// key order (read through the merge table's order index).
+    pub current: Statement,
+    /// Run on the merge database: loads the changes into staging — the rows of new and
+    /// changed keys followed by their row and key hashes, the key columns of gone keys —
+    /// each with what to do with it (`I`, `U`, `D`).
     pub copy_in: Statement,
+    /// The first load, when the merge table has no current row: loads every row of the
+    /// snapshot straight into the merge table, with its hashes and batch `$1`.
+    pub copy_in_first: Statement,
+    casts: String,
+    tables: TablesOrder,
 }
 
-pub(crate) fn snapshot(t: &Tables<'_>, schema: &str) -> SnapshotSql {
+/// What [`SnapshotSql::copy_out_for`] needs to order the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TablesOrder {
+    source: String,
+    name: String,
+    /// The key columns that are text, and the order clause of the others.
+    keys: Vec<(String, bool)>,
+}
+
+impl SnapshotSql {
+    /// The snapshot's `COPY`, ordered by key: text keys whose source column already sorts in
+    /// byte order (a `C` collation) are ordered as they are, so the source's own index can
+    /// give the order; other text keys with `COLLATE "C"`.
+    pub fn copy_out_for(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> Statement {
+        let order = self
+            .tables
+            .keys
+            .iter()
+            .map(|(name, text)| {
+                if *text && !sorts_by_bytes(name) {
+                    format!("{} COLLATE \"C\"", q(name))
+                } else {
+                    q(name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Statement::new(
+            format!(
+                "Snapshot of {}: every row, cast to the model's types, in key order",
+                self.tables.name
+            ),
+            format!(
+                "COPY (SELECT {} FROM {} ORDER BY {order}) TO STDOUT (FORMAT binary)",
+                self.casts, self.tables.source
+            ),
+        )
+    }
+}
+
+pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> SnapshotSql {
     let ds = t.dataset;
     let source = format!("{}.{}", q(schema), q(&ds.name));
     let casts = ds
@@ -46,7 +97,24 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str) -> SnapshotSql {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    SnapshotSql {
+    let order = TablesOrder {
+        source: source.clone(),
+        name: ds.name.clone(),
+        keys: ds
+            .key_columns()
+            .map(|c| (c.name.clone(), c.data_type.is_text()))
+            .collect(),
+    };
+    let (all, key) = (q(ALL_HASH), q(KEY_HASH));
+    let current = match mode {
+        PlatformMode::Live => String::new(),
+        PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+    };
+    let stamps = match mode {
+        PlatformMode::Live => q(BATCH_ID),
+        PlatformMode::Forensic => format!("{}, {}", q(BATCH_IN), q(BATCH_OUT)),
+    };
+    let mut sql = SnapshotSql {
         source_table: format!("{schema}.{}", ds.name),
         lock: Statement::new(
             format!(
@@ -55,24 +123,43 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str) -> SnapshotSql {
             ),
             format!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
         ),
-        // The runtime appends the row and key hashes as the rows stream through.
-        copy_out: Statement::new(
+        copy_out: Statement::new("", ""),
+        current: Statement::new(
             format!(
-                "Snapshot of {}: every row, cast to the model's types",
+                "The key and row hash of every current row of {}, in key order",
                 ds.name
             ),
-            format!("COPY (SELECT {casts} FROM {source}) TO STDOUT (FORMAT binary)"),
+            format!(
+                "COPY (SELECT {keys}, {all} FROM {merge}{current} ORDER BY {order}) TO STDOUT (FORMAT binary)",
+                keys = t.key_list(""),
+                merge = t.merge,
+                order = t.key_order(&|_| false),
+            ),
         ),
         copy_in: Statement::new(
-            format!("Load the snapshot of {} into staging", ds.name),
+            format!("Load the changes of {} into staging", ds.name),
             format!(
-                "COPY {staging} ({cols}, {all}, {key}) FROM STDIN (FORMAT binary)",
+                "COPY {staging} ({cols}, {all}, {key}, {op}) FROM STDIN (FORMAT binary)",
                 staging = t.staging,
                 cols = t.column_list(""),
-                all = q(ALL_HASH),
-                key = q(KEY_HASH),
+                op = q(OP),
+            ),
+        ),
+        copy_in_first: Statement::new(
+            format!(
+                "First load of {}: every row of the snapshot straight into the merge table",
+                ds.name
+            ),
+            format!(
+                "COPY {merge} ({cols}, {all}, {key}, {stamps}) FROM STDIN (FORMAT binary)",
+                merge = t.merge,
+                cols = t.column_list(""),
             ),
         ),
         source_quoted: source,
-    }
+        casts,
+        tables: order,
+    };
+    sql.copy_out = sql.copy_out_for(&|_| false);
+    sql
 }

@@ -1,15 +1,15 @@
 //! The live merge: the merge table keeps the current row of every key (SCD1).
 
-use super::diff::{self, CHANGES, OP};
-use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, Tables, q};
+use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, OP, Tables, q};
 use super::statement::{Counts, MergeStep, Statement};
 use datasurface_model::PlatformMode;
 
-/// Finds the changes, then deletes, updates and inserts just those rows; each statement
-/// counts exactly what its name says, and an unchanged row is never written.
+/// Deletes the gone keys, updates the changed rows and inserts the new keys that staging
+/// holds; each statement counts exactly what its name says. Unchanged rows never reach
+/// staging, so they are never written.
 pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     let name = &t.dataset.name;
-    let (merge, changes, op) = (&t.merge, q(CHANGES), q(OP));
+    let (merge, staging, op) = (&t.merge, &t.staging, q(OP));
     // Key columns (and the key hash) are written too: a key can equal another by `=` and
     // still differ in value (`-0` and `0` as double, `1.0` and `1.00` as numeric), and the
     // row must be the source's.
@@ -25,13 +25,12 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         ])
         .collect::<Vec<_>>()
         .join(", ");
-    let mut steps = diff::find(t, false);
-    steps.extend([
+    vec![
         MergeStep::new(
             Statement::new(
                 format!("Delete the rows of {name} whose key is gone from the snapshot"),
                 format!(
-                    "DELETE FROM {merge} AS m USING {changes} AS c WHERE c.{op} = 'D' AND {eq}",
+                    "DELETE FROM {merge} AS m USING {staging} AS c WHERE c.{op} = 'D' AND {eq}",
                     eq = t.keys_equal("m", "c"),
                 ),
             ),
@@ -44,7 +43,7 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
                     "Update the rows of {name} whose values changed, marking them with this batch"
                 ),
                 format!(
-                    "UPDATE {merge} AS m SET {set} FROM {changes} AS c WHERE c.{op} = 'U' AND {eq}",
+                    "UPDATE {merge} AS m SET {set} FROM {staging} AS c WHERE c.{op} = 'U' AND {eq}",
                     eq = t.keys_equal("m", "c"),
                 ),
             ),
@@ -56,7 +55,7 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
                 format!("Insert the rows of {name} whose key is new, marking them with this batch"),
                 t.insert_rows(
                     PlatformMode::Live,
-                    &changes,
+                    staging,
                     "c",
                     &format!(" WHERE c.{op} = 'I'"),
                 ),
@@ -64,7 +63,5 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
             true,
             Counts::Inserted,
         ),
-        diff::done(t),
-    ]);
-    steps
+    ]
 }

@@ -12,6 +12,9 @@ pub const ALL_HASH: &str = "ds_surf_all_hash";
 pub const KEY_HASH: &str = "ds_surf_key_hash";
 pub const BATCH_IN: &str = "ds_surf_batch_in";
 pub const BATCH_OUT: &str = "ds_surf_batch_out";
+/// The column of staging saying what the batch does with a key: `I` insert, `U` update,
+/// `D` delete.
+pub const OP: &str = "ds_surf_op";
 
 /// Quotes an identifier.
 pub(crate) fn q(name: &str) -> String {
@@ -25,8 +28,8 @@ pub(crate) struct Tables<'a> {
     pub(crate) merge_name: String,
     pub(crate) staging: String,
     pub(crate) merge: String,
-    pub(crate) current_index: String,
-    pub(crate) current_index_name: String,
+    pub(crate) order_index: String,
+    pub(crate) order_index_name: String,
 }
 
 impl<'a> Tables<'a> {
@@ -37,16 +40,16 @@ impl<'a> Tables<'a> {
     ) -> Self {
         let staging_name = naming::staging_table(&platform.name, &store.name, &dataset.name);
         let merge_name = naming::merge_table(&platform.name, &store.name, &dataset.name);
-        let current_index_name =
-            naming::merge_current_index(&platform.name, &store.name, &dataset.name);
+        let order_index_name =
+            naming::merge_order_index(&platform.name, &store.name, &dataset.name);
         Tables {
             dataset,
             staging: q(&staging_name),
             merge: q(&merge_name),
             staging_name,
             merge_name,
-            current_index: q(&current_index_name),
-            current_index_name,
+            order_index: q(&order_index_name),
+            order_index_name,
         }
     }
 
@@ -58,6 +61,25 @@ impl<'a> Tables<'a> {
     /// The key columns, quoted, each prefixed with `alias.` when one is given.
     pub(crate) fn key_list(&self, alias: &str) -> String {
         quoted(self.dataset.primary_key.iter().map(String::as_str), alias)
+    }
+
+    /// The key columns in the order the engine compares keys while they stream: text in
+    /// byte order (`COLLATE "C"`, whatever the database's collation), every other type in
+    /// its natural order. Text columns for which `already_bytes` holds sort in byte order
+    /// as they are, so the clause leaves the collation out and the source's own index can
+    /// give the order.
+    pub(crate) fn key_order(&self, already_bytes: &dyn Fn(&str) -> bool) -> String {
+        self.dataset
+            .key_columns()
+            .map(|c| {
+                if c.data_type.is_text() && !already_bytes(&c.name) {
+                    format!("{} COLLATE \"C\"", q(&c.name))
+                } else {
+                    q(&c.name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Inserts the rows of `from AS alias` (with `filter`, a `WHERE …` or nothing) into the

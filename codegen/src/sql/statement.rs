@@ -29,6 +29,11 @@ impl Statement {
     pub fn sql(&self) -> &str {
         &self.sql
     }
+
+    /// The statement's text, taken.
+    pub fn into_sql(self) -> String {
+        self.sql
+    }
 }
 
 impl std::fmt::Display for Statement {
@@ -83,9 +88,50 @@ impl MergeStep {
 /// What a table must look like beyond the dataset's own columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape<'a> {
-    /// The platform's own columns (`ds_surf_…`), left as they are.
-    pub platform_columns: &'a [&'a str],
+    /// The platform's own columns (`ds_surf_…`).
+    pub platform_columns: &'a [PlatformColumn],
+    /// Whether every dataset column is nullable here, whatever the model says (staging,
+    /// where a gone key is staged with its key columns only).
+    pub nullable: bool,
     /// The platform columns that follow the dataset's key in the primary key
     /// (`ds_surf_batch_in` on forensic merge tables); `None` when the table has no key.
     pub key_suffix: Option<&'a [&'a str]>,
+}
+
+/// A column the platform adds to a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlatformColumn {
+    pub name: &'static str,
+    pub pg_type: &'static str,
+    pub nullable: bool,
+    /// Its default, as SQL.
+    pub default: Option<&'static str>,
+}
+
+impl PlatformColumn {
+    pub(crate) const fn new(name: &'static str, pg_type: &'static str, nullable: bool) -> Self {
+        PlatformColumn {
+            name,
+            pg_type,
+            nullable,
+            default: None,
+        }
+    }
+
+    pub(crate) const fn default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+
+    /// Its definition in `CREATE TABLE`: type, nullability, default.
+    pub fn definition(&self) -> String {
+        let mut text = self.pg_type.to_owned();
+        if !self.nullable {
+            text.push_str(" NOT NULL");
+        }
+        if let Some(default) = self.default {
+            text.push_str(&format!(" DEFAULT {default}"));
+        }
+        text
+    }
 }

@@ -1,123 +1,167 @@
 //! DDL of a dataset's staging and merge tables.
 
-use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, Tables, q};
-use super::statement::{Ddl, Shape, Statement};
+use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, q};
+use super::statement::{Ddl, PlatformColumn, Shape, Statement};
 use datasurface_model::{DatasetSchema, PlatformMode};
+
+/// The platform columns of a staging table: the change of a key, with its hashes. Nullable:
+/// a key gone from the source is staged with its key columns only.
+const STAGING: &[PlatformColumn] = &[
+    PlatformColumn::new(ALL_HASH, "uuid", true),
+    PlatformColumn::new(KEY_HASH, "uuid", true),
+    PlatformColumn::new(OP, "text", true),
+];
+const LIVE: &[PlatformColumn] = &[
+    PlatformColumn::new(BATCH_ID, "integer", false),
+    PlatformColumn::new(ALL_HASH, "uuid", false),
+    PlatformColumn::new(KEY_HASH, "uuid", false),
+];
+const FORENSIC: &[PlatformColumn] = &[
+    PlatformColumn::new(ALL_HASH, "uuid", false),
+    PlatformColumn::new(KEY_HASH, "uuid", false),
+    PlatformColumn::new(BATCH_IN, "integer", false),
+    // CURRENT, spelled out for a const.
+    PlatformColumn::new(BATCH_OUT, "integer", false).default("2147483647"),
+];
 
 /// The statements that create a dataset's staging table, merge table and its indexes.
 pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
     let ds = t.dataset;
     let create_staging = Statement::new(
         format!(
-            "The snapshot of {} taken by the open batch. Unlogged: no WAL for a table rewritten every \
-             batch; a server crash empties it, and the merge then notices and takes the snapshot again",
+            "The changes of {} the open batch found: the rows of new and changed keys, the keys of \
+             gone ones. Unlogged: no WAL for a table rewritten every batch; a server crash empties it, \
+             and the merge then notices and takes the snapshot again",
             ds.name
         ),
         format!(
-            "CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL\n)",
+            "CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns}\n)",
             staging = t.staging,
-            columns = columns(ds),
-            all = q(ALL_HASH),
-            key = q(KEY_HASH),
+            columns = columns(ds, true, STAGING),
         ),
     );
-    let create_merge = match mode {
-        PlatformMode::Live => vec![(
-            t.merge_name.clone(),
+    let all = q(ALL_HASH);
+    let (platform_columns, merge, order) = match mode {
+        PlatformMode::Live => (
+            LIVE,
             Statement::new(
                 format!(
                     "The current row of every key of {}, with the batch that last wrote it",
                     ds.name
                 ),
                 format!(
-                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {batch} integer NOT NULL,\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    PRIMARY KEY ({keys})\n)",
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys})\n)",
                     merge = t.merge,
-                    columns = columns(ds),
-                    batch = q(BATCH_ID),
-                    all = q(ALL_HASH),
-                    key = q(KEY_HASH),
+                    columns = columns(ds, false, LIVE),
                     keys = t.key_list(""),
                 ),
             ),
-        )],
-        PlatformMode::Forensic => vec![
-            (
-                t.merge_name.clone(),
-                Statement::new(
-                    format!(
-                        "Every version of every key of {}: current from batch {} to batch {} ({CURRENT} while current)",
-                        ds.name,
-                        q(BATCH_IN),
-                        q(BATCH_OUT)
-                    ),
-                    format!(
-                        "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    {all} uuid NOT NULL,\n    {key} uuid NOT NULL,\n    {batch_in} integer NOT NULL,\n    {batch_out} integer NOT NULL DEFAULT {CURRENT},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
-                        merge = t.merge,
-                        columns = columns(ds),
-                        all = q(ALL_HASH),
-                        key = q(KEY_HASH),
-                        batch_in = q(BATCH_IN),
-                        batch_out = q(BATCH_OUT),
-                        keys = t.key_list(""),
-                    ),
+            Statement::new(
+                format!(
+                    "The rows of {} in the order batches compare keys, each with its row hash",
+                    ds.name
+                ),
+                format!(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all})",
+                    index = t.order_index,
+                    merge = t.merge,
+                    order = t.key_order(&|_| false),
                 ),
             ),
-            (
-                t.current_index_name.clone(),
-                Statement::new(
-                    format!(
-                        "At most one current version per key of {}, found by key",
-                        ds.name
-                    ),
-                    format!(
-                        "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({keys}) WHERE {batch_out} = {CURRENT}",
-                        index = t.current_index,
-                        merge = t.merge,
-                        keys = t.key_list(""),
-                        batch_out = q(BATCH_OUT),
-                    ),
+        ),
+        PlatformMode::Forensic => (
+            FORENSIC,
+            Statement::new(
+                format!(
+                    "Every version of every key of {}: current from batch {} to batch {} ({CURRENT} while current)",
+                    ds.name,
+                    q(BATCH_IN),
+                    q(BATCH_OUT)
+                ),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
+                    merge = t.merge,
+                    columns = columns(ds, false, FORENSIC),
+                    batch_in = q(BATCH_IN),
+                    keys = t.key_list(""),
                 ),
             ),
-        ],
+            Statement::new(
+                format!(
+                    "At most one current version per key of {}, in the order batches compare keys, each \
+                     with its row hash",
+                    ds.name
+                ),
+                format!(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all}) \
+                     WHERE {batch_out} = {CURRENT}",
+                    index = t.order_index,
+                    merge = t.merge,
+                    order = t.key_order(&|_| false),
+                    batch_out = q(BATCH_OUT),
+                ),
+            ),
+        ),
     };
-    let merge_shape = match mode {
-        PlatformMode::Live => Shape {
-            platform_columns: &[BATCH_ID, ALL_HASH, KEY_HASH],
-            key_suffix: Some(&[]),
+    vec![
+        Ddl {
+            object: t.staging_name.clone(),
+            statement: create_staging,
+            shape: Some(Shape {
+                platform_columns: STAGING,
+                nullable: true,
+                key_suffix: None,
+            }),
         },
-        PlatformMode::Forensic => Shape {
-            platform_columns: &[ALL_HASH, KEY_HASH, BATCH_IN, BATCH_OUT],
-            key_suffix: Some(&[BATCH_IN]),
+        Ddl {
+            object: t.merge_name.clone(),
+            statement: merge,
+            shape: Some(Shape {
+                platform_columns,
+                nullable: false,
+                key_suffix: Some(match mode {
+                    PlatformMode::Live => &[],
+                    PlatformMode::Forensic => &[BATCH_IN],
+                }),
+            }),
         },
-    };
-    let staging_shape = Shape {
-        platform_columns: &[ALL_HASH, KEY_HASH],
-        key_suffix: None,
-    };
-    let mut ddl = vec![Ddl {
-        object: t.staging_name.clone(),
-        statement: create_staging,
-        shape: Some(staging_shape),
-    }];
-    for (i, (object, statement)) in create_merge.into_iter().enumerate() {
-        // The first statement creates the merge table; the rest are its indexes.
-        let shape = (i == 0).then_some(merge_shape);
-        ddl.push(Ddl {
-            object,
-            statement,
-            shape,
-        });
-    }
-    ddl
+        Ddl {
+            object: t.order_index_name.clone(),
+            statement: order,
+            shape: None,
+        },
+    ]
 }
 
-fn columns(ds: &DatasetSchema) -> String {
+/// The column definitions of a table of `ds`: its columns (each nullable when `nullable`),
+/// then the platform's.
+fn columns(ds: &DatasetSchema, nullable: bool, platform: &[PlatformColumn]) -> String {
+    let not_null = |null: bool| if null { "" } else { " NOT NULL" };
     ds.columns
         .iter()
         .map(|c| {
-            let null = if c.nullable { "" } else { " NOT NULL" };
-            format!("    {} {}{null}", q(&c.name), c.data_type.pg_type())
+            format!(
+                "    {} {}{}",
+                q(&c.name),
+                c.data_type.pg_type(),
+                not_null(nullable || c.nullable)
+            )
         })
+        .chain(
+            platform
+                .iter()
+                .map(|p| format!("    {} {}", q(p.name), p.definition())),
+        )
         .collect::<Vec<_>>()
         .join(",\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_of_batch_out_is_current() {
+        assert_eq!(FORENSIC[3].default, Some(CURRENT.to_string().as_str()));
+    }
 }

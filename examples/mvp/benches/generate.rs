@@ -1,13 +1,15 @@
-//! How long `generate` takes for a large model: 1,000 datasets of 20 columns (10 stores of
-//! 100), every dataset sunk by a live and a forensic dataset group.
+//! How long building, validating and generating take as a model grows: 1,000 datasets of
+//! 20 columns (10 stores of 100), then the original system's own scale target — 10,000
+//! stores (producers) of 10 datasets, 100,000 datasets of 10 columns — every dataset sunk by
+//! a live and a forensic dataset group.
 //!
-//! `cargo bench -p mvp --bench generate`
+//! `cargo bench -p mvp --bench generate` (`SIZES=stores×datasets×columns,…` for others).
 
-use datasurface::codegen::generate;
+use datasurface::codegen::generate_each;
 use datasurface::*;
 use std::time::Instant;
 
-fn model() -> ValidEcosystem {
+fn model(stores: usize, datasets: usize, columns: usize) -> Ecosystem {
     let types = [
         DataType::Varchar(50),
         DataType::Integer,
@@ -21,7 +23,7 @@ fn model() -> ValidEcosystem {
     let mut team = Team::new("platform");
     let mut live = DatasetGroup::new("Live", Retention::LiveOnly);
     let mut forensic = DatasetGroup::new("History", Retention::Forensic);
-    for s in 0..10 {
+    for s in 0..stores {
         let store_name = format!("Store{s}");
         let db = PostgresDatabase::new(format!("SourceDB{s}"), format!("source_{s}"))
             .at(format!("source-{s}"), 5432);
@@ -30,12 +32,12 @@ fn model() -> ValidEcosystem {
             Credential::user_password("reader"),
             "*/15 * * * *",
         ));
-        for d in 0..100 {
+        for d in 0..datasets {
             let name = format!("dataset_{s}_{d}");
             let mut ds = DatasetSchema::new(&name)
                 .column(Column::new("id", DataType::BigInt))
                 .key(["id"]);
-            for c in 1..20 {
+            for c in 1..columns {
                 ds = ds.column(Column::nullable(
                     format!("column_{c}"),
                     types[(c + d) % types.len()],
@@ -62,8 +64,6 @@ fn model() -> ValidEcosystem {
         .provider(provider)
         .assign(Assignment::new("Everything", "Live", "YellowLive"))
         .assign(Assignment::new("Everything", "History", "YellowForensic"))
-        .validate()
-        .expect("valid synthetic model")
 }
 
 fn peak_mib() -> f64 {
@@ -79,29 +79,59 @@ fn peak_mib() -> f64 {
 }
 
 fn main() {
-    let start = Instant::now();
-    let eco = model();
-    let built = start.elapsed().as_secs_f64();
-    let context = datasurface::generate::context("large");
-    let mut times = Vec::new();
-    let mut artifacts = Vec::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        artifacts = generate(&eco, &context);
-        times.push(start.elapsed().as_secs_f64());
+    let sizes = std::env::var("SIZES").unwrap_or_else(|_| "10x100x20,10000x10x10".into());
+    for size in sizes.split(',') {
+        let n: Vec<usize> = size.split('x').filter_map(|n| n.parse().ok()).collect();
+        let [stores, datasets, columns] = n[..] else {
+            panic!("SIZES takes stores×datasets×columns: {size}");
+        };
+        measure(stores, datasets, columns);
     }
-    times.sort_by(f64::total_cmp);
-    let bytes: usize = artifacts.iter().map(|a| a.contents.len()).sum();
+}
+
+fn measure(stores: usize, datasets: usize, columns: usize) {
+    let start = Instant::now();
+    let declared = model(stores, datasets, columns);
+    let built = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let eco = declared.validate().expect("valid synthetic model");
+    let validated = start.elapsed().as_secs_f64();
+    let context = datasurface::generate::context("large");
+    // What the bytes are: SQL, DAGs, Kubernetes objects, the rest.
+    let mut families: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let start = Instant::now();
+    generate_each(&eco, &context, &mut |a| {
+        let family = match a.path.split('/').collect::<Vec<_>>()[..] {
+            ["platforms", _, kind, ..] => kind,
+            [first, ..] => first,
+            [] => "",
+        };
+        let entry = families.entry(family.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 += a.contents.len();
+    });
+    let generated = start.elapsed().as_secs_f64();
+    let dir = std::env::temp_dir().join(format!("datasurface-generate-{}", std::process::id()));
+    let start = Instant::now();
+    let drift = datasurface::generate::sync(&dir, &eco, "large", true).expect("write");
+    let written = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (files, bytes) = families
+        .values()
+        .fold((0, 0), |(f, b), (files, bytes)| (f + files, b + bytes));
     println!(
-        "synthetic model: 1000 datasets × 20 columns, 2 platforms; built and validated in {built:.2} s"
-    );
-    println!(
-        "generate: {:.2} s (median of 3; min {:.2}, max {:.2}), {} files, {:.1} MiB, peak resident {:.0} MiB",
-        times[1],
-        times[0],
-        times[2],
-        artifacts.len(),
+        "{stores} stores × {datasets} datasets × {columns} columns ({} datasets), 2 platforms: built {built:.2} s, \
+         validated {validated:.2} s, generated {generated:.2} s ({files} files, {:.1} MiB), \
+         generate --out to an empty directory {written:.2} s ({} files); peak resident {:.0} MiB so far",
+        stores * datasets,
         bytes as f64 / 1_048_576.0,
+        drift.files,
         peak_mib()
     );
+    for (family, (files, bytes)) in families {
+        println!(
+            "  {family}: {files} files, {:.1} MiB",
+            bytes as f64 / 1_048_576.0
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! the same rows between the same two databases, measured in the same run.
 //!
 //! `cargo bench -p mvp --bench snapshot` (set `ROWS` for another size). The batches run the
-//! real `mvp` binary; its peak memory is read from /proc while it runs.
+//! real `mvp` binary; its peak memory is read from /proc while it runs, and what each batch
+//! writes to the merge database is read from the server: WAL bytes, and how much the
+//! platform's tables grew.
 
 use bytes::Bytes;
 use datasurface::dev::cluster::Cluster;
@@ -46,6 +48,58 @@ async fn copy_floor(source: &Client, merge: &Client, unlogged: bool) -> f64 {
     }
     sink.as_mut().finish().await.expect("finish");
     start.elapsed().as_secs_f64()
+}
+
+/// The WAL position of the cluster, and the size of `platform`'s tables in the merge
+/// database (bytes).
+async fn written(merge: &Client, platform: &str) -> (String, i64) {
+    let row = merge
+        .query_one(
+            "SELECT pg_current_wal_lsn()::text, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
+             FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE $1",
+            &[&format!("{}\\_%", platform.to_lowercase())],
+        )
+        .await
+        .expect("written");
+    (row.get(0), row.get(1))
+}
+
+/// WAL bytes between two positions.
+async fn wal_between(merge: &Client, from: &str, to: &str) -> i64 {
+    merge
+        .query_one(
+            "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::bigint",
+            &[&to, &from],
+        )
+        .await
+        .expect("wal")
+        .get(0)
+}
+
+/// One measured batch.
+struct Measured {
+    what: String,
+    seconds: f64,
+    peak_mib: f64,
+    wal_mib: f64,
+    growth_mib: f64,
+    summary: String,
+}
+
+/// Runs one batch with the mvp binary and measures it.
+async fn measured(cluster: &Cluster, merge: &Client, platform: &str, what: String) -> Measured {
+    let before = written(merge, platform).await;
+    let (seconds, peak_mib, summary) = batch(cluster, platform);
+    let after = written(merge, platform).await;
+    let mib = |b: i64| b as f64 / 1024.0 / 1024.0;
+    Measured {
+        what,
+        seconds,
+        peak_mib,
+        wal_mib: mib(wal_between(merge, &before.0, &after.0).await),
+        growth_mib: mib(after.1 - before.1),
+        summary,
+    }
 }
 
 /// Runs one batch with the mvp binary; returns (seconds, peak resident MiB, summary line).
@@ -134,10 +188,17 @@ async fn main() {
         "{rows} customers rows; PostgreSQL 15 throwaway cluster, source and merge databases on it\n"
     );
 
-    let mut results: Vec<(String, f64, f64, String)> = Vec::new();
+    let mut results: Vec<Measured> = Vec::new();
     for platform in ["YellowLive", "YellowForensic"] {
-        let (s, mem, summary) = batch(&cluster, platform);
-        results.push((format!("{platform} initial load"), s, mem, summary));
+        results.push(
+            measured(
+                &cluster,
+                &merge,
+                platform,
+                format!("{platform} initial load"),
+            )
+            .await,
+        );
     }
     // Medians of three: the machine is noisy.
     let mut floors = Vec::new();
@@ -177,17 +238,11 @@ async fn main() {
         .await
         .expect("insert");
     for platform in ["YellowLive", "YellowForensic"] {
-        let (s, mem, summary) = batch(&cluster, platform);
-        results.push((
-            format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)"),
-            s,
-            mem,
-            summary,
-        ));
+        let what = format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)");
+        results.push(measured(&cluster, &merge, platform, what).await);
     }
     for platform in ["YellowLive", "YellowForensic"] {
-        let (s, mem, summary) = batch(&cluster, platform);
-        results.push((format!("{platform} no change"), s, mem, summary));
+        results.push(measured(&cluster, &merge, platform, format!("{platform} no change")).await);
     }
 
     println!(
@@ -199,18 +254,22 @@ async fn main() {
         rows as f64 / floor_unlogged
     );
     println!(
-        "{:<60} {:>8} {:>12} {:>9} {:>10}",
-        "batch (whole mvp run process)", "seconds", "rows/s", "× COPY", "peak MiB"
+        "{:<52} {:>8} {:>9} {:>10} {:>9} {:>11}",
+        "batch (whole mvp run process)", "seconds", "× COPY", "peak MiB", "WAL MiB", "tables +MiB"
     );
-    for (what, s, mem, _) in &results {
+    for m in &results {
         println!(
-            "{what:<60} {s:8.2} {:>12.0} {:>9.2} {mem:10.1}",
-            rows as f64 / s,
-            s / floor
+            "{:<52} {:8.2} {:>9.2} {:10.1} {:9.1} {:11.1}",
+            m.what,
+            m.seconds,
+            m.seconds / floor,
+            m.peak_mib,
+            m.wal_mib,
+            m.growth_mib
         );
     }
     println!();
-    for (what, _, _, summary) in &results {
-        println!("{what}: {summary}");
+    for m in &results {
+        println!("{}: {}", m.what, m.summary);
     }
 }

@@ -368,12 +368,38 @@ async fn reset_batch_and_rewind_of_a_busy_stream_exit_75() {
     }
 }
 
+/// How many batches of `platform` are committed.
+async fn committed(client: &Client, platform: &str) -> i64 {
+    client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {platform}_batch_metrics WHERE batch_status = 'committed'"
+            ),
+            &[],
+        )
+        .await
+        .map_or(0, |r| r.get(0))
+}
+
+/// Whether a runner's session waits for a lock in database `db`.
+async fn runner_waits_for_a_lock(client: &Client, db: &str) -> bool {
+    client
+        .query_one(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = $1 \
+             AND application_name = 'datasurface' AND wait_event_type = 'Lock'",
+            &[&db],
+        )
+        .await
+        .is_ok_and(|r| r.get(0))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
     let env = Env::new(60_000).await;
     env.create_merge_db("reference").await;
     env.create_merge_db("crashed").await;
-    let crashed = env.connect("crashed").await;
+    let mut crashed = env.connect("crashed").await;
+    let monitor = env.connect("postgres").await;
     let mut rng = Lcg(0x5eed);
     let (mut kills, mut interrupted) = (0, 0);
     for step in 0..4 {
@@ -384,46 +410,78 @@ async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
             let reference = env.run("reference", platform);
             assert!(reference.status.success(), "{}", text(&reference));
             let prefix = platform.to_lowercase();
-            // Kill once while ingesting (after a random delay), once just as the merge starts.
-            for phase in ["ingest", "merge"] {
-                let child = env
-                    .mvp(
-                        "crashed",
-                        &["run", "--platform", platform, "--store", "Store1"],
-                    )
-                    .spawn()
-                    .expect("spawn");
-                let start = Instant::now();
-                let wanted = if phase == "ingest" {
-                    "started"
-                } else {
-                    "ingested"
-                };
-                loop {
-                    let s = status(&crashed, &prefix).await;
-                    if s.as_deref() == Some(wanted) || start.elapsed() > Duration::from_secs(30) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(rng.next(40))).await;
-                kill(child);
-                kills += 1;
-                if status(&crashed, &prefix).await.as_deref() != Some("committed") {
-                    interrupted += 1;
-                }
+            let done = step + 1;
+            let args = ["run", "--platform", platform, "--store", "Store1"];
+
+            // Killed while taking the snapshot: after a random delay once it started.
+            let child = env.mvp("crashed", &args).spawn().expect("spawn");
+            let start = Instant::now();
+            while status(&crashed, &prefix).await.as_deref() != Some("started")
+                && committed(&crashed, &prefix).await < done
+                && start.elapsed() < Duration::from_secs(30)
+            {
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
+            tokio::time::sleep(Duration::from_millis(rng.next(40))).await;
+            kill(child);
+            kills += 1;
+            if committed(&crashed, &prefix).await < done {
+                interrupted += 1;
+            }
+
+            // Killed while writing the merge tables: another session holds them so that
+            // reads go on and writes wait, and the kill comes once the runner waits.
+            kills += 1;
+            if committed(&crashed, &prefix).await < done {
+                let holder = crashed.transaction().await.expect("begin");
+                holder
+                    .batch_execute(&format!(
+                        "LOCK TABLE {prefix}_store1_customers_merge, {prefix}_store1_addresses_merge IN EXCLUSIVE MODE"
+                    ))
+                    .await
+                    .expect("hold the merge tables");
+                let waiting = loop {
+                    let mut child = env.mvp("crashed", &args).spawn().expect("spawn");
+                    // The killed runner's lock may outlive it a moment: busy, try again.
+                    let exited = loop {
+                        if runner_waits_for_a_lock(&monitor, "crashed").await {
+                            break None;
+                        }
+                        if let Some(code) = child.try_wait().expect("wait") {
+                            break Some(code);
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    };
+                    match exited {
+                        None => break child,
+                        Some(code) if code.code() == Some(75) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await
+                        }
+                        Some(code) => {
+                            panic!("the runner ended while the merge tables were held: {code}")
+                        }
+                    }
+                };
+                kill(waiting);
+                holder.rollback().await.expect("release");
+                interrupted += 1;
+            }
+
             // The killed runner's server session holds the stream's lock until the server
             // notices it is gone: retry while busy, as a scheduler would.
             let deadline = Instant::now() + Duration::from_secs(60);
-            let finished = loop {
+            while committed(&crashed, &prefix).await < done {
                 let out = env.run("crashed", platform);
-                if out.status.code() != Some(75) || Instant::now() > deadline {
-                    break out;
+                assert!(
+                    out.status.success() || out.status.code() == Some(75),
+                    "{}",
+                    text(&out)
+                );
+                assert!(Instant::now() < deadline, "{}", text(&out));
+                if out.status.code() == Some(75) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
-            assert!(finished.status.success(), "{}", text(&finished));
+            }
         }
         assert_eq!(
             fingerprint(&env, "crashed").await,

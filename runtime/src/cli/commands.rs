@@ -280,10 +280,9 @@ fn generate(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let artifacts = crate::generate::artifacts(eco, binary);
+    let drift = crate::generate::sync(dir, eco, binary, !check)?;
     let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
     if check {
-        let drift = crate::generate::compare(dir, &artifacts)?;
         for path in &drift.stale {
             writeln!(err, "stale: {path}")?;
         }
@@ -295,7 +294,7 @@ fn generate(
                 out,
                 "{} is up to date ({} files)",
                 dir.display(),
-                artifacts.len()
+                drift.files
             )?;
             write_images(&images, out)?;
             Ok(SUCCESS)
@@ -309,7 +308,6 @@ fn generate(
             Ok(FAILURE)
         };
     }
-    let drift = crate::generate::write(dir, &artifacts)?;
     for path in &drift.stale {
         writeln!(out, "wrote {path}")?;
     }
@@ -319,7 +317,7 @@ fn generate(
     writeln!(
         out,
         "{} files in {}, {} changed",
-        artifacts.len(),
+        drift.files,
         dir.display(),
         drift.stale.len()
     )?;

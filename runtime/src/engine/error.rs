@@ -84,6 +84,11 @@ pub enum Error {
         "the snapshot of {dataset} for batch {batch} was lost from staging (a server restart); it is taken again"
     )]
     StagingLost { batch: i32, dataset: String },
+    #[error(
+        "the merge table of {dataset} changed under batch {batch} since its snapshot was compared with it; \
+         nothing was merged, and the batch was sent back to started so the next run compares again"
+    )]
+    Drifted { batch: i32, dataset: String },
     #[error("snapshot of {dataset}: {detail}")]
     Snapshot { dataset: String, detail: String },
     #[error("Batch is COMMITTED and cannot be reset")]

@@ -1,37 +1,60 @@
 //! Ingestion: check the source tables against the model, then stream one consistent
-//! snapshot of them into staging with COPY, in one merge-database transaction.
+//! snapshot of them, in key order, next to the merge table's current rows, and keep only
+//! what changed: in staging, or — when no dataset of the stream has a current row yet —
+//! straight in the merge tables, committing the batch at once.
 
 use super::batch::Batch;
+use super::copy::{Chunks, ReadError, Reader};
+use super::diff::{DiffError, Found, Sides, Target, diff};
 use super::error::Error;
-use super::rows::{FormatError, Hasher};
-use super::state::{DatasetState, Staged};
-use crate::pg::{self, Environment, Exec};
+use super::hash::Hasher;
+use super::order::KeyOrder;
+use super::state::{DatasetState, Metrics, Staged};
+use crate::pg::{self, DbError, Environment, Exec};
 use bytes::Bytes;
-use datasurface_codegen::sql::{DatasetSql, catalog};
-use datasurface_model::{DataType, DatasetSchema};
-use futures_util::{SinkExt, TryStreamExt, pin_mut};
-use tokio_postgres::{Client, IsolationLevel};
+use datasurface_codegen::sql::{CURRENT, DatasetSql, Statement, catalog};
+use datasurface_model::{Classification, DataType, DatasetSchema, PlatformMode};
+use futures_util::pin_mut;
+use std::collections::BTreeMap;
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Transaction};
 
-/// Takes the snapshot of batch `id` and marks it `ingested`. Memory stays flat: rows flow
-/// from the source's COPY to staging's COPY chunk by chunk.
+/// What an ingest left behind.
+#[derive(Debug)]
+pub(super) enum Ingested {
+    /// The changes are in staging; the batch is `ingested`.
+    Staged,
+    /// A first load: every row is in the merge tables and the batch is `committed`, with
+    /// these metrics.
+    Committed(BTreeMap<String, Metrics>),
+}
+
+/// Takes the snapshot of batch `id`. Memory stays flat: rows flow from the source's COPY
+/// through the runtime to the merge database's COPY chunk by chunk.
 pub(super) async fn ingest(
     merge_db: &mut Client,
     batch: &Batch<'_>,
     id: i32,
     env: &Environment,
-) -> Result<(), Error> {
+) -> Result<Ingested, Error> {
     let capture = batch.stream.store.capture;
     let mut source = pg::connect(&capture.database, &capture.credential, env).await?;
     let source_name = capture.database.name.as_str();
 
     // Checked before the snapshot's transaction: a query there would take the snapshot.
     let mut problems = Vec::new();
-    let mut unique_keys = Vec::new();
+    let mut byte_ordered = Vec::new();
     for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
-        let found = check_source(&source, source_name, dataset, sql).await?;
-        let unique = found.is_empty() && has_unique_key(&source, dataset, sql).await?;
-        problems.extend(found);
-        unique_keys.push(unique);
+        problems.extend(check_source(&source, source_name, dataset, sql).await?);
+        let columns: Vec<String> = source
+            .rows(
+                &catalog::byte_ordered_columns(),
+                &[&sql.snapshot.source_quoted],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        byte_ordered.push(columns);
     }
     if !problems.is_empty() {
         return Err(Error::Source {
@@ -48,103 +71,239 @@ pub(super) async fn ingest(
         .read_only(true)
         .start()
         .await
-        .map_err(|e| pg::DbError::new(format!("open a snapshot of {source_name}"), e))?;
+        .map_err(|e| DbError::new(format!("open a snapshot of {source_name}"), e))?;
     for sql in &batch.datasets {
         source_tx.run(&sql.snapshot.lock).await?;
     }
 
     let tx = pg::begin(merge_db).await?;
+    let mut has_current = Vec::new();
+    for sql in &batch.datasets {
+        has_current.push(tx.row(&sql.has_current, &[]).await?.get::<_, bool>(0));
+    }
+    // With nothing current anywhere, the whole batch is a first load, in one transaction.
+    let first_load = !has_current.iter().any(|c| *c);
+    // The current rows stream on a connection of their own, while this one writes.
+    let current_db = if first_load {
+        None
+    } else {
+        let provider = batch.stream.platform.provider;
+        Some(pg::connect(&provider.merge_database, &provider.merge_credential, env).await?)
+    };
+    let stamps: Vec<i32> = match batch.stream.platform.mode {
+        PlatformMode::Live => vec![id],
+        PlatformMode::Forensic => vec![id, CURRENT],
+    };
+
     let mut state = batch.started_state();
-    let mut total: i64 = 0;
-    for ((dataset, sql), unique_key) in batch
+    let mut total: u64 = 0;
+    for (i, (dataset, sql)) in batch
         .stream
         .datasets
         .iter()
         .zip(&batch.datasets)
-        .zip(unique_keys)
+        .enumerate()
     {
-        tx.run(&sql.clear_staging).await?;
-        let rows = copy(&source_tx, &tx, source_name, dataset, sql).await?;
-        tx.run(&sql.analyze_staging).await?;
-        state.datasets.insert(
-            dataset.name.clone(),
-            DatasetState::Staged(Staged {
-                total: rows,
-                unique_key,
-            }),
-        );
-        total += i64::try_from(rows).unwrap_or(i64::MAX);
-    }
-    let sql = &batch.sql;
-    tx.exec(&sql.ingested, &[&batch.key, &id, &state.to_json(), &total])
+        let order = sql
+            .snapshot
+            .copy_out_for(&|column| byte_ordered[i].iter().any(|c| c == column));
+        let chunks = copy_out(&source_tx, &order, || {
+            format!(
+                "reading the snapshot of {} from {source_name}",
+                sql.snapshot.source_table
+            )
+        })
         .await?;
+        let mut source = Reader::new(chunks, dataset.columns.len());
+        let mut current = match (&current_db, has_current[i]) {
+            (Some(db), true) => {
+                let chunks = copy_out(db, &sql.snapshot.current, || {
+                    sql.snapshot.current.what().to_owned()
+                })
+                .await?;
+                Some(Reader::new(chunks, dataset.primary_key.len() + 1))
+            }
+            _ => None,
+        };
+        let (target, copy_in) = match first_load {
+            true => (
+                Target::Merge { stamps: &stamps },
+                &sql.snapshot.copy_in_first,
+            ),
+            false => {
+                tx.run(&sql.clear_staging).await?;
+                (Target::Staging, &sql.snapshot.copy_in)
+            }
+        };
+        let sides = (&mut source, current.as_mut());
+        let found = stream(&tx, copy_in, id, dataset, sql, target, sides).await?;
+        total += found.total;
+        let record = match first_load {
+            true => DatasetState::Merged(Metrics {
+                inserted: found.inserted,
+                total: found.total,
+                ..Metrics::default()
+            }),
+            false => {
+                tx.run(&sql.analyze_staging).await?;
+                DatasetState::Staged(Staged {
+                    total: found.total,
+                    staged: found.staged(),
+                    inserted: found.inserted,
+                    updated: found.updated,
+                    deleted: found.deleted,
+                })
+            }
+        };
+        state.datasets.insert(dataset.name.clone(), record);
+    }
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let sql = &batch.sql;
+    let outcome = if first_load {
+        let metrics: BTreeMap<String, Metrics> = state
+            .datasets
+            .iter()
+            .filter_map(|(name, d)| match d {
+                DatasetState::Merged(m) => Some((name.clone(), *m)),
+                _ => None,
+            })
+            .collect();
+        let inserted = Metrics::sum(metrics.values()).inserted;
+        tx.exec(
+            &sql.committed,
+            &[
+                &batch.key,
+                &id,
+                &as_i64(inserted),
+                &0_i64,
+                &0_i64,
+                &state.to_json(),
+                &as_i64(total),
+            ],
+        )
+        .await?;
+        Ingested::Committed(metrics)
+    } else {
+        tx.exec(
+            &sql.ingested,
+            &[&batch.key, &id, &state.to_json(), &as_i64(total)],
+        )
+        .await?;
+        Ingested::Staged
+    };
     pg::commit(tx).await?;
     // The read-only snapshot has nothing to keep.
     let _ = source_tx.rollback().await;
-    Ok(())
+    Ok(outcome)
 }
 
-async fn copy(
-    source: &impl Exec,
-    merge: &impl Exec,
-    source_name: &str,
+/// Starts `COPY … TO STDOUT`; `what` names it when it fails.
+async fn copy_out(
+    client: &impl GenericClient,
+    statement: &Statement,
+    what: impl Fn() -> String,
+) -> Result<Chunks, Error> {
+    let stream = client
+        .client()
+        .copy_out(statement.sql())
+        .await
+        .map_err(|e| DbError::new(what(), e))?;
+    Ok(Box::pin(stream))
+}
+
+/// Streams the diff of one dataset's `(source, current rows)` into `copy_in`; what it found.
+async fn stream(
+    tx: &Transaction<'_>,
+    copy_in: &Statement,
+    id: i32,
     dataset: &DatasetSchema,
     sql: &DatasetSql,
-) -> Result<u64, Error> {
-    let snapshot = &sql.snapshot;
-    let read_failed = |e| {
-        pg::DbError::new(
-            format!(
-                "reading the snapshot of {} from {source_name}",
-                snapshot.source_table
-            ),
-            e,
-        )
-    };
-    let rows = source
+    target: Target<'_>,
+    (source, current): (&mut Reader, Option<&mut Reader>),
+) -> Result<Found, Error> {
+    let sink = tx
         .client()
-        .copy_out(snapshot.copy_out.sql())
+        .copy_in::<_, Bytes>(copy_in.sql())
         .await
-        .map_err(read_failed)?;
-    let write_failed = |e| pg::DbError::new(snapshot.copy_in.what(), e);
-    let sink = merge
-        .client()
-        .copy_in::<_, Bytes>(snapshot.copy_in.sql())
-        .await
-        .map_err(write_failed)?;
-    pin_mut!(rows);
+        .map_err(|e| DbError::new(copy_in.what(), e))?;
     pin_mut!(sink);
     let columns: Vec<&str> = dataset.columns.iter().map(|c| c.name.as_str()).collect();
-    let key: Vec<&str> = dataset.primary_key.iter().map(String::as_str).collect();
-    let mut hasher = Hasher::new(&columns, &key);
-    let malformed = |e: FormatError| Error::Snapshot {
-        dataset: dataset.name.clone(),
-        detail: e.to_string(),
+    let key_names: Vec<&str> = dataset.primary_key.iter().map(String::as_str).collect();
+    let key: Vec<usize> = dataset
+        .primary_key
+        .iter()
+        .filter_map(|k| columns.iter().position(|c| c == k))
+        .collect();
+    let hasher = Hasher::new(&columns, &key_names);
+    let order = KeyOrder::new(dataset);
+    let sides = Sides {
+        source,
+        current,
+        hasher: &hasher,
+        order: &order,
+        key: &key,
+        columns: columns.len(),
     };
-    while let Some(chunk) = rows.try_next().await.map_err(read_failed)? {
-        if let Some(out) = hasher.push(&chunk).map_err(malformed)? {
-            sink.as_mut().feed(out).await.map_err(write_failed)?;
-        }
+    let found = diff(sides, target, &mut sink).await.map_err(|e| match e {
+        DiffError::Duplicates { count, keys } => Error::DuplicateKeys {
+            batch: id,
+            table: sql.snapshot.source_table.clone(),
+            count,
+            keys: keys_may_show(dataset).then_some(keys),
+        },
+        DiffError::Write(e) => written_with(DbError::new(copy_in.what(), e), id, dataset),
+        DiffError::Source(ReadError::Db(e)) => DbError::new(
+            format!("reading the snapshot of {}", sql.snapshot.source_table),
+            e,
+        )
+        .into(),
+        DiffError::Current(ReadError::Db(e)) => DbError::new(sql.snapshot.current.what(), e).into(),
+        other => Error::Snapshot {
+            dataset: dataset.name.clone(),
+            detail: other.to_string(),
+        },
+    })?;
+    let written = sink
+        .as_mut()
+        .finish()
+        .await
+        .map_err(|e| written_with(DbError::new(copy_in.what(), e), id, dataset))?;
+    let expected = match target {
+        Target::Merge { .. } => found.inserted,
+        Target::Staging => found.staged(),
+    };
+    if written != expected {
+        return Err(Error::Snapshot {
+            dataset: dataset.name.clone(),
+            detail: format!("{written} rows were written where {expected} were sent"),
+        });
     }
-    let (rest, _) = hasher.finish().map_err(malformed)?;
-    sink.as_mut().feed(rest).await.map_err(write_failed)?;
-    Ok(sink.as_mut().finish().await.map_err(write_failed)?)
+    Ok(found)
 }
 
-/// Whether the source table enforces a unique index on its key columns (or on some of
-/// them), which rules out duplicate keys in the snapshot.
-async fn has_unique_key(
-    source: &impl Exec,
-    dataset: &DatasetSchema,
-    sql: &DatasetSql,
-) -> Result<bool, Error> {
-    let indexes = source
-        .rows(&catalog::unique_indexes(), &[&sql.snapshot.source_quoted])
-        .await?;
-    Ok(indexes.iter().any(|r| {
-        let columns: Vec<String> = r.get(0);
-        columns.iter().all(|c| dataset.primary_key.contains(c))
-    }))
+/// A failed write: caused by the snapshot's data (a row the merge table's constraints or
+/// indexes refuse), or not.
+fn written_with(error: DbError, id: i32, dataset: &DatasetSchema) -> Error {
+    if error.is_data_error() {
+        Error::MergeData {
+            batch: id,
+            dataset: dataset.name.clone(),
+            source: error,
+        }
+    } else {
+        error.into()
+    }
+}
+
+/// Whether key values of `dataset` may appear in a message: only when every key column is
+/// classified public or internal.
+fn keys_may_show(dataset: &DatasetSchema) -> bool {
+    dataset.key_columns().all(|c| {
+        matches!(
+            c.classification.or(dataset.classification),
+            Some(Classification::Public | Classification::Internal)
+        )
+    })
 }
 
 /// Compares a source table with its dataset: every model column must exist under its exact

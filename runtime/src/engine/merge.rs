@@ -3,18 +3,18 @@
 use super::batch::Batch;
 use super::error::Error;
 use super::reset::restart;
-use super::state::{BatchState, DatasetState, Metrics, Staged};
+use super::state::{BatchState, DatasetState, Metrics};
 use crate::pg::{self, DbError, Exec};
 use datasurface_codegen::sql::{Counts, DatasetSql};
-use datasurface_model::{Classification, DatasetSchema};
+use datasurface_model::DatasetSchema;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 
-/// Merges batch `id` (which must be `ingested`) and commits it with its metrics, all in
-/// one transaction. Refuses, and sends the batch back to `started`, when the snapshot has
-/// duplicate keys, would delete more than `limit` percent of a dataset's current rows, or
-/// fails a statement by its data.
+/// Merges the changes batch `id` (which must be `ingested`) staged, and commits it with its
+/// metrics, all in one transaction. Refuses, and sends the batch back to `started`, when the
+/// changes would delete more than `limit` percent of a dataset's current rows, or fail a
+/// statement by their data.
 pub(super) async fn merge(
     client: &mut Client,
     batch: &Batch<'_>,
@@ -23,11 +23,8 @@ pub(super) async fn merge(
 ) -> Result<BTreeMap<String, Metrics>, Error> {
     let tx = pg::begin(client).await?;
     let row = tx.row(&batch.sql.lock_batch, &[&batch.key]).await?;
-    let state = BatchState::from_json(row.get(2)).map_err(|e| Error::Unreadable {
-        stream: batch.stream.key.clone(),
-        batch: id,
-        what: format!("its state cannot be read ({e})"),
-    })?;
+    // A state this runtime cannot read stages nothing it knows: the snapshot is taken again.
+    let state = BatchState::from_json(row.get(2)).unwrap_or_default();
 
     let mut per_dataset = BTreeMap::new();
     let mut refused = None;
@@ -74,13 +71,14 @@ pub(super) async fn merge(
             .collect(),
         last_error: None,
     };
-    let params: [&(dyn ToSql + Sync); 6] = [
+    let params: [&(dyn ToSql + Sync); 7] = [
         &batch.key,
         &id,
         &as_i64(total.inserted),
         &as_i64(total.updated),
         &as_i64(total.deleted),
         &committed.to_json(),
+        &as_i64(total.total),
     ];
     tx.exec(&batch.sql.committed, &params).await?;
     pg::commit(tx).await?;
@@ -111,45 +109,22 @@ async fn merge_dataset(
     limit: u8,
 ) -> Result<Metrics, Refused> {
     // Staging is unlogged: a server crash since the snapshot leaves it empty.
-    let staged: i64 = tx.row(&sql.staging_rows, &[]).await?.get(0);
+    let in_staging: i64 = tx.row(&sql.staging_rows, &[]).await?.get(0);
     let snapshot = state
         .staged(&dataset.name)
-        .filter(|s| u64::try_from(staged).is_ok_and(|n| n == s.total));
-    let Some(Staged { total, unique_key }) = snapshot else {
+        .filter(|s| u64::try_from(in_staging).is_ok_and(|n| n == s.staged));
+    let Some(staged) = snapshot else {
         return Err(Refused::Because(Error::StagingLost {
             batch: id,
             dataset: dataset.name.clone(),
         }));
     };
-    // A unique index on the source's key columns already rules duplicates out.
-    if !unique_key {
-        let duplicates: Vec<String> = tx
-            .rows(&sql.duplicate_keys, &[])
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if !duplicates.is_empty() {
-            return Err(Refused::Because(Error::DuplicateKeys {
-                batch: id,
-                table: sql.snapshot.source_table.clone(),
-                count: duplicates.len() as u64,
-                keys: keys_may_show(dataset).then_some(duplicates),
-            }));
-        }
-    }
-    let has_current: bool = tx.row(&sql.has_current, &[]).await?.get(0);
     let mut m = Metrics {
-        total,
+        total: staged.total,
         ..Metrics::default()
     };
     let mut new_versions = 0;
-    let steps = if has_current {
-        &sql.merge
-    } else {
-        &sql.first_load
-    };
-    for step in steps {
+    for step in &sql.merge {
         let params: &[&(dyn ToSql + Sync)] = if step.takes_batch { &[&id] } else { &[] };
         if step.counts == Counts::UpdatedAndDeleted {
             let row = tx.row(&step.statement, params).await?;
@@ -170,6 +145,14 @@ async fn merge_dataset(
     if new_versions > 0 {
         m.inserted = new_versions - m.updated;
     }
+    // The statements count what they did; the snapshot counted what it staged. They differ
+    // only if the merge table changed under the open batch.
+    if (m.inserted, m.updated, m.deleted) != (staged.inserted, staged.updated, staged.deleted) {
+        return Err(Refused::Because(Error::Drifted {
+            batch: id,
+            dataset: dataset.name.clone(),
+        }));
+    }
     // The keys current before the merge: those still in the snapshot, plus those gone.
     let current = m.total - m.inserted + m.deleted;
     if current > 0 && m.deleted * 100 > u64::from(limit) * current {
@@ -183,15 +166,4 @@ async fn merge_dataset(
     }
     tx.run(&sql.clear_staging).await?;
     Ok(m)
-}
-
-/// Whether key values of `dataset` may appear in a message: only when every key column is
-/// classified public or internal.
-fn keys_may_show(dataset: &DatasetSchema) -> bool {
-    dataset.key_columns().all(|c| {
-        matches!(
-            c.classification.or(dataset.classification),
-            Some(Classification::Public | Classification::Internal)
-        )
-    })
 }

@@ -18,17 +18,20 @@
 //! A newcomer finds each command of [`Engine`] in its module: [`run`](Engine::run) in `run.rs` (which
 //! takes `ingest.rs` and then `merge.rs`), [`reset`](Engine::reset) in `reset.rs`,
 //! [`rewind`](Engine::rewind) in `rewind.rs`, [`status`](Engine::status) in `status.rs`,
-//! [`infra`](Engine::infra) in `infra.rs`; the row hashes in `rows.rs`, the batch's typed
-//! state in `state.rs`.
+//! [`infra`](Engine::infra) in `infra.rs`; the streaming diff in `diff.rs` (over `copy.rs`,
+//! `order.rs` and the row hashes of `hash.rs`), the batch's typed state in `state.rs`.
 
 mod batch;
+mod copy;
+mod diff;
 mod error;
+mod hash;
 mod infra;
 mod ingest;
 mod merge;
+mod order;
 mod reset;
 mod rewind;
-mod rows;
 mod run;
 mod session;
 mod state;

@@ -3,6 +3,7 @@
 
 use super::batch::Batch;
 use super::error::Error;
+use super::ingest::Ingested;
 use super::session::Engine;
 use super::state::{BatchState, BatchStatus, Metrics};
 use super::{infra, ingest, merge};
@@ -83,8 +84,18 @@ impl Engine<'_> {
         started: Instant,
     ) -> Result<Outcome, Error> {
         let ingesting = Instant::now();
-        if status == BatchStatus::Started {
-            ingest::ingest(db, batch, id, self.env).await?;
+        if status == BatchStatus::Started
+            && let Ingested::Committed(per_dataset) =
+                ingest::ingest(db, batch, id, self.env).await?
+        {
+            return Ok(Outcome {
+                batch: id,
+                metrics: Metrics::sum(per_dataset.values()),
+                per_dataset,
+                elapsed: started.elapsed(),
+                ingest: ingesting.elapsed(),
+                merge: Duration::ZERO,
+            });
         }
         let ingest = ingesting.elapsed();
         let limit = options
@@ -94,8 +105,10 @@ impl Engine<'_> {
         let per_dataset = match merge::merge(db, batch, id, limit).await {
             // The batch is back to `started`: take the snapshot again, once.
             Err(Error::StagingLost { .. }) => {
-                ingest::ingest(db, batch, id, self.env).await?;
-                merge::merge(db, batch, id, limit).await?
+                match ingest::ingest(db, batch, id, self.env).await? {
+                    Ingested::Committed(per_dataset) => per_dataset,
+                    Ingested::Staged => merge::merge(db, batch, id, limit).await?,
+                }
             }
             other => other?,
         };

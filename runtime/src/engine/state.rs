@@ -85,22 +85,29 @@ impl Metrics {
     }
 }
 
-/// What an ingested batch knows of one dataset's snapshot.
+/// What an ingested batch found in one dataset's snapshot, and staged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Staged {
-    /// Rows in the snapshot: staging must still hold as many before the merge.
+    /// Rows in the snapshot.
     pub total: u64,
-    /// Whether the source enforces a unique index on the key, so the snapshot cannot
-    /// repeat a key and the duplicate check is skipped.
-    pub unique_key: bool,
+    /// Rows written to staging — one per new, changed or gone key: staging must still hold
+    /// as many before the merge.
+    pub staged: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
 }
 
-/// One dataset's record in a batch: its snapshot once ingested, its metrics once merged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One dataset's record in a batch: what its snapshot staged once ingested, its metrics
+/// once merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DatasetState {
-    Merged(Metrics),
     Staged(Staged),
+    Merged(Metrics),
+    /// A record this runtime does not read (written by an earlier version): the snapshot is
+    /// taken again.
+    Other(serde_json::Value),
 }
 
 /// The `state` column: what the batch was started with and what it has done so far.
@@ -154,17 +161,28 @@ mod tests {
     fn states_read_back_as_the_metrics_table_holds_them() {
         let ingested = json!({
             "schema": {"people": "ab12"},
-            "datasets": {"people": {"total": 5, "unique_key": true}}
+            "datasets": {"people": {"total": 5, "staged": 3, "inserted": 1, "updated": 1, "deleted": 1}}
         });
         let state = BatchState::from_json(ingested.clone()).expect("ingested");
         assert_eq!(
             state.staged("people"),
             Some(Staged {
                 total: 5,
-                unique_key: true
+                staged: 3,
+                inserted: 1,
+                updated: 1,
+                deleted: 1,
             })
         );
         assert_eq!(state.to_json(), ingested);
+        // An older record is kept, and read as no snapshot at all.
+        let older = json!({
+            "schema": {"people": "ab12"},
+            "datasets": {"people": {"total": 5, "unique_key": true}}
+        });
+        let state = BatchState::from_json(older.clone()).expect("older");
+        assert_eq!(state.staged("people"), None);
+        assert_eq!(state.to_json(), older);
 
         let committed = json!({
             "schema": {"people": "ab12"},

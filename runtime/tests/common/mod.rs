@@ -45,6 +45,22 @@ impl TestPg {
 
     /// Creates a database with a name unique to this process and test.
     pub async fn create_db(&self, prefix: &str) -> String {
+        self.create_db_with(prefix, "").await
+    }
+
+    /// Creates a database whose text sorts by the ICU collation of `locale` (`en-US`,
+    /// `sv-SE`), not by bytes.
+    pub async fn create_collated_db(&self, prefix: &str, locale: &str) -> String {
+        self.create_db_with(
+            prefix,
+            &format!(
+                " TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE '{locale}' LOCALE 'C.utf8'"
+            ),
+        )
+        .await
+    }
+
+    async fn create_db_with(&self, prefix: &str, options: &str) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "{prefix}_{}_{}",
@@ -53,7 +69,7 @@ impl TestPg {
         );
         let admin = self.connect("postgres").await;
         admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name}{options}"))
             .await
             .expect("create database");
         name
@@ -89,6 +105,19 @@ pub struct Setup {
 pub async fn setup() -> Setup {
     let pg = TestPg::start();
     let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
+    connect_setup(pg, src_db, merge_db).await
+}
+
+/// [`setup`], with a source and a merge database whose text sorts by two different ICU
+/// collations: neither sorts like the other, nor by bytes.
+pub async fn setup_collated() -> Setup {
+    let pg = TestPg::start();
+    let src_db = pg.create_collated_db("src", "en-US").await;
+    let merge_db = pg.create_collated_db("merge", "sv-SE").await;
+    connect_setup(pg, src_db, merge_db).await
+}
+
+async fn connect_setup(pg: TestPg, src_db: String, merge_db: String) -> Setup {
     let source = pg.connect(&src_db).await;
     let merge = pg.connect(&merge_db).await;
     Setup {
