@@ -119,6 +119,19 @@ pub fn infrastructure_dag_id(platform: &str) -> String {
     format!("{}_infrastructure", naming::k8s_name(platform))
 }
 
+/// The DAG files Airflow in `namespace` loads, each named as its DAG folder holds it
+/// (`yellowlive__Store1_ingestion.py`): what the Airflow pod's init container writes.
+pub fn dag_files(eco: &ValidEcosystem, context: &Context, namespace: &str) -> Vec<Artifact> {
+    dags(eco, context)
+        .into_iter()
+        .filter(|d| d.namespace == namespace)
+        .map(|d| Artifact {
+            path: d.file_name(),
+            contents: d.contents,
+        })
+        .collect()
+}
+
 /// Every DAG of the ecosystem.
 pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
     let mut out = Vec::new();

@@ -17,7 +17,7 @@ pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
 pub fn generate_each(eco: &ValidEcosystem, context: &Context, sink: &mut dyn FnMut(Artifact)) {
     sql_files::artifacts(eco, sink);
     let dags = dags::dags(eco, context);
-    for artifact in kube::artifacts(&kube::objects_with_dags(eco, context, &dags)) {
+    for artifact in kube::artifacts(&kube::objects(eco, context)) {
         sink(artifact);
     }
     for dag in &dags {

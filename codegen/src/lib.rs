@@ -20,6 +20,7 @@ pub mod sql;
 mod sql_files;
 
 pub use artifact::{Artifact, Context};
+pub use dags::dag_files;
 pub use generate::{generate, generate_each};
 pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag, images};
 pub use pods::JOB_SERVICE_ACCOUNT;

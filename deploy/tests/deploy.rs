@@ -15,7 +15,7 @@ use datasurface_model::*;
 use fake::{Fake, url};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as KubeEvent, Namespace, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
+    Event as KubeEvent, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -231,14 +231,12 @@ async fn the_plan_lists_what_to_create_change_with_its_fields_and_prune_and_chan
             .contains("registry.example.com/shop:")
     );
     assert_ne!(image.before, image.after);
-    let Action::Change(fields) = action("configmap shop-data/airflow-dags") else {
-        panic!("the DAGs change");
+    let Action::Change(fields) = action("deployment shop-data/airflow") else {
+        panic!("Airflow's DAGs come from the new image");
     };
-    assert!(
-        fields
-            .iter()
-            .any(|f| f.path == "data.live__Shop_ingestion.py"),
-        "{fields:?}"
+    assert_eq!(
+        fields.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["spec.template.spec.initContainers[dags].image"]
     );
     assert_eq!(action("statefulset shop-data/postgres"), Action::Unchanged);
     assert_eq!((plan.to_create(), plan.to_prune()), (3, 3), "{plan:#?}");
@@ -255,12 +253,12 @@ async fn prune_deletes_exactly_this_ecosystems_dropped_objects_and_never_a_claim
         json!({"metadata": {"name": "data-postgres-0", "namespace": NS, "labels": labels("shop")}}),
     );
     fake.put(
-        &Kind::of::<ConfigMap>(),
-        json!({"metadata": {"name": "their-dags", "namespace": NS, "labels": labels("other")}}),
+        &Kind::of::<Service>(),
+        json!({"metadata": {"name": "their-web", "namespace": NS, "labels": labels("other")}}),
     );
     fake.put(
-        &Kind::of::<ConfigMap>(),
-        json!({"metadata": {"name": "notes", "namespace": NS}}),
+        &Kind::of::<Service>(),
+        json!({"metadata": {"name": "hand-made", "namespace": NS}}),
     );
     fake.clear_requests();
 
@@ -311,8 +309,8 @@ async fn prune_deletes_exactly_this_ecosystems_dropped_objects_and_never_a_claim
             Some(NS),
             "data-postgres-0",
         ),
-        url(&Kind::of::<ConfigMap>(), Some(NS), "their-dags"),
-        url(&Kind::of::<ConfigMap>(), Some(NS), "notes"),
+        url(&Kind::of::<Service>(), Some(NS), "their-web"),
+        url(&Kind::of::<Service>(), Some(NS), "hand-made"),
     ] {
         assert!(fake.urls().contains(&kept), "{kept} is kept");
     }
@@ -692,7 +690,6 @@ async fn progress_reports_each_object_once() {
             "postgres",
             "databases",
             "airflow",
-            "dags",
             "infra",
             "simulator"
         ]

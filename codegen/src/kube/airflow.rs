@@ -1,26 +1,29 @@
 //! Airflow, as a provider runs it: one pod with the scheduler (LocalExecutor: the tasks run
 //! in it, each launching a job pod) and the webserver, sharing a volume of task logs — so
-//! the UI shows every task's log, kept across restarts — and the DAG files from a
-//! ConfigMap. A Job migrates the metadata database and creates the admin user from the
-//! `airflow` Secret; the pod's init container waits for that migration. The metadata
+//! the UI shows every task's log, kept across restarts. The DAG files are written at the
+//! pod's start by the ecosystem's own image (`dags --namespace`): they are always those of
+//! the image the tasks run, and a model of any size fits (a ConfigMap holds 1 MiB, the DAGs
+//! of 10,000 stores are 50). A Job migrates the metadata database and creates the admin
+//! user from the `airflow` Secret; an init container waits for that migration. The metadata
 //! database is `airflow` on the merge database's server, logged into with the merge
 //! credential.
 
 use super::access::AIRFLOW_SERVICE_ACCOUNT;
 use super::meta::{
-    Labels, app_labels, credential_env, plain_env, requirements, secret_var, selector,
+    Labels, app_labels, binary_container, credential_env, plain_env, requirements, secret_var,
+    selector,
 };
 use super::object::{Object, Step};
 use crate::naming_k8s;
 use crate::pods::JOB_SERVICE_ACCOUNT;
-use datasurface_model::YellowServiceProvider;
+use datasurface_model::{Resources, YellowServiceProvider};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, Probe, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec,
+    Probe, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -45,18 +48,19 @@ pub const AIRFLOW_DATABASE: &str = "airflow";
 /// The Service of the webserver.
 pub const WEBSERVER_SERVICE: &str = "airflow-webserver";
 const APP: &str = "airflow";
-const DAGS: &str = "airflow-dags";
+/// Airflow's DAG folder.
+const DAGS_FOLDER: &str = "/opt/airflow/dags";
 const LOGS: &str = "airflow-logs";
 const LOGS_SIZE: &str = "5Gi";
 /// The airflow user of the image (its group is root, which owns the logs volume).
 const AIRFLOW_UID: i64 = 50000;
 
-/// The provider's Airflow: the task-log volume, the migration Job, the Deployment and its
-/// Service (step `Airflow`), and the DAG files (step `Dags`).
+/// The provider's Airflow: the task-log volume, the migration Job, the Deployment (whose
+/// DAG files `image` writes) and its Service.
 pub(crate) fn objects(
     labels: &Labels,
     provider: &YellowServiceProvider,
-    dags: BTreeMap<String, String>,
+    image: String,
     tag: &str,
 ) -> Vec<Object> {
     let ns = provider.namespace.as_str();
@@ -89,11 +93,6 @@ pub(crate) fn objects(
         }),
         ..Default::default()
     };
-    let dags = ConfigMap {
-        metadata: labels.meta(DAGS, Some(ns)),
-        data: Some(dags),
-        ..Default::default()
-    };
     vec![
         Object::new(Step::Airflow, "airflow-logs-pvc", &logs),
         Object::new(
@@ -104,10 +103,9 @@ pub(crate) fn objects(
         Object::new(
             Step::Airflow,
             "airflow-deployment",
-            &deployment(labels, provider),
+            &deployment(labels, provider, image),
         ),
         Object::new(Step::Airflow, "airflow-webserver-service", &service),
-        Object::new(Step::Dags, "airflow-dags-configmap", &dags),
     ]
 }
 
@@ -127,7 +125,7 @@ fn env(provider: &YellowServiceProvider) -> Vec<EnvVar> {
         plain_env("AIRFLOW__CORE__LOAD_EXAMPLES", "False"),
         // The model's schedules are what runs: a deployed DAG starts unpaused.
         plain_env("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False"),
-        plain_env("AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"),
+        plain_env("AIRFLOW__CORE__DAGS_FOLDER", DAGS_FOLDER),
         plain_env("AIRFLOW__WEBSERVER__WORKERS", "2"),
     ]);
     env
@@ -182,12 +180,20 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 /// The scheduler and the webserver in one pod: the webserver reads the task logs the
 /// scheduler's tasks write, from the volume they share (ReadWriteOnce, hence one pod and
 /// the Recreate strategy).
-fn deployment(labels: &Labels, provider: &YellowServiceProvider) -> Deployment {
+fn deployment(labels: &Labels, provider: &YellowServiceProvider, image: String) -> Deployment {
     let ns = provider.namespace.as_str();
     let mounts = vec![
-        mount("dags", "/opt/airflow/dags", true),
+        mount("dags", DAGS_FOLDER, true),
         mount("logs", "/opt/airflow/logs", false),
     ];
+    let mut dags = binary_container(
+        "dags",
+        image,
+        &["dags", "--namespace", ns, "--out", DAGS_FOLDER],
+        Vec::new(),
+        &Resources::new("50m", "64Mi").memory_limit("256Mi"),
+    );
+    dags.volume_mounts = Some(vec![mount("dags", DAGS_FOLDER, false)]);
     let mut scheduler = container(provider, "scheduler", &["scheduler"]);
     scheduler.volume_mounts = Some(mounts.clone());
     let mut webserver = container(provider, "webserver", &["webserver"]);
@@ -231,17 +237,12 @@ fn deployment(labels: &Labels, provider: &YellowServiceProvider) -> Deployment {
                         fs_group: Some(0),
                         ..Default::default()
                     }),
-                    init_containers: Some(vec![wait]),
+                    init_containers: Some(vec![dags, wait]),
                     containers: vec![scheduler, webserver],
                     volumes: Some(vec![
                         Volume {
                             name: "dags".into(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: DAGS.into(),
-                                // The DAGs come in the step after Airflow.
-                                optional: Some(true),
-                                ..Default::default()
-                            }),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
                             ..Default::default()
                         },
                         Volume {

@@ -175,7 +175,7 @@ pub(crate) fn binary_container(
         image: Some(image),
         image_pull_policy: Some("IfNotPresent".into()),
         args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
-        env: Some(env),
+        env: (!env.is_empty()).then_some(env),
         security_context: Some(SecurityContext {
             run_as_non_root: Some(true),
             allow_privilege_escalation: Some(false),

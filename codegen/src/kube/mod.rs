@@ -1,7 +1,7 @@
 //! Kubernetes objects, built as typed k8s-openapi values: per service provider its
 //! namespace, the service accounts and the least-privilege role the Airflow pod launcher
-//! needs, PostgreSQL with a Job creating its databases, Airflow with its task logs and DAG
-//! files, per platform a Job running `infra`, and the simulator of the in-cluster sources.
+//! needs, PostgreSQL with a Job creating its databases, Airflow with its task logs and the
+//! DAG files its init container writes from the ecosystem's image, per platform a Job running `infra`, and the simulator of the in-cluster sources.
 //! Each [`Object`] knows its step of the rollout, so the YAML files, the kustomizations
 //! and `deploy` all apply them in one order. Secrets are only ever referenced.
 
@@ -24,42 +24,30 @@ pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
 
 use crate::artifact::{Artifact, Context};
-use crate::dags::{self, Dag};
-use crate::image::image_tag;
+use crate::image::{image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use std::collections::BTreeMap;
 
 /// Every object of the ecosystem, in apply order: step by step, and within a step
 /// provider by provider.
 pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
-    objects_with_dags(eco, context, &dags::dags(eco, context))
-}
-
-pub(crate) fn objects_with_dags(
-    eco: &ValidEcosystem,
-    context: &Context,
-    dags: &[Dag],
-) -> Vec<Object> {
     let labels = meta::Labels::new(eco);
     let tag = image_tag(eco, context);
     let mut out = Vec::new();
     for provider in &eco.providers {
         let ns = provider.namespace.as_str();
-        let files: BTreeMap<String, String> = dags
-            .iter()
-            .filter(|d| d.namespace == ns)
-            .map(|d| (d.file_name(), d.contents.clone()))
-            .collect();
         out.extend(access::objects(&labels, ns));
         out.extend(postgres::objects(eco, &labels, provider, &tag));
-        out.extend(airflow::objects(&labels, provider, files, &tag));
+        out.extend(airflow::objects(
+            &labels,
+            provider,
+            image(eco, provider, context),
+            &tag,
+        ));
         out.extend(batch::objects(eco, &labels, provider, context, &tag));
     }
     // Stable: the order within a step stays as built.
@@ -80,7 +68,6 @@ pub fn managed_kinds() -> Vec<Kind> {
         Kind::of::<PersistentVolumeClaim>(),
         Kind::of::<Job>(),
         Kind::of::<Deployment>(),
-        Kind::of::<ConfigMap>(),
     ]
 }
 

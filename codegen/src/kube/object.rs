@@ -56,10 +56,9 @@ pub enum Step {
     /// A Job creating every database the model places on the in-cluster PostgreSQL.
     Databases,
     /// Airflow: its task-log volume, the Job that migrates its metadata database and
-    /// creates the admin user, the scheduler and webserver, their Service.
+    /// creates the admin user, the scheduler and webserver (with the DAG files, which the
+    /// ecosystem's image writes), their Service.
     Airflow,
-    /// The DAG files.
-    Dags,
     /// A Job per platform creating its tables and views (`infra`).
     Infra,
     /// The data change simulator of the in-cluster sources.
@@ -75,7 +74,6 @@ impl Step {
             Step::Postgres => "postgres",
             Step::Databases => "databases",
             Step::Airflow => "airflow",
-            Step::Dags => "dags",
             Step::Infra => "infra",
             Step::Simulator => "simulator",
         }

@@ -481,6 +481,67 @@ fn every_image_is_the_tag_generate_prints_or_a_pinned_one() {
 }
 
 #[test]
+fn the_airflow_pod_writes_the_generated_dags_from_the_image() {
+    let eco = mvp::ecosystem().validate().expect("valid");
+    let airflow = kube::objects(&eco, &context())
+        .into_iter()
+        .find(|o| o.kind.kind == "Deployment" && o.name == "airflow")
+        .expect("Airflow");
+    let init = containers(&airflow)
+        .into_iter()
+        .find(|c| c["name"] == "dags")
+        .expect("the dags init container")
+        .clone();
+    assert_eq!(
+        init["image"],
+        format!("datasurface/mvp:{}", datasurface::generate::image_tag(&eco))
+    );
+    let mut args: Vec<String> = init["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let folder = args.last().cloned().unwrap();
+    assert_eq!(folder, "/opt/airflow/dags", "Airflow's DAG folder");
+    let dir = std::env::temp_dir().join(format!("mvp-dag-folder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    *args.last_mut().unwrap() = dir.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(&args)
+        .output()
+        .expect("mvp dags");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut written: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    written.sort();
+    let generated: Vec<(String, String)> = dags(&generate(&eco, &context()))
+        .into_iter()
+        .map(|a| {
+            (
+                a.path.rsplit('/').next().unwrap().to_owned(),
+                a.contents.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        written, generated,
+        "the DAGs Airflow loads are the generated ones"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn kubectl_kustomize_builds_exactly_the_generated_objects_in_order() {
     let kubectl = std::env::var_os("DATASURFACE_KUBECTL").unwrap_or_else(|| "kubectl".into());
     let (dir, _) = generate_with_the_binary("kustomize");

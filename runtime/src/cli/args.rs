@@ -52,6 +52,17 @@ pub(super) enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the Airflow DAG files of the platforms in NAMESPACE into DIR, as Airflow's DAG
+    /// folder holds them: what the Airflow pod's init container runs from the image, so its
+    /// DAGs are always those of the image the tasks run.
+    Dags {
+        /// The Kubernetes namespace of a service provider.
+        #[arg(long)]
+        namespace: String,
+        /// The DAG folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Create what a platform needs in its merge database — batch tables, staging and merge
     /// tables, workspace views — and evolve them to the model. Idempotent.
     Infra {

@@ -46,6 +46,13 @@ pub(super) fn jobs(
     if let Command::Generate { out: dir, check } = command {
         return generate(eco, binary, &dir, check, out, err);
     }
+    if let Command::Dags {
+        namespace,
+        out: dir,
+    } = command
+    {
+        return dags(eco, binary, &namespace, &dir, out, err);
+    }
     let env = Environment::from_process();
     let engine = Engine::new(eco, &env);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -82,7 +89,9 @@ pub(super) fn jobs(
             out,
             err,
         )),
-        Command::Validate | Command::Generate { .. } => unreachable!("handled before"),
+        Command::Validate | Command::Generate { .. } | Command::Dags { .. } => {
+            unreachable!("handled before")
+        }
         #[cfg(feature = "dev")]
         Command::Dev(_) => unreachable!("handled before"),
         #[cfg(feature = "deploy")]
@@ -322,6 +331,33 @@ fn generate(
         drift.stale.len()
     )?;
     write_images(&images, out)?;
+    Ok(SUCCESS)
+}
+
+/// `dags`: the DAG files of a namespace, written flat into the DAG folder.
+fn dags(
+    eco: &ValidEcosystem,
+    binary: &str,
+    namespace: &str,
+    dir: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    if !eco.providers.iter().any(|p| p.namespace == namespace) {
+        let known: Vec<&str> = eco.providers.iter().map(|p| p.namespace.as_str()).collect();
+        writeln!(
+            err,
+            "error: no service provider of the model is in namespace `{namespace}` (the model's: {})",
+            known.join(", ")
+        )?;
+        return Ok(FAILURE);
+    }
+    let files = datasurface_codegen::dag_files(eco, &crate::generate::context(binary), namespace);
+    std::fs::create_dir_all(dir)?;
+    for file in &files {
+        std::fs::write(dir.join(&file.path), &file.contents)?;
+    }
+    writeln!(out, "{} DAG files in {}", files.len(), dir.display())?;
     Ok(SUCCESS)
 }
 
