@@ -141,6 +141,7 @@ async fn random_changes_match_the_reference_after_every_batch() {
         .expect("create");
     let unguarded = RunOptions {
         max_delete_percent: Some(100),
+        ..RunOptions::default()
     };
 
     for seed in [1_u64, 2, 3] {

@@ -47,3 +47,30 @@ pub fn byte_ordered_columns() -> Statement {
          WHERE d.datname = current_database()) = 'c'))",
     )
 }
+
+/// `$1` the table → whether the session's user may read it.
+pub fn can_read() -> Statement {
+    Statement::new(
+        "Whether the session's user may read the table",
+        "SELECT has_table_privilege($1, 'SELECT')",
+    )
+}
+
+/// `$1` a schema → whether the session's user may create tables in it, and use it.
+pub fn can_create_in() -> Statement {
+    Statement::new(
+        "Whether the session's user may create tables in the schema",
+        "SELECT has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE')",
+    )
+}
+
+/// The server's version, the session's user, and whether the connection is encrypted.
+pub fn session() -> Statement {
+    Statement::new(
+        "The server's version, the session's user, whether the connection is encrypted, and \
+         the database",
+        "SELECT current_setting('server_version'), current_user::text, \
+         coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
+         current_database()::text",
+    )
+}

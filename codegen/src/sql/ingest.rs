@@ -1,7 +1,9 @@
 //! The snapshot: the source's rows in key order, the merge table's current rows in the same
 //! order, and where the runtime writes what it found between them.
 
-use super::names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, q};
+use super::names::{
+    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable, Tables, q,
+};
 use super::statement::Statement;
 use datasurface_model::PlatformMode;
 
@@ -16,11 +18,8 @@ SET random_page_cost = 1.1";
 /// The statements of one dataset's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotSql {
-    /// The source table as messages name it: `schema.table`.
-    pub source_table: String,
-    /// The source table quoted and qualified with its schema (`"public"."customers"`): the
-    /// `$1` of the [catalog](super::catalog) queries.
-    pub source_quoted: String,
+    /// The source table.
+    pub source: SourceTable,
     /// Run on the source first thing in the snapshot's transaction, before any query takes
     /// the snapshot: waits for a concurrent `TRUNCATE` or table rewrite (which are not
     /// MVCC-safe) to commit, so the snapshot sees the table after it, never empty.
@@ -84,7 +83,8 @@ impl SnapshotSql {
 
 pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> SnapshotSql {
     let ds = t.dataset;
-    let source = format!("{}.{}", q(schema), q(&ds.name));
+    let table = SourceTable::new(schema, &ds.name);
+    let source = table.quoted.clone();
     let casts = ds
         .columns
         .iter()
@@ -115,7 +115,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
         PlatformMode::Forensic => format!("{}, {}", q(BATCH_IN), q(BATCH_OUT)),
     };
     let mut sql = SnapshotSql {
-        source_table: format!("{schema}.{}", ds.name),
+        source: table,
         lock: Statement::new(
             format!(
                 "Wait for concurrent truncates and rewrites of {} to commit before the snapshot is taken",
@@ -156,7 +156,6 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
                 cols = t.column_list(""),
             ),
         ),
-        source_quoted: source,
         casts,
         tables: order,
     };

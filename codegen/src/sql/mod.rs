@@ -21,6 +21,6 @@ mod views;
 pub use batch::{BatchSql, lock_id};
 pub use dataset::DatasetSql;
 pub use ingest::{SESSION_SETTINGS, SnapshotSql};
-pub use names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP};
+pub use names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable};
 pub use statement::{Counts, Ddl, MergeStep, PlatformColumn, Statement};
 pub use views::{View, longest_history, views};

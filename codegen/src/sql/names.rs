@@ -16,6 +16,24 @@ pub const BATCH_OUT: &str = "ds_surf_batch_out";
 /// `D` delete.
 pub const OP: &str = "ds_surf_op";
 
+/// A source table: as messages name it (`schema.table`), and quoted and qualified for SQL
+/// and for the `$1` of the [catalog](super::catalog) queries (`"public"."customers"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTable {
+    pub name: String,
+    pub quoted: String,
+}
+
+impl SourceTable {
+    /// The table of `dataset` in `schema`.
+    pub fn new(schema: &str, dataset: &str) -> Self {
+        SourceTable {
+            name: format!("{schema}.{dataset}"),
+            quoted: format!("{}.{}", q(schema), q(dataset)),
+        }
+    }
+}
+
 /// Quotes an identifier.
 pub(crate) fn q(name: &str) -> String {
     naming::quote_ident(name)

@@ -179,7 +179,7 @@ fn usage_errors_suggest_the_right_command() {
     );
     let (code, out, _) = run_cli(mvp::ecosystem(), &["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("Usage: mvp <COMMAND>"), "{out}");
+    assert!(out.contains("Usage: mvp [OPTIONS] <COMMAND>"), "{out}");
     // Out-of-range numbers are range errors, negative ones too.
     for (args, expected) in [
         (

@@ -5,17 +5,47 @@ use std::path::PathBuf;
 
 /// The runtime binary of a DataSurface ecosystem.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 pub(super) struct Cli {
+    #[command(flatten)]
+    pub(super) log: LogArgs,
     #[command(subcommand)]
     pub(super) command: Command,
+}
+
+/// How much the binary logs, and how.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Log")]
+pub(super) struct LogArgs {
+    /// Log more: -v adds debug lines, -vv trace lines (RUST_LOG, when set, decides instead).
+    #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub(super) more: u8,
+    /// Log less: -q only warnings and errors, -qq only errors.
+    #[arg(short = 'q', long = "quiet", action = clap::ArgAction::Count, global = true)]
+    pub(super) less: u8,
+    /// Log lines as text or as JSON objects, one per line (auto: JSON when standard output is
+    /// not a terminal, as in a pod).
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, global = true)]
+    pub(super) log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum LogFormat {
+    Auto,
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Check the model: print every error and warning with its path in the model;
     /// exit 1 if there is any error.
-    Validate,
+    Validate {
+        /// Print the errors and warnings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one whole batch of a stream: snapshot the source into staging, merge, commit.
     /// Resumes the stream's open batch if there is one. The last line is
     /// DATASURFACE_RESULT_CODE=0 on success, -1 on error.
@@ -26,6 +56,17 @@ pub(super) enum Command {
         /// (overrides the store's mass-delete guard; 100 turns it off).
         #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=100))]
         max_delete_percent: Option<u8>,
+        /// Also write the result as JSON to FILE: batch, status, per-dataset metrics, phase
+        /// timings, schema fingerprints, the error with its code.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Also write the batch's metrics to FILE in Prometheus text format, for a
+        /// node-exporter textfile collector (written whole, then renamed into place).
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
+        /// Print the result as JSON instead of the summary line.
+        #[arg(long)]
+        json: bool,
     },
     /// Reset a stream's open batch: clear its staging and send it back to started, so the
     /// next run takes a fresh snapshot. Prints SUCCESS or ERROR: ….
@@ -39,6 +80,9 @@ pub(super) enum Command {
         /// With --to-batch: print what would change and change nothing.
         #[arg(long, requires = "to_batch")]
         dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Write every artifact of the model (SQL, DAGs, Kubernetes objects with their
     /// kustomizations, image recipe, secrets guide) under DIR, and print the images to
@@ -51,6 +95,9 @@ pub(super) enum Command {
         /// model generates.
         #[arg(long)]
         check: bool,
+        /// Print what was (or would be) written as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Write the Airflow DAG files of the platforms in NAMESPACE into DIR, as Airflow's DAG
     /// folder holds them: what the Airflow pod's init container runs from the image, so its
@@ -72,6 +119,9 @@ pub(super) enum Command {
         /// Print the DDL it would run and change nothing.
         #[arg(long)]
         plan: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the recent batches of a platform's streams with their status, times and metrics.
     Status {
@@ -87,6 +137,20 @@ pub(super) enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Check everything the model needs before a batch can run: every database (with its
+    /// override), the credential variables, the connection (TLS as configured), the
+    /// privileges a batch needs, and every source table against the model. Prints a ✓/✗
+    /// table with the fix for each ✗; exit 1 on any ✗.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a completion script for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     #[cfg(feature = "dev")]
     #[command(flatten)]

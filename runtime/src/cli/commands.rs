@@ -1,50 +1,128 @@
 //! One handler per command: it calls the engine (or generation) and renders the typed
-//! result for a person.
+//! result — for a person, or as JSON with `--json`.
 
 use super::args::{Command, StreamArgs};
-use crate::engine::{Engine, Error, RunOptions, write_table};
+use super::log::Log;
+use super::progress::{Bars, Lines};
+use super::report::{ErrorReport, Failed, RunReport, write_whole};
+use crate::engine::{Check, Engine, Error, Progress, RunOptions, write_table};
 use crate::pg::Environment;
-use datasurface_model::{Ecosystem, Stream, ValidEcosystem};
+use datasurface_model::{Ecosystem, Severity, Stream, StreamKey, ValidEcosystem};
+use serde::Serialize;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const SUCCESS: u8 = 0;
 /// Exit code of a command that failed.
 pub(super) const FAILURE: u8 = 1;
 
+/// Writes `value` as pretty JSON, one document.
+fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(value).map_err(io::Error::other)?
+    )
+}
+
+/// An engine error: as a line on `err`, or under `--json` as an object on `out`.
+fn failure(e: &Error, as_json: bool, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+    if as_json {
+        json(out, &Failed { error: e.into() })?;
+    } else {
+        writeln!(err, "error: {e}")?;
+    }
+    Ok(e.exit_code())
+}
+
 /// `validate`: every error and warning, then one line saying what the model holds.
 pub(super) fn validate(
     ecosystem: Ecosystem,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
+    #[derive(Serialize)]
+    struct Finding {
+        severity: &'static str,
+        path: String,
+        message: String,
+        hint: Option<String>,
+    }
+    #[derive(Serialize)]
+    struct Validation {
+        model: String,
+        valid: bool,
+        diagnostics: Vec<Finding>,
+    }
     let name = ecosystem.name.clone();
-    match ecosystem.validate() {
-        Ok(eco) => {
-            for warning in eco.warnings() {
-                writeln!(err, "{warning}")?;
-            }
-            writeln!(out, "model {} is valid: {}", eco.name, summary(&eco))?;
-            Ok(SUCCESS)
+    let (valid, diagnostics, summary) = match ecosystem.validate() {
+        Ok(eco) => (true, eco.warnings().to_vec(), Some(summary(&eco))),
+        Err(report) => (false, report.diagnostics, None),
+    };
+    if as_json {
+        let diagnostics = diagnostics
+            .iter()
+            .map(|d| Finding {
+                severity: match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                path: d.path.to_string(),
+                message: d.message.clone(),
+                hint: d.hint.clone(),
+            })
+            .collect();
+        json(
+            out,
+            &Validation {
+                model: name,
+                valid,
+                diagnostics,
+            },
+        )?;
+    } else {
+        let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error);
+        let warnings = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning);
+        for d in errors.clone().chain(warnings.clone()) {
+            writeln!(err, "{d}")?;
         }
-        Err(report) => {
-            writeln!(err, "{report}")?;
-            writeln!(out, "model {name} is not valid")?;
-            Ok(FAILURE)
+        match &summary {
+            Some(summary) => writeln!(out, "model {name} is valid: {summary}")?,
+            None => {
+                let (e, w) = (errors.count(), warnings.count());
+                writeln!(
+                    err,
+                    "{e} error{}, {w} warning{}",
+                    if e == 1 { "" } else { "s" },
+                    if w == 1 { "" } else { "s" }
+                )?;
+                writeln!(out, "model {name} is not valid")?;
+            }
         }
     }
+    Ok(if valid { SUCCESS } else { FAILURE })
 }
 
 /// The commands that take the validated model.
 pub(super) fn jobs(
     eco: &ValidEcosystem,
     binary: &str,
+    log: &Log,
     command: Command,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    if let Command::Generate { out: dir, check } = command {
-        return generate(eco, binary, &dir, check, out, err);
+    if let Command::Generate {
+        out: dir,
+        check,
+        json,
+    } = command
+    {
+        return generate(eco, binary, &dir, check, json, out, err);
     }
     if let Command::Dags {
         namespace,
@@ -62,19 +140,38 @@ pub(super) fn jobs(
         Command::Run {
             stream,
             max_delete_percent,
+            report,
+            metrics_file,
+            json,
         } => {
-            let options = RunOptions { max_delete_percent };
-            runtime.block_on(run(&engine, &stream, &options, out, err))
+            let progress: Arc<dyn Progress> = match &log.bars {
+                Some(bars) if !json => Arc::new(Bars::new(bars.clone())),
+                _ => Arc::new(Lines::default()),
+            };
+            let options = RunOptions {
+                max_delete_percent,
+                progress: Some(progress),
+            };
+            let files = Files {
+                report,
+                metrics: metrics_file,
+            };
+            runtime.block_on(run(&engine, &stream, &options, &files, json, out, err))
         }
         Command::ResetBatch {
             stream,
             to_batch: Some(to_batch),
             dry_run,
-        } => runtime.block_on(rewind(&engine, &stream, to_batch, dry_run, out)),
-        Command::ResetBatch { stream, .. } => runtime.block_on(reset(&engine, &stream, out, err)),
-        Command::Infra { platform, plan } => {
-            runtime.block_on(infra(&engine, &platform, plan, out, err))
+            json,
+        } => runtime.block_on(rewind(&engine, &stream, to_batch, dry_run, json, out)),
+        Command::ResetBatch { stream, json, .. } => {
+            runtime.block_on(reset(&engine, &stream, json, out, err))
         }
+        Command::Infra {
+            platform,
+            plan,
+            json,
+        } => runtime.block_on(infra(&engine, &platform, plan, json, out, err)),
         Command::Status {
             platform,
             store,
@@ -89,7 +186,11 @@ pub(super) fn jobs(
             out,
             err,
         )),
-        Command::Validate | Command::Generate { .. } | Command::Dags { .. } => {
+        Command::Doctor { json } => runtime.block_on(doctor(&engine, json, out)),
+        Command::Validate { .. }
+        | Command::Generate { .. }
+        | Command::Completions { .. }
+        | Command::Dags { .. } => {
             unreachable!("handled before")
         }
         #[cfg(feature = "dev")]
@@ -103,19 +204,42 @@ fn stream<'e>(eco: &'e ValidEcosystem, args: &StreamArgs) -> Result<Stream<'e>, 
     Ok(eco.stream(&args.platform, &args.store, args.dataset.as_deref())?)
 }
 
-/// `run`: the outcome, then the result code line the DAGs' logs end with.
+/// Where `run` also writes its result.
+#[derive(Debug)]
+struct Files {
+    report: Option<PathBuf>,
+    metrics: Option<PathBuf>,
+}
+
+/// `run`: the outcome, then the result code line the DAGs' logs end with; or the result as
+/// JSON. The report and metrics files are written either way.
 async fn run(
     engine: &Engine<'_>,
     args: &StreamArgs,
     options: &RunOptions,
+    files: &Files,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let name = format!("{} {}", args.platform, stream_name(args));
+    let key = stream_name(args);
+    let name = format!("{} {key}", args.platform);
     let result = match stream(engine.model(), args) {
         Ok(s) => engine.run(&s, options).await,
         Err(e) => Err(e),
     };
+    let report = RunReport::new(&args.platform, &key.to_string(), &result);
+    if let Some(path) = &files.report {
+        let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
+        write_whole(path, &(text + "\n"))?;
+    }
+    if let Some(path) = &files.metrics {
+        write_whole(path, &report.prometheus())?;
+    }
+    if as_json {
+        json(out, &report)?;
+        return Ok(result.map_or_else(|e| e.exit_code(), |_| SUCCESS));
+    }
     match result {
         Ok(outcome) => {
             writeln!(out, "{name}: {outcome}")?;
@@ -123,9 +247,43 @@ async fn run(
             Ok(SUCCESS)
         }
         Err(e) => {
+            tracing::error!(code = e.code(), "{e}");
             writeln!(err, "error: {name}: {e}")?;
             writeln!(out, "DATASURFACE_RESULT_CODE=-1")?;
             Ok(e.exit_code())
+        }
+    }
+}
+
+/// What `reset-batch` did, for `--json`.
+#[derive(Serialize)]
+struct Reset {
+    platform: String,
+    stream: String,
+    /// The batch sent back to `started`.
+    batch: Option<i32>,
+    /// With `--to-batch`: the batch rewound to, and per dataset the versions removed and
+    /// made current again.
+    to_batch: Option<i32>,
+    removed: std::collections::BTreeMap<String, u64>,
+    reopened: std::collections::BTreeMap<String, u64>,
+    batches_reset: u64,
+    applied: bool,
+    error: Option<ErrorReport>,
+}
+
+impl Reset {
+    fn new(args: &StreamArgs) -> Self {
+        Reset {
+            platform: args.platform.clone(),
+            stream: stream_name(args).to_string(),
+            batch: None,
+            to_batch: None,
+            removed: Default::default(),
+            reopened: Default::default(),
+            batches_reset: 0,
+            applied: false,
+            error: None,
         }
     }
 }
@@ -134,6 +292,7 @@ async fn run(
 async fn reset(
     engine: &Engine<'_>,
     args: &StreamArgs,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
@@ -141,6 +300,18 @@ async fn reset(
         Ok(s) => engine.reset(&s).await,
         Err(e) => Err(e),
     };
+    if as_json {
+        let mut reset = Reset::new(args);
+        match &result {
+            Ok(batch) => {
+                reset.batch = Some(*batch);
+                reset.applied = true;
+            }
+            Err(e) => reset.error = Some(e.into()),
+        }
+        json(out, &reset)?;
+        return Ok(result.map_or_else(|e| e.exit_code(), |_| SUCCESS));
+    }
     match result {
         Ok(batch) => {
             writeln!(
@@ -161,12 +332,30 @@ async fn rewind(
     args: &StreamArgs,
     to_batch: i32,
     dry_run: bool,
+    as_json: bool,
     out: &mut dyn Write,
 ) -> io::Result<u8> {
     let result = match stream(engine.model(), args) {
         Ok(s) => engine.rewind(&s, to_batch, dry_run).await,
         Err(e) => Err(e),
     };
+    if as_json {
+        let mut reset = Reset::new(args);
+        reset.to_batch = Some(to_batch);
+        match &result {
+            Ok(r) => {
+                for (dataset, (removed, reopened)) in &r.per_dataset {
+                    reset.removed.insert(dataset.clone(), *removed);
+                    reset.reopened.insert(dataset.clone(), *reopened);
+                }
+                reset.batches_reset = r.batches_reset;
+                reset.applied = r.applied;
+            }
+            Err(e) => reset.error = Some(e.into()),
+        }
+        json(out, &reset)?;
+        return Ok(result.map_or_else(|e| e.exit_code(), |_| SUCCESS));
+    }
     let rewind = match result {
         Ok(rewind) => rewind,
         Err(e) => return success_or_error(Err(e), out),
@@ -208,6 +397,7 @@ async fn infra(
     engine: &Engine<'_>,
     platform: &str,
     plan_only: bool,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
@@ -217,11 +407,33 @@ async fn infra(
     };
     let plan = match result {
         Ok(plan) => plan,
+        Err(e) if as_json => return failure(&e, true, out, err),
         Err(e) => {
             writeln!(err, "error: {platform}: {e}")?;
             return Ok(e.exit_code());
         }
     };
+    if as_json {
+        #[derive(Serialize)]
+        struct Infra<'a> {
+            platform: &'a str,
+            applied: bool,
+            statements: Vec<&'a str>,
+            created: usize,
+            columns_left_alone: &'a [String],
+        }
+        return json(
+            out,
+            &Infra {
+                platform,
+                applied: !plan_only,
+                statements: plan.statements.iter().map(|s| s.sql()).collect(),
+                created: plan.creates,
+                columns_left_alone: &plan.ignored,
+            },
+        )
+        .map(|()| SUCCESS);
+    }
     for statement in &plan.statements {
         writeln!(out, "{statement};")?;
     }
@@ -249,7 +461,7 @@ async fn status(
     platform: &str,
     store: Option<&str>,
     limit: i64,
-    json: bool,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
@@ -261,23 +473,63 @@ async fn status(
     }
     .await;
     match result {
-        Ok(rows) if json => {
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&rows).map_err(io::Error::other)?
-            )?;
+        Ok(rows) if as_json => {
+            json(out, &rows)?;
             Ok(SUCCESS)
         }
         Ok(rows) => {
             write_table(platform, &rows, out)?;
             Ok(SUCCESS)
         }
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(e.exit_code())
-        }
+        Err(e) => failure(&e, as_json, out, err),
     }
+}
+
+/// `doctor`: a ✓/✗ table with the fix for each ✗, or JSON; exit 1 on any ✗.
+async fn doctor(engine: &Engine<'_>, as_json: bool, out: &mut dyn Write) -> io::Result<u8> {
+    let checks = engine.doctor().await;
+    let healthy = checks.iter().all(|c| c.ok);
+    if as_json {
+        #[derive(Serialize)]
+        struct Doctor<'a> {
+            healthy: bool,
+            checks: &'a [Check],
+        }
+        json(
+            out,
+            &Doctor {
+                healthy,
+                checks: &checks,
+            },
+        )?;
+    } else {
+        let width = checks
+            .iter()
+            .map(|c| c.subject.chars().count())
+            .max()
+            .unwrap_or(0);
+        for c in &checks {
+            writeln!(
+                out,
+                "{} {:<width$}  {:<18} {}",
+                if c.ok { "✓" } else { "✗" },
+                c.subject,
+                c.check,
+                c.detail
+            )?;
+            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok) {
+                writeln!(out, "  {:<width$}  {:<18} fix: {fix}", "", "")?;
+            }
+        }
+        let failed = checks.iter().filter(|c| !c.ok).count();
+        writeln!(
+            out,
+            "{} checks, {failed} failed{}",
+            checks.len(),
+            if healthy { ": ready to run" } else { "" }
+        )?;
+    }
+    Ok(if healthy { SUCCESS } else { FAILURE })
 }
 
 /// `generate`: write the artifacts, or with `--check` say what is stale.
@@ -286,11 +538,38 @@ fn generate(
     binary: &str,
     dir: &Path,
     check: bool,
+    as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
     let drift = crate::generate::sync(dir, eco, binary, !check)?;
     let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
+    let up_to_date = drift.stale.is_empty() && drift.extra.is_empty();
+    if as_json {
+        #[derive(Serialize)]
+        struct Generated<'a> {
+            dir: std::borrow::Cow<'a, str>,
+            written: bool,
+            #[serde(flatten)]
+            drift: &'a crate::generate::Drift,
+            /// The images the artifacts run, to build and push.
+            images: &'a [String],
+        }
+        json(
+            out,
+            &Generated {
+                dir: dir.to_string_lossy(),
+                written: !check,
+                drift: &drift,
+                images: &images,
+            },
+        )?;
+        return Ok(if check && !up_to_date {
+            FAILURE
+        } else {
+            SUCCESS
+        });
+    }
     if check {
         for path in &drift.stale {
             writeln!(err, "stale: {path}")?;
@@ -298,7 +577,7 @@ fn generate(
         for path in &drift.extra {
             writeln!(err, "not generated by the model: {path}")?;
         }
-        return if drift.stale.is_empty() && drift.extra.is_empty() {
+        return if up_to_date {
             writeln!(
                 out,
                 "{} is up to date ({} files)",
@@ -376,8 +655,8 @@ fn write_images(images: &[String], out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn stream_name(args: &StreamArgs) -> datasurface_model::StreamKey {
-    datasurface_model::StreamKey::new(&args.store, args.dataset.as_deref())
+fn stream_name(args: &StreamArgs) -> StreamKey {
+    StreamKey::new(&args.store, args.dataset.as_deref())
 }
 
 /// One line saying what the model holds.

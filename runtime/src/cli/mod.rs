@@ -6,6 +6,10 @@ mod args;
 mod commands;
 #[cfg(feature = "deploy")]
 mod deploy;
+mod help;
+mod log;
+mod progress;
+mod report;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, FromArgMatches};
@@ -74,9 +78,9 @@ impl App {
         // Only the cluster commands draw on a terminal.
         #[cfg(not(feature = "deploy"))]
         let _ = terminal;
-        let mut args = args.into_iter().map(Into::into).peekable();
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let bin = args
-            .peek()
+            .first()
             .and_then(|a| {
                 std::path::Path::new(a)
                     .file_stem()?
@@ -84,16 +88,24 @@ impl App {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| "datasurface".to_owned());
-        let parsed = Cli::command()
-            .name(bin.clone())
+        let parsed = command(&self.ecosystem, &bin, &args)
             .try_get_matches_from(args)
             .and_then(|m| Cli::from_arg_matches(&m));
         let cli = match parsed {
             Ok(cli) => cli,
             Err(e) => return usage(e, out, err),
         };
+        #[cfg(feature = "dev")]
+        let quiet = matches!(cli.command, Command::Dev(_));
+        #[cfg(not(feature = "dev"))]
+        let quiet = false;
+        let log = log::init(&cli.log, quiet);
         let result = match cli.command {
-            Command::Validate => commands::validate(self.ecosystem, out, err),
+            Command::Validate { json } => commands::validate(self.ecosystem, json, out, err),
+            Command::Completions { shell } => {
+                clap_complete::generate(shell, &mut command(&self.ecosystem, &bin, &[]), &bin, out);
+                Ok(0)
+            }
             #[cfg(feature = "dev")]
             Command::Dev(command) => {
                 crate::dev::command(self.ecosystem, self.scenario, command, out, err)
@@ -104,7 +116,7 @@ impl App {
                 Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
             },
             command => match self.ecosystem.validate() {
-                Ok(eco) => commands::jobs(&eco, &bin, command, out, err),
+                Ok(eco) => commands::jobs(&eco, &bin, &log, command, out, err),
                 Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
             },
         };
@@ -112,6 +124,33 @@ impl App {
             let _ = writeln!(err, "error: {e}");
             FAILURE
         })
+    }
+}
+
+/// The command line of `bin`; with the model's environment, exit codes and examples in
+/// `--help` and the model in `--version` when `args` ask for them.
+fn command(ecosystem: &Ecosystem, bin: &str, args: &[OsString]) -> clap::Command {
+    let color = if log::color(&io::stdout()) {
+        clap::ColorChoice::Auto
+    } else {
+        clap::ColorChoice::Never
+    };
+    let command = Cli::command()
+        .name(bin.to_owned())
+        .about(format!(
+            "The runtime of DataSurface ecosystem {}.",
+            ecosystem.name
+        ))
+        .color(color);
+    if help::asked(args) {
+        command
+            .after_long_help(help::after(ecosystem, bin))
+            .after_help(format!(
+                "Run `{bin} --help` for the environment it reads, exit codes and examples."
+            ))
+            .version(help::version(ecosystem))
+    } else {
+        command
     }
 }
 

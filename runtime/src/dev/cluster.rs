@@ -14,6 +14,18 @@ pub struct Cluster {
     bin: PathBuf,
     run_as: Option<String>,
     port: u16,
+    tls: bool,
+}
+
+/// How a cluster differs from the plain one: for testing what a real server does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Serve TLS with a certificate for `localhost` signed by the cluster's own test
+    /// authority ([`Cluster::ca_cert`]; [`Cluster::other_ca_cert`] signed nothing).
+    pub tls: bool,
+    /// Log in every role but `postgres` with its password (SCRAM); a role named
+    /// `tls_only` only over TLS.
+    pub passwords: bool,
 }
 
 /// Why a cluster could not be started.
@@ -35,6 +47,11 @@ pub enum ClusterError {
 impl Cluster {
     /// Starts a new cluster on a free local port, trusting local connections as `postgres`.
     pub fn start() -> Result<Cluster, ClusterError> {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts a new cluster with `options`.
+    pub fn start_with(options: Options) -> Result<Cluster, ClusterError> {
         let bin = find_bin_dir().ok_or(ClusterError::NotInstalled)?;
         let run_as = if is_root() {
             if !user_exists("postgres") {
@@ -55,6 +72,7 @@ impl Cluster {
             bin,
             run_as,
             port: 0,
+            tls: options.tls,
         };
         if let Some(user) = &cluster.run_as {
             run(
@@ -74,9 +92,115 @@ impl Cluster {
                 "--no-sync",
             ]);
         })?;
+        if options.tls {
+            cluster.certificates()?;
+        }
+        if options.passwords {
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 host all postgres 127.0.0.1/32 trust\n\
+                 hostnossl all tls_only 127.0.0.1/32 reject\n\
+                 host all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .map_err(|e| step("write pg_hba.conf", e))?;
+        }
         cluster.port = free_port().map_err(|e| step("find a free port", e))?;
         cluster.start_server()?;
         Ok(cluster)
+    }
+
+    /// The test authority's certificate, which signed the server's (TLS clusters).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// An authority's certificate that signed nothing of this cluster's (TLS clusters).
+    pub fn other_ca_cert(&self) -> PathBuf {
+        self.dir.join("other-ca.crt")
+    }
+
+    /// Makes the test authorities and the server's certificate (for `localhost` only) with
+    /// openssl; the key is the server user's, readable by it alone, as PostgreSQL wants.
+    fn certificates(&self) -> Result<(), ClusterError> {
+        let dir = &self.dir;
+        let openssl = |args: &[&str], what: &str| {
+            run(Command::new("openssl").args(args).current_dir(dir), what)
+        };
+        for ca in ["ca", "other-ca"] {
+            openssl(
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-subj",
+                    &format!("/CN=datasurface test {ca}"),
+                ],
+                "make a test certificate authority",
+            )?;
+        }
+        std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n")
+            .map_err(|e| step("write the certificate extensions", e))?;
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+            "make the server's key",
+        )?;
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.crt",
+            ],
+            "sign the server's certificate",
+        )?;
+        if let Some(user) = &self.run_as {
+            run(
+                Command::new("chown")
+                    .arg(user)
+                    .arg("server.key")
+                    .arg("server.crt")
+                    .current_dir(dir),
+                "chown the server's key",
+            )?;
+        }
+        run(
+            Command::new("chmod")
+                .arg("600")
+                .arg("server.key")
+                .current_dir(dir),
+            "chmod the server's key",
+        )
     }
 
     /// The port the server listens on (127.0.0.1).
@@ -100,7 +224,8 @@ impl Cluster {
             .port(self.port)
             .user("postgres")
             .dbname(database);
-        crate::pg::connect_config(database, &config).await
+        let settings = crate::pg::Settings::new(database, config, crate::pg::SslMode::Disable);
+        crate::pg::connect_with(&settings, 1).await
     }
 
     /// The cluster's directory (data, socket, server log).
@@ -133,11 +258,18 @@ impl Cluster {
     }
 
     fn start_server(&self) -> Result<(), ClusterError> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             self.port,
             self.dir.display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            ));
+        }
         let (data, log) = (self.dir.join("data"), self.dir.join("server.log"));
         self.pg("pg_ctl", "start the server", |c| {
             c.arg("-D")

@@ -33,6 +33,8 @@ pub enum DemoError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
     #[error(transparent)]
+    Settings(#[from] pg::SettingsError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Simulate(#[from] SimulateError),
@@ -135,11 +137,12 @@ async fn pipeline(
     let mut simulators = Vec::new();
     for store in eco.stores() {
         let capture = store.capture;
-        let mut config = pg::config(&capture.database, &capture.credential, env)?;
-        config.application_name("datasurface-demo");
+        let mut settings =
+            pg::Settings::resolve(&capture.database, Some(&capture.credential), env)?;
+        settings.application_name("datasurface-demo");
         let datasets: Vec<_> = store.datasets.iter().collect();
         let (sim, summary) = Simulator::connect(
-            config,
+            settings,
             &capture.database.name,
             &capture.schema,
             &datasets,

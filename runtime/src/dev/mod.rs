@@ -11,7 +11,6 @@ pub use simulate::{Change, Generic, Key, Kind, Made, Making, Row, Scenario, Seed
 use crate::pg::{self, Environment};
 use datasurface_model::{Ecosystem, Store, ValidEcosystem};
 use std::io::{self, Write};
-use tokio_postgres::Config;
 
 const SUCCESS: u8 = 0;
 const FAILURE: u8 = 1;
@@ -194,7 +193,7 @@ async fn simulate_command(
     let mut log = |line: &str| {
         let _ = writeln!(out, "{line}");
     };
-    let database = config.get_dbname().unwrap_or("").to_owned();
+    let database = config.dbname_on_server().to_owned();
     let datasets: Vec<_> = store.datasets.iter().collect();
     let connected = simulate::Simulator::connect(
         config,
@@ -257,28 +256,28 @@ fn connection(
     store: Store<'_>,
     args: &SimulateArgs,
     env: &Environment,
-) -> Result<Config, pg::ConnectError> {
+) -> Result<pg::Settings, pg::SettingsError> {
     let capture = store.capture;
-    let mut config = pg::location(&capture.database, env)?;
+    let mut settings = pg::Settings::resolve(&capture.database, None, env)?;
     if let Some(host) = &args.host {
-        config.host(host);
+        settings.host(host);
     }
     if let Some(port) = args.port {
-        config.port(port);
+        settings.port(port);
     }
     if let Some(database) = &args.database {
-        config.dbname(database);
+        settings.dbname(database);
     }
     let vars = capture.credential.env_vars();
     let from_env = |part: usize| vars.get(part).and_then(|(var, _)| env.get(var));
     match args.user.as_deref().or(from_env(0)) {
-        Some(user) => config.user(user),
-        None if config.get_user().is_none() => config.user("postgres"),
-        None => &mut config,
+        Some(user) => settings.user(user),
+        None if settings.user_name().is_none() => settings.user("postgres"),
+        None => &mut settings,
     };
     if let Some(password) = args.password.as_deref().or(from_env(1)) {
-        config.password(password);
+        settings.password(password);
     }
-    config.application_name("datasurface-simulate");
-    Ok(config)
+    settings.application_name("datasurface-simulate");
+    Ok(settings)
 }

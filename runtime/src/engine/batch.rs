@@ -1,13 +1,17 @@
 //! One stream's batch as the engine works on it: the statements of its datasets, and the
 //! schema fingerprints a batch records.
 
+use super::progress::{Phase, Progress};
 use super::state::BatchState;
 use datasurface_codegen::sql::{BatchSql, DatasetSql};
 use datasurface_model::Stream;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A stream's batch: its statements, and its key as the batch tables write it.
 pub(super) struct Batch<'s> {
+    /// Told how far the batch has got.
+    pub(super) progress: Option<Arc<dyn Progress>>,
     pub(super) stream: &'s Stream<'s>,
     pub(super) sql: BatchSql,
     pub(super) datasets: Vec<DatasetSql>,
@@ -17,6 +21,7 @@ pub(super) struct Batch<'s> {
 impl<'s> Batch<'s> {
     pub(super) fn new(stream: &'s Stream<'s>) -> Self {
         Batch {
+            progress: None,
             sql: BatchSql::new(&stream.platform.name),
             datasets: stream
                 .datasets
@@ -40,5 +45,19 @@ impl<'s> Batch<'s> {
     /// The state of a batch (re)started under the model as it is now.
     pub(super) fn started_state(&self) -> BatchState {
         BatchState::started(self.fingerprints())
+    }
+
+    /// Tells the watcher, if any, how far `dataset`'s `phase` has got.
+    pub(super) fn rows(&self, dataset: &str, phase: Phase, rows: u64) {
+        if let Some(p) = &self.progress {
+            p.rows(dataset, phase, rows);
+        }
+    }
+
+    /// Tells the watcher, if any, that `dataset`'s `phase` is done.
+    pub(super) fn done(&self, dataset: &str, phase: Phase, rows: u64) {
+        if let Some(p) = &self.progress {
+            p.done(dataset, phase, rows);
+        }
     }
 }

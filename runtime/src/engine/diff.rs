@@ -7,6 +7,7 @@
 use super::copy::{ReadError, Reader, Tuple, Writer};
 use super::hash::Hasher;
 use super::order::KeyOrder;
+use super::progress::EVERY;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use std::cmp::Ordering;
@@ -59,7 +60,6 @@ pub(super) enum Target<'a> {
 }
 
 /// The two streams of one dataset and how to read them.
-#[derive(Debug)]
 pub(super) struct Sides<'a> {
     pub(super) source: &'a mut Reader,
     /// The current rows (key columns, then the row hash); `None` when there are none.
@@ -70,6 +70,8 @@ pub(super) struct Sides<'a> {
     pub(super) key: &'a [usize],
     /// The dataset's columns (the source's tuples' fields).
     pub(super) columns: usize,
+    /// Told, now and then, how many source rows are done.
+    pub(super) progress: &'a (dyn Fn(u64) + Sync),
 }
 
 /// Keys shown in the message of duplicates, at most.
@@ -88,6 +90,7 @@ pub(super) async fn diff(
         order,
         key,
         columns,
+        progress,
     } = sides;
     let current_key: Vec<usize> = (0..key.len()).collect();
     let hash_at = key.len();
@@ -109,6 +112,9 @@ pub(super) async fn diff(
         };
         if step != Ordering::Greater {
             found.total += 1;
+            if found.total % EVERY == 0 {
+                progress(found.total);
+            }
         }
         match (step, &s, &c) {
             (Ordering::Less, Some(a), _) => {

@@ -123,6 +123,48 @@ impl Error {
             _ => 1,
         }
     }
+
+    /// A stable name of the kind of error, for machines (reports, JSON output).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Lookup(_) => "not_in_model",
+            Error::Connect(_) => "connect",
+            Error::Db(_) => "database",
+            Error::Busy { .. } => "busy",
+            Error::Source { .. } => "source_mismatch",
+            Error::SchemaChanged { .. } => "schema_changed",
+            Error::DuplicateKeys { .. } => "duplicate_keys",
+            Error::MassDelete { .. } => "mass_delete",
+            Error::MergeData { .. } => "merge_data",
+            Error::Merge { .. } => "merge",
+            Error::Refused(_) => "evolution_refused",
+            Error::StagingLost { .. } => "staging_lost",
+            Error::Drifted { .. } => "merge_table_changed",
+            Error::Snapshot { .. } => "snapshot",
+            Error::Committed => "batch_committed",
+            Error::Rewound => "batch_reset",
+            Error::NoBatch(_) => "no_batch",
+            Error::NotForensic(_) => "not_forensic",
+            Error::NotCommitted { .. } => "not_committed",
+            Error::Unreadable { .. } => "unreadable_batch",
+        }
+    }
+
+    /// The batch the error is about, when it is about one.
+    pub fn batch(&self) -> Option<i32> {
+        match self {
+            Error::Source { batch, .. }
+            | Error::SchemaChanged { batch, .. }
+            | Error::DuplicateKeys { batch, .. }
+            | Error::MassDelete { batch, .. }
+            | Error::MergeData { batch, .. }
+            | Error::Merge { batch, .. }
+            | Error::StagingLost { batch, .. }
+            | Error::Drifted { batch, .. }
+            | Error::Unreadable { batch, .. } => Some(*batch),
+            _ => None,
+        }
+    }
 }
 
 /// `deleted` of `current` as a percentage, never rounded down to the limit it exceeds:

@@ -9,14 +9,17 @@ use super::diff::{DiffError, Found, Sides, Target, diff};
 use super::error::Error;
 use super::hash::Hasher;
 use super::order::KeyOrder;
+use super::progress::Phase;
 use super::state::{DatasetState, Metrics, Staged};
 use crate::pg::{self, DbError, Environment, Exec};
 use bytes::Bytes;
-use datasurface_codegen::sql::{CURRENT, DatasetSql, Statement, catalog};
+use datasurface_codegen::sql::{CURRENT, DatasetSql, SourceTable, Statement, catalog};
 use datasurface_model::{Classification, DataType, DatasetSchema, PlatformMode};
 use futures_util::pin_mut;
 use std::collections::BTreeMap;
+use std::time::Instant;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Transaction};
+use tracing::Instrument;
 
 /// What an ingest left behind.
 #[derive(Debug)]
@@ -44,11 +47,11 @@ pub(super) async fn ingest(
     let mut problems = Vec::new();
     let mut byte_ordered = Vec::new();
     for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
-        problems.extend(check_source(&source, source_name, dataset, sql).await?);
+        problems.extend(check_source(&source, source_name, dataset, &sql.snapshot.source).await?);
         let columns: Vec<String> = source
             .rows(
                 &catalog::byte_ordered_columns(),
-                &[&sql.snapshot.source_quoted],
+                &[&sql.snapshot.source.quoted],
             )
             .await?
             .iter()
@@ -110,7 +113,7 @@ pub(super) async fn ingest(
         let chunks = copy_out(&source_tx, &order, || {
             format!(
                 "reading the snapshot of {} from {source_name}",
-                sql.snapshot.source_table
+                sql.snapshot.source.name
             )
         })
         .await?;
@@ -135,8 +138,36 @@ pub(super) async fn ingest(
                 (Target::Staging, &sql.snapshot.copy_in)
             }
         };
-        let sides = (&mut source, current.as_mut());
-        let found = stream(&tx, copy_in, id, dataset, sql, target, sides).await?;
+        let started = Instant::now();
+        let on_rows = |rows| batch.rows(&dataset.name, Phase::Snapshot, rows);
+        let sides = (
+            &mut source,
+            current.as_mut(),
+            &on_rows as &(dyn Fn(u64) + Sync),
+        );
+        let found = stream(&tx, copy_in, id, dataset, sql, target, sides)
+            .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "snapshot"))
+            .await?;
+        batch.done(&dataset.name, Phase::Snapshot, found.total);
+        let seconds = started.elapsed().as_secs_f64();
+        if first_load {
+            tracing::info!(dataset = %dataset.name, rows = found.total, seconds, "first load of {}: {} rows", dataset.name, found.total);
+        } else {
+            tracing::info!(
+                dataset = %dataset.name,
+                rows = found.total,
+                inserted = found.inserted,
+                updated = found.updated,
+                deleted = found.deleted,
+                seconds,
+                "snapshot of {}: {} rows, {} new, {} changed, {} gone",
+                dataset.name,
+                found.total,
+                found.inserted,
+                found.updated,
+                found.deleted
+            );
+        }
         total += found.total;
         let record = match first_load {
             true => DatasetState::Merged(Metrics {
@@ -219,7 +250,7 @@ async fn stream(
     dataset: &DatasetSchema,
     sql: &DatasetSql,
     target: Target<'_>,
-    (source, current): (&mut Reader, Option<&mut Reader>),
+    (source, current, progress): (&mut Reader, Option<&mut Reader>, &(dyn Fn(u64) + Sync)),
 ) -> Result<Found, Error> {
     let sink = tx
         .client()
@@ -243,17 +274,18 @@ async fn stream(
         order: &order,
         key: &key,
         columns: columns.len(),
+        progress,
     };
     let found = diff(sides, target, &mut sink).await.map_err(|e| match e {
         DiffError::Duplicates { count, keys } => Error::DuplicateKeys {
             batch: id,
-            table: sql.snapshot.source_table.clone(),
+            table: sql.snapshot.source.name.clone(),
             count,
             keys: keys_may_show(dataset).then_some(keys),
         },
         DiffError::Write(e) => written_with(DbError::new(copy_in.what(), e), id, dataset),
         DiffError::Source(ReadError::Db(e)) => DbError::new(
-            format!("reading the snapshot of {}", sql.snapshot.source_table),
+            format!("reading the snapshot of {}", sql.snapshot.source.name),
             e,
         )
         .into(),
@@ -309,14 +341,13 @@ fn keys_may_show(dataset: &DatasetSchema) -> bool {
 /// Compares a source table with its dataset: every model column must exist under its exact
 /// name, with a type whose values fit the model's type, and allow NULL only where the
 /// model does.
-async fn check_source(
+pub(super) async fn check_source(
     source: &impl Exec,
     source_name: &str,
     dataset: &DatasetSchema,
-    sql: &DatasetSql,
+    table: &SourceTable,
 ) -> Result<Vec<String>, Error> {
-    let table = &sql.snapshot.source_table;
-    let quoted = &sql.snapshot.source_quoted;
+    let (quoted, table) = (&table.quoted, &table.name);
     let exists = source.row(&catalog::exists(), &[quoted]).await?;
     if exists.get::<_, Option<String>>(0).is_none() {
         return Ok(vec![format!(

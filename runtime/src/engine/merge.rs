@@ -2,6 +2,7 @@
 
 use super::batch::Batch;
 use super::error::Error;
+use super::progress::Phase;
 use super::reset::restart;
 use super::state::{BatchState, DatasetState, Metrics};
 use crate::pg::{self, DbError, Exec};
@@ -10,6 +11,7 @@ use datasurface_model::DatasetSchema;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
+use tracing::Instrument;
 
 /// Merges the changes batch `id` (which must be `ingested`) staged, and commits it with its
 /// metrics, all in one transaction. Refuses, and sends the batch back to `started`, when the
@@ -29,8 +31,29 @@ pub(super) async fn merge(
     let mut per_dataset = BTreeMap::new();
     let mut refused = None;
     for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
-        match merge_dataset(&tx, dataset, sql, &state, id, limit).await {
+        let started = std::time::Instant::now();
+        let merged = merge_dataset(&tx, batch, dataset, sql, &state, id, limit)
+            .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "merge"))
+            .await;
+        match merged {
             Ok(m) => {
+                batch.done(
+                    &dataset.name,
+                    Phase::Merge,
+                    m.inserted + m.updated + m.deleted,
+                );
+                tracing::info!(
+                    dataset = %dataset.name,
+                    inserted = m.inserted,
+                    updated = m.updated,
+                    deleted = m.deleted,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "merged {}: {} inserted, {} updated, {} deleted",
+                    dataset.name,
+                    m.inserted,
+                    m.updated,
+                    m.deleted
+                );
                 per_dataset.insert(dataset.name.clone(), m);
             }
             Err(Refused::Because(error)) => {
@@ -102,6 +125,7 @@ impl From<DbError> for Refused {
 /// Merges one dataset inside the batch's transaction; its metrics.
 async fn merge_dataset(
     tx: &Transaction<'_>,
+    batch: &Batch<'_>,
     dataset: &DatasetSchema,
     sql: &DatasetSql,
     state: &BatchState,
@@ -134,6 +158,11 @@ async fn merge_dataset(
             continue;
         }
         let n = tx.exec(&step.statement, params).await?;
+        batch.rows(
+            &dataset.name,
+            Phase::Merge,
+            m.inserted + m.updated + m.deleted + n,
+        );
         match step.counts {
             Counts::Inserted => m.inserted = n,
             Counts::Updated => m.updated = n,

@@ -24,12 +24,14 @@
 mod batch;
 mod copy;
 mod diff;
+mod doctor;
 mod error;
 mod hash;
 mod infra;
 mod ingest;
 mod merge;
 mod order;
+mod progress;
 mod reset;
 mod rewind;
 mod run;
@@ -37,8 +39,10 @@ mod session;
 mod state;
 mod status;
 
+pub use doctor::Check;
 pub use error::{BUSY_EXIT_CODE, Error};
 pub use infra::Plan;
+pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions};
 pub use session::Engine;

@@ -4,20 +4,25 @@
 use super::batch::Batch;
 use super::error::Error;
 use super::ingest::Ingested;
+use super::progress::Progress;
 use super::session::Engine;
 use super::state::{BatchState, BatchStatus, Metrics};
 use super::{infra, ingest, merge};
 use crate::pg::{self, Exec};
 use datasurface_model::Stream;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
+use tracing::Instrument;
 
 /// Options of `run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Overrides the store's mass-delete guard for this run.
     pub max_delete_percent: Option<u8>,
+    /// Told how far the batch has got.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 /// A committed batch.
@@ -31,6 +36,8 @@ pub struct Outcome {
     pub ingest: Duration,
     /// Time spent merging and committing.
     pub merge: Duration,
+    /// Each dataset's schema fingerprint: the schema the batch was taken with.
+    pub schema: BTreeMap<String, String>,
 }
 
 impl std::fmt::Display for Outcome {
@@ -56,20 +63,43 @@ impl Engine<'_> {
     /// commit.
     pub async fn run(&self, stream: &Stream<'_>, options: &RunOptions) -> Result<Outcome, Error> {
         let started = Instant::now();
-        let batch = Batch::new(stream);
+        let mut batch = Batch::new(stream);
+        batch.progress = options.progress.clone();
+        let span = tracing::info_span!(
+            "batch",
+            platform = %stream.platform.name,
+            stream = %stream.key,
+            batch = tracing::field::Empty
+        );
         self.locked(stream, async |db| {
             infra::ensure_tables(db, stream.platform, &stream.store, &stream.datasets).await?;
             let (id, status) = open_batch(db, &batch).await?;
+            tracing::Span::current().record("batch", id);
+            match status {
+                BatchStatus::Started => tracing::info!("batch {id} started"),
+                status => tracing::info!("batch {id} resumed ({status})"),
+            }
             let result = self.take(db, &batch, id, status, options, started).await;
-            if let Err(e) = &result {
-                // Best effort: the batch stays where it is either way.
-                let message = e.to_string();
-                let _ = db
-                    .exec(&batch.sql.record_error, &[&batch.key, &id, &message])
-                    .await;
+            match &result {
+                Ok(outcome) => tracing::info!(
+                    inserted = outcome.metrics.inserted,
+                    updated = outcome.metrics.updated,
+                    deleted = outcome.metrics.deleted,
+                    rows = outcome.metrics.total,
+                    seconds = outcome.elapsed.as_secs_f64(),
+                    "batch {id} committed"
+                ),
+                Err(e) => {
+                    // Best effort: the batch stays where it is either way.
+                    let message = e.to_string();
+                    let _ = db
+                        .exec(&batch.sql.record_error, &[&batch.key, &id, &message])
+                        .await;
+                }
             }
             result
         })
+        .instrument(span)
         .await
     }
 
@@ -95,6 +125,7 @@ impl Engine<'_> {
                 elapsed: started.elapsed(),
                 ingest: ingesting.elapsed(),
                 merge: Duration::ZERO,
+                schema: batch.fingerprints(),
             });
         }
         let ingest = ingesting.elapsed();
@@ -119,6 +150,7 @@ impl Engine<'_> {
             elapsed: started.elapsed(),
             ingest,
             merge: merging.elapsed(),
+            schema: batch.fingerprints(),
         })
     }
 }

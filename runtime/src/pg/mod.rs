@@ -1,16 +1,21 @@
-//! PostgreSQL: where a model database really is, who logs into it, and running statements
-//! on it.
+//! PostgreSQL: where a model database really is and who logs into it (`settings.rs`),
+//! connecting — TLS as `sslmode` asks (`tls.rs`), a few retries of what may pass, the
+//! server's notices to the log — and running statements (`exec.rs`).
 
 mod exec;
+mod settings;
+mod tls;
 
 pub use exec::{DbError, describe};
 pub(crate) use exec::{Exec, begin, commit, rollback};
+pub use settings::{Settings, SettingsError, SslMode};
+pub use tls::TlsError;
 
 use datasurface_codegen::sql::SESSION_SETTINGS;
-use datasurface_model::{Credential, PostgresDatabase, naming};
+use datasurface_model::{Credential, PostgresDatabase};
 use std::collections::BTreeMap;
-use std::str::FromStr;
-use tokio_postgres::{Client, Config, NoTls};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
 
 /// The environment the runtime reads: credentials (`{name}_USER`, `{name}_PASSWORD`) and
 /// database overrides (`DATASURFACE_DB_{NAME}`). Tests build one explicitly; the binary
@@ -62,125 +67,120 @@ impl Environment {
     }
 }
 
-/// A database that could not be reached. Names the database, never the password.
+/// A database that could not be reached. Names the database, host and user, never the
+/// password.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("credential `{credential}`: set {user_var} (and {password_var}) in the environment")]
-    MissingCredential {
-        credential: String,
-        user_var: String,
-        password_var: String,
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("database {name} ({target}): {source}")]
+    Tls {
+        name: String,
+        target: String,
+        source: TlsError,
     },
-    #[error("{var} is not a usable connection URL (expected postgres://host:port/database)")]
-    BadOverride { var: String },
-    #[error(
-        "{var} is ambiguous: more than one `@` before the host, so part of a password could be \
-         taken for the host; percent-encode `@` in the user or password as %40"
-    )]
-    AmbiguousOverride { var: String },
-    #[error("cannot connect to database {name} ({target}): {}", describe(.source))]
+    #[error("cannot connect to database {name} ({target}){}: {}", after(*.attempts), describe(.source))]
     Connect {
         name: String,
         target: String,
+        attempts: u32,
         source: tokio_postgres::Error,
     },
 }
 
-/// Where `db` is: the model's host, port and database, unless `DATASURFACE_DB_{NAME}` points
-/// elsewhere. No credentials yet.
-pub fn location(db: &PostgresDatabase, env: &Environment) -> Result<Config, ConnectError> {
-    let var = naming::database_env_var(&db.name);
-    match env.get(&var) {
-        Some(url) => {
-            if has_ambiguous_user_info(url) {
-                return Err(ConnectError::AmbiguousOverride { var });
-            }
-            Config::from_str(url).map_err(|_| ConnectError::BadOverride { var: var.clone() })
-        }
-        None => {
-            let mut c = Config::new();
-            c.host(&db.host).port(db.port).dbname(&db.database);
-            Ok(c)
-        }
+fn after(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
     }
 }
 
-/// Where `db` is ([`location`]), logged into with `credential` from the environment.
-pub fn config(
-    db: &PostgresDatabase,
-    credential: &Credential,
-    env: &Environment,
-) -> Result<Config, ConnectError> {
-    let mut config = location(db, env)?;
-    let user_var = naming::credential_env_var(&credential.name, "USER");
-    let password_var = naming::credential_env_var(&credential.name, "PASSWORD");
-    match env.get(&user_var) {
-        Some(user) => {
-            config.user(user);
-        }
-        None if config.get_user().is_some() => {}
-        None => {
-            return Err(ConnectError::MissingCredential {
-                credential: credential.name.clone(),
-                user_var,
-                password_var,
-            });
-        }
-    }
-    if let Some(password) = env.get(&password_var) {
-        config.password(password);
-    }
-    config.application_name("datasurface");
-    Ok(config)
-}
+/// Tries at the start of a command before a failure that may pass is taken for an answer.
+const ATTEMPTS: u32 = 4;
 
-/// Whether a URL's authority holds more than one `@`: an unencoded `@` in a password.
-fn has_ambiguous_user_info(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority.matches('@').count() > 1
-}
-
-/// `host:port/database` of a configuration, for messages (no user, no password).
-pub fn target(config: &Config) -> String {
-    let (host, port) = host_port(config);
-    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
-}
-
-/// The (first) host and port of a configuration.
-pub fn host_port(config: &Config) -> (String, u16) {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".into(),
-    };
-    (host, config.get_ports().first().copied().unwrap_or(5432))
-}
-
-/// Connects to `db` with `credential`, with the session settings row hashes rely on.
+/// Connects to `db` with `credential`, with the session settings row hashes rely on;
+/// retries a few times, with backoff, a failure that may pass (a server starting or
+/// unreachable for a moment), each retry logged with its cause.
 pub async fn connect(
     db: &PostgresDatabase,
     credential: &Credential,
     env: &Environment,
 ) -> Result<Client, ConnectError> {
-    let config = config(db, credential, env)?;
-    connect_config(&db.name, &config).await
+    let settings = Settings::resolve(db, Some(credential), env)?;
+    connect_with(&settings, ATTEMPTS).await
 }
 
-/// Connects with an explicit configuration; `name` is what messages call the database.
-pub async fn connect_config(name: &str, config: &Config) -> Result<Client, ConnectError> {
+/// Connects with resolved settings, trying up to `attempts` times.
+pub async fn connect_with(settings: &Settings, attempts: u32) -> Result<Client, ConnectError> {
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match connect_once(settings).await {
+            Err(ConnectError::Connect { source, .. })
+                if attempt < attempts && may_pass(&source) =>
+            {
+                tracing::warn!(
+                    database = %settings.name,
+                    target = %settings.target(),
+                    attempt,
+                    cause = %describe(&source),
+                    "cannot connect to {} yet ({}); trying again in {:.1} s",
+                    settings.name,
+                    describe(&source),
+                    delay.as_secs_f64()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+                attempt += 1;
+            }
+            Err(ConnectError::Connect {
+                source,
+                name,
+                target,
+                ..
+            }) => {
+                return Err(ConnectError::Connect {
+                    name,
+                    target,
+                    attempts: attempt,
+                    source,
+                });
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One attempt to connect. The connection's notices and warnings go to the log.
+async fn connect_once(settings: &Settings) -> Result<Client, ConnectError> {
     let failed = |source| ConnectError::Connect {
-        name: name.to_owned(),
-        target: target(config),
+        name: settings.name.clone(),
+        target: settings.target(),
+        attempts: 1,
         source,
     };
-    let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
-    tokio::spawn(async move {
-        // The connection ends when the client is dropped; errors surface on the client.
-        let _ = connection.await;
-    });
+    tracing::debug!(database = %settings.name, target = %settings.target(), ssl = ?settings.ssl, "connecting to {} at {}", settings.name, settings.target());
+    let mut config = settings.config.clone();
+    let client = if settings.ssl == SslMode::Disable {
+        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+        spawn(connection, &settings.name);
+        client
+    } else {
+        config.ssl_mode(match settings.ssl {
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        let tls = tls::connector(settings).map_err(|source| ConnectError::Tls {
+            name: settings.name.clone(),
+            target: settings.target(),
+            source,
+        })?;
+        let (client, connection) = config.connect(tls).await.map_err(failed)?;
+        spawn(connection, &settings.name);
+        client
+    };
     client
         .batch_execute(SESSION_SETTINGS)
         .await
@@ -188,21 +188,53 @@ pub async fn connect_config(name: &str, config: &Config) -> Result<Client, Conne
     Ok(client)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::has_ambiguous_user_info;
+/// Drives a connection until its client is dropped, passing the server's notices and
+/// warnings to the log.
+fn spawn<S, T>(mut connection: tokio_postgres::Connection<S, T>, database: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let database = database.to_owned();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        // Errors surface on the client; the loop ends with the connection.
+        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut messages).await {
+            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
+                let severity = notice.severity();
+                if severity.starts_with("WARNING") {
+                    tracing::warn!(%database, server = %notice.message(), "{database} warns: {}", notice.message());
+                } else if severity.starts_with("NOTICE") || severity.starts_with("INFO") {
+                    tracing::info!(%database, server = %notice.message(), "{database} says: {}", notice.message());
+                } else {
+                    tracing::debug!(%database, server = %notice.message(), severity, "{database} says: {}", notice.message());
+                }
+            }
+        }
+    });
+}
 
-    #[test]
-    fn an_unencoded_at_in_a_password_is_ambiguous() {
-        assert!(has_ambiguous_user_info(
-            "postgres://app:hunter2@topsecret@db.internal:5432/merge"
-        ));
-        assert!(!has_ambiguous_user_info(
-            "postgres://app:hunter2%40topsecret@db.internal:5432/merge"
-        ));
-        assert!(!has_ambiguous_user_info(
-            "postgres://db.internal:5432/merge"
-        ));
-        assert!(!has_ambiguous_user_info("postgres://db/merge?options=a@b"));
+/// Whether a failure to connect may pass by itself: the server is starting, full, or not
+/// reachable for the moment (refused, reset, timed out, its name not yet resolvable).
+fn may_pass(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        return matches!(code.code(), "57P03" | "53300");
     }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | TimedOut
+                    | NotConnected
+                    | UnexpectedEof
+            ) || io.to_string().contains("lookup address");
+        }
+        cause = c.source();
+    }
+    e.to_string().contains("timeout")
 }

@@ -39,6 +39,15 @@ impl TestPg {
         }
     }
 
+    /// A server started elsewhere (by the test itself).
+    pub fn at(host: &str, port: u16) -> TestPg {
+        TestPg {
+            _cluster: None,
+            host: host.into(),
+            port,
+        }
+    }
+
     pub fn cluster(&self) -> Option<&Cluster> {
         self._cluster.as_ref()
     }

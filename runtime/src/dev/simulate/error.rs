@@ -5,17 +5,8 @@ use crate::pg::DbError;
 /// Why the simulator stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error(
-        "cannot reach database {database} at {host}:{port} after {attempts} attempts: {}",
-        crate::pg::describe(.source)
-    )]
-    Unreachable {
-        database: String,
-        host: String,
-        port: u16,
-        attempts: u32,
-        source: tokio_postgres::Error,
-    },
+    #[error(transparent)]
+    Connect(#[from] crate::pg::ConnectError),
     #[error(
         "table {table} not found in database {database} (schema {schema}); the simulator works on the source \
          tables of the model's datastore {store} (run with --create-tables to create them)"

@@ -13,7 +13,7 @@ pub use change::{Change, Key, Row};
 pub use error::SimulateError;
 pub use scenario::{Generic, Kind, Made, Making, Scenario, Seed};
 
-use crate::pg::{self, DbError, Exec};
+use crate::pg::{self, DbError, Exec, Settings};
 use change::{KeyChange, Table};
 use datasurface_codegen::sql::catalog;
 use datasurface_model::{DatasetSchema, Store, naming};
@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
 
 /// How to run the simulator.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl fmt::Display for Summary {
 
 /// The simulator, connected to the source database of one datastore.
 pub struct Simulator {
-    config: Config,
+    settings: Settings,
     database: String,
     client: Client,
     tables: Vec<Table>,
@@ -96,12 +96,12 @@ impl fmt::Debug for Simulator {
 const RECONNECT_ATTEMPTS: u32 = 10;
 
 impl Simulator {
-    /// Connects to `config` (retrying while the server is unreachable) as the source of
+    /// Connects with `settings` (retrying while the server is unreachable) as the source of
     /// `datasets` in `schema`, creates and seeds the tables when asked, checks their shape
     /// and reads their keys. `database` is what messages call the database; `log` receives
     /// a line per change when `verbose`.
     pub async fn connect(
-        config: Config,
+        settings: Settings,
         database: &str,
         schema: &str,
         datasets: &[&DatasetSchema],
@@ -109,14 +109,14 @@ impl Simulator {
         options: &Options,
         log: &mut dyn FnMut(&str),
     ) -> Result<(Simulator, Summary), SimulateError> {
-        let client = reconnect(&config).await?;
+        let client = reconnect(&settings).await?;
         let rng = match options.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => rand::make_rng(),
         };
         let kinds = scenario.kinds();
         let mut sim = Simulator {
-            config,
+            settings,
             database: database.to_owned(),
             client,
             tables: datasets.iter().map(|d| Table::new(schema, d)).collect(),
@@ -224,7 +224,7 @@ impl Simulator {
                         "connection to {} lost; reconnecting",
                         self.database
                     ));
-                    self.client = reconnect(&self.config).await?;
+                    self.client = reconnect(&self.settings).await?;
                 }
                 Ok(made) => {
                     if self.verbose {
@@ -328,36 +328,9 @@ impl Simulator {
     }
 }
 
-/// Connects, retrying with backoff (0.25 s doubling to 4 s) while the server is
-/// unreachable.
-async fn reconnect(config: &Config) -> Result<Client, SimulateError> {
-    let mut delay = Duration::from_millis(250);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match config.connect(NoTls).await {
-            Ok((client, connection)) => {
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                return Ok(client);
-            }
-            Err(e) if attempt >= RECONNECT_ATTEMPTS => {
-                let (host, port) = pg::host_port(config);
-                return Err(SimulateError::Unreachable {
-                    database: config.get_dbname().unwrap_or("").to_owned(),
-                    host,
-                    port,
-                    attempts: attempt,
-                    source: e,
-                });
-            }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(4));
-            }
-        }
-    }
+/// Connects, retrying with backoff while the server is unreachable.
+async fn reconnect(settings: &Settings) -> Result<Client, SimulateError> {
+    Ok(pg::connect_with(settings, RECONNECT_ATTEMPTS).await?)
 }
 
 /// The scenario for `store`: the model's own when it is for that store, the generic one
