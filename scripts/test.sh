@@ -35,6 +35,16 @@ export DATASURFACE_AIRFLOW3="$PWD/target/airflow3/bin/python"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every crate a model repo depends on packages for crates.io — metadata, licences, readme,
+# versioned dependencies — without a warning.
+packaged=$(cargo package --workspace --exclude mvp --no-verify --allow-dirty --locked 2>&1) || {
+    echo "$packaged"
+    exit 1
+}
+if grep -q '^warning' <<<"$packaged"; then
+    echo "$packaged"
+    exit 1
+fi
 cargo test --workspace --locked --doc
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast

