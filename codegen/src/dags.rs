@@ -2,6 +2,13 @@
 //! runs the ecosystem's image as a Kubernetes pod with the job's command line; the pod's
 //! exit code is the task's result. The files import nothing from this project and touch
 //! no database when Airflow parses them.
+//!
+//! The policy the DAGs carry (docs/batches.md explains it to users): exit code
+//! [`BUSY_EXIT_CODE`] — another runner has the stream, nothing was done — skips the task,
+//! because the runner that holds the stream is doing this run's work; there are no
+//! retries, because every run resumes its stream's open batch, so the next scheduled run
+//! is the retry, and most failures (a source that does not match the model, the
+//! mass-delete guard, duplicate keys) are ones a retry minutes later would only repeat.
 
 use crate::artifact::{Artifact, Context};
 use crate::image::image;
@@ -9,6 +16,10 @@ use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use askama::Template;
 use datasurface_model::{Credential, PlatformMode, Resources, StreamKey, ValidEcosystem, naming};
+
+/// Exit code of a runtime command that found its stream busy (EX_TEMPFAIL): another
+/// runner has it and nothing was done. The DAGs skip their task on it.
+pub const BUSY_EXIT_CODE: u8 = 75;
 
 /// A rendered DAG file, with the namespace whose Airflow loads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +61,8 @@ struct PodDag {
     env_vars: Vec<EnvVar>,
     service_account: String,
     resources: String,
+    /// Set for the commands that can find their stream busy.
+    busy_exit_code: Option<u8>,
 }
 
 /// An environment variable filled from a Secret (all fields are Python literals).
@@ -190,6 +203,7 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
                 env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
                 service_account: py(JOB_SERVICE_ACCOUNT),
                 resources: resources.clone(),
+                busy_exit_code: Some(BUSY_EXIT_CODE),
             };
             out.push(render(dag_id, dag));
         }
@@ -212,6 +226,8 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
             env_vars: env_vars(&[&provider.merge_credential]),
             service_account: py(JOB_SERVICE_ACCOUNT),
             resources,
+            // `infra` waits for the platform's DDL lock instead.
+            busy_exit_code: None,
         };
         out.push(render(dag_id, dag));
     }

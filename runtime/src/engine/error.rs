@@ -5,8 +5,9 @@ use crate::pg::{ConnectError, DbError};
 use datasurface_codegen::sql::evolve::Refusal;
 use datasurface_model::{LookupError, StreamKey};
 
-/// Exit code of a command that found its stream busy (EX_TEMPFAIL).
-pub const BUSY_EXIT_CODE: u8 = 75;
+/// Exit code of a command that found its stream busy (EX_TEMPFAIL). Defined with the
+/// DAGs, which skip the task on it.
+pub use datasurface_codegen::dags::BUSY_EXIT_CODE;
 
 /// What can stop `run`, `reset-batch`, `status` or `infra`.
 #[derive(Debug, thiserror::Error)]

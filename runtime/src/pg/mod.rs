@@ -8,64 +8,13 @@ mod tls;
 
 pub use exec::{DbError, describe};
 pub(crate) use exec::{Exec, begin, commit, rollback};
-pub use settings::{Settings, SettingsError, SslMode};
+pub use settings::{Environment, Settings, SettingsError, SslMode};
 pub use tls::TlsError;
 
 use datasurface_codegen::sql::SESSION_SETTINGS;
 use datasurface_model::{Credential, PostgresDatabase};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
-
-/// The environment the runtime reads: credentials (`{name}_USER`, `{name}_PASSWORD`) and
-/// database overrides (`DATASURFACE_DB_{NAME}`). Tests build one explicitly; the binary
-/// takes the process's.
-#[derive(Clone, Default)]
-pub struct Environment {
-    vars: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for Environment {
-    // Never print values: they hold passwords.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Environment")
-            .field("vars", &self.vars.keys())
-            .finish()
-    }
-}
-
-impl Environment {
-    /// The process's environment.
-    pub fn from_process() -> Self {
-        Environment {
-            vars: std::env::vars().collect(),
-        }
-    }
-
-    /// An empty environment.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets a variable.
-    pub fn set(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.vars.insert(name.into(), value.into());
-        self
-    }
-
-    /// Whether `name` is set (and not empty).
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    /// The value of `name`, when set and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
 
 /// A database that could not be reached. Names the database, host and user, never the
 /// password.

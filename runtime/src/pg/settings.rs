@@ -6,12 +6,62 @@
 //! them. The model names every database's host, port and name, so `PGHOST`, `PGPORT` and
 //! `PGDATABASE` do not move a model database: `DATASURFACE_DB_{NAME}` does.
 
-use super::Environment;
 use datasurface_model::{Credential, PostgresDatabase, naming};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::Config;
+
+/// The environment the runtime reads: credentials (`{name}_USER`, `{name}_PASSWORD`) and
+/// database overrides (`DATASURFACE_DB_{NAME}`). Tests build one explicitly; the binary
+/// takes the process's.
+#[derive(Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Environment {
+    // Never print values: they hold passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("vars", &self.vars.keys())
+            .finish()
+    }
+}
+
+impl Environment {
+    /// The process's environment.
+    pub fn from_process() -> Self {
+        Environment {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// An empty environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a variable.
+    pub fn set(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Whether `name` is set (and not empty).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The value of `name`, when set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
 
 /// How a connection is secured, as libpq's `sslmode` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
