@@ -90,7 +90,8 @@ pub fn sync(dir: &Path, eco: &ValidEcosystem, binary: &str, write: bool) -> io::
     Ok(drift)
 }
 
-fn files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// Every file under `dir`, at any depth (none when `dir` does not exist).
+pub fn files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,

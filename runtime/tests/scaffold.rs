@@ -96,7 +96,9 @@ fn a_new_model_repo_builds_checks_and_reviews_its_model() {
     let snapshots = std::fs::read_dir(repo.join("snapshots"))
         .expect("snapshots")
         .count();
-    let generated = walk(&repo.join("generated")).len();
+    let generated = datasurface::generate::files(&repo.join("generated"))
+        .expect("files")
+        .len();
     assert_eq!(snapshots, generated, "one snapshot per artifact");
 
     let out = cargo(&repo, &["build", "--locked"]);
@@ -204,17 +206,4 @@ fn a_new_model_repo_builds_checks_and_reviews_its_model() {
         );
     }
     let _ = std::fs::remove_dir_all(&root);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

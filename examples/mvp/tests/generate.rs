@@ -119,7 +119,7 @@ fn no_secret_reaches_an_artifact_and_check_finds_drift() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut files = 0;
-    for entry in walk(&dir) {
+    for entry in datasurface::generate::files(&dir).expect("files") {
         let text = std::fs::read_to_string(&entry).expect("read artifact");
         assert!(
             !text.contains(secret) && !text.contains("admin-user-name-xyz"),
@@ -154,19 +154,6 @@ fn no_secret_reaches_an_artifact_and_check_finds_drift() {
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// A checker installed by `scripts/test.sh`: its path from `var`, or from the script's venv.

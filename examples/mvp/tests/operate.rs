@@ -120,15 +120,24 @@ async fn doctor_finds_what_stops_a_batch_and_says_what_to_do() {
     let source = env.cluster.connect("customer_db").await.expect("connect");
     let merge = env.cluster.connect("merge").await.expect("connect");
 
+    // `batch` may read addresses and create the merge tables, or not.
+    let allow = async |yes: bool| {
+        let (verb, to) = if yes {
+            ("GRANT", "TO")
+        } else {
+            ("REVOKE", "FROM")
+        };
+        let statements = [
+            (&source, format!("{verb} SELECT ON addresses {to} batch")),
+            (&merge, format!("{verb} CREATE ON SCHEMA public {to} batch")),
+        ];
+        for (client, sql) in statements {
+            client.batch_execute(&sql).await.expect("privileges");
+        }
+    };
+
     // A login that may not read a source table nor create the merge tables.
-    source
-        .batch_execute("REVOKE SELECT ON addresses FROM batch")
-        .await
-        .expect("revoke");
-    merge
-        .batch_execute("REVOKE CREATE ON SCHEMA public FROM batch")
-        .await
-        .expect("revoke");
+    allow(false).await;
     let out = env.output(&["doctor"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{}", all(&out));
@@ -156,14 +165,7 @@ async fn doctor_finds_what_stops_a_batch_and_says_what_to_do() {
     );
 
     // Granted, but before infra: the merge tables are missing.
-    source
-        .batch_execute("GRANT SELECT ON addresses TO batch")
-        .await
-        .expect("grant");
-    merge
-        .batch_execute("GRANT CREATE ON SCHEMA public TO batch")
-        .await
-        .expect("grant");
+    allow(true).await;
     let out = env.output(&["doctor"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{}", all(&out));
