@@ -37,7 +37,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every crate a model repo depends on packages for crates.io — metadata, licences, readme,
 # versioned dependencies — without a warning.
-packaged=$(cargo package --workspace --exclude mvp --exclude datasurface-deploy --no-verify --allow-dirty --locked 2>&1) || {
+packaged=$(cargo package --workspace --exclude mvp --no-verify --allow-dirty --locked 2>&1) || {
     echo "$packaged"
     exit 1
 }

@@ -12,4 +12,8 @@ pub struct Artifact {
 pub struct Context {
     /// The name of the model repo's binary (`mvp`): what the image runs.
     pub binary: String,
+    /// A fingerprint of the binary's code and dependencies, computed when the runtime is
+    /// built (`datasurface::generate::context` supplies it): with the model, it makes the
+    /// image tag.
+    pub build: String,
 }

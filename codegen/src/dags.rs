@@ -10,12 +10,12 @@
 //! is the retry, and most failures (a source that does not match the model, the
 //! mass-delete guard, duplicate keys) are ones a retry minutes later would only repeat.
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Context};
 use crate::image::image;
 use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use askama::Template;
-use datasurface_model::{Credential, PlatformMode, StreamKey, ValidEcosystem, naming};
+use datasurface_model::{Credential, PlatformMode, Resources, StreamKey, ValidEcosystem, naming};
 
 /// Exit code of a runtime command that found its stream busy (EX_TEMPFAIL): another
 /// runner has it and nothing was done. The DAGs skip their task on it.
@@ -60,6 +60,7 @@ struct PodDag {
     arguments: String,
     env_vars: Vec<EnvVar>,
     service_account: String,
+    resources: String,
     /// Set for the commands that can find their stream busy.
     busy_exit_code: Option<u8>,
 }
@@ -80,6 +81,26 @@ fn py_list(items: &[&str]) -> String {
     format!(
         "[{}]",
         items.iter().map(|i| py(i)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The pod's requests and limits, as a `k8s.V1ResourceRequirements` expression.
+fn resources(resources: &Resources) -> String {
+    let dict = |items: &[(&str, &str)]| {
+        let items: Vec<String> = items
+            .iter()
+            .map(|(k, v)| format!("{}: {}", py(k), py(v)))
+            .collect();
+        format!("{{{}}}", items.join(", "))
+    };
+    let requests = dict(&[("cpu", &resources.cpu), ("memory", &resources.memory)]);
+    let mut limits = vec![("memory", resources.memory_limit_or_request())];
+    if let Some(cpu) = &resources.cpu_limit {
+        limits.insert(0, ("cpu", cpu));
+    }
+    format!(
+        "k8s.V1ResourceRequirements(requests={requests}, limits={})",
+        dict(&limits)
     )
 }
 
@@ -111,13 +132,27 @@ pub fn infrastructure_dag_id(platform: &str) -> String {
     format!("{}_infrastructure", naming::k8s_name(platform))
 }
 
+/// The DAG files Airflow in `namespace` loads, each named as its DAG folder holds it
+/// (`yellowlive__Store1_ingestion.py`): what the Airflow pod's init container writes.
+pub fn dag_files(eco: &ValidEcosystem, context: &Context, namespace: &str) -> Vec<Artifact> {
+    dags(eco, context)
+        .into_iter()
+        .filter(|d| d.namespace == namespace)
+        .map(|d| Artifact {
+            path: d.file_name(),
+            contents: d.contents,
+        })
+        .collect()
+}
+
 /// Every DAG of the ecosystem.
-pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
+pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
     let mut out = Vec::new();
     for platform in eco.platforms() {
         let provider = platform.provider;
-        let image = image(eco, provider);
+        let image = image(eco, provider, context);
         let image = image.as_str();
+        let resources = resources(&platform.resources);
         let k8s = naming::k8s_name(&platform.name);
         let mode = match platform.mode {
             PlatformMode::Live => "the current row per key",
@@ -167,6 +202,7 @@ pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
                 arguments: py_list(&arguments),
                 env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
                 service_account: py(JOB_SERVICE_ACCOUNT),
+                resources: resources.clone(),
                 busy_exit_code: Some(BUSY_EXIT_CODE),
             };
             out.push(render(dag_id, dag));
@@ -189,6 +225,7 @@ pub(crate) fn dags(eco: &ValidEcosystem) -> Vec<Dag> {
             arguments: py_list(&["infra", "--platform", &platform.name]),
             env_vars: env_vars(&[&provider.merge_credential]),
             service_account: py(JOB_SERVICE_ACCOUNT),
+            resources,
             // `infra` waits for the platform's DDL lock instead.
             busy_exit_code: None,
         };

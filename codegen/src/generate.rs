@@ -16,8 +16,8 @@ pub fn generate(eco: &ValidEcosystem, context: &Context) -> Vec<Artifact> {
 /// order: what a large model needs, whose artifacts do not all fit in memory at once.
 pub fn generate_each(eco: &ValidEcosystem, context: &Context, sink: &mut dyn FnMut(Artifact)) {
     sql_files::artifacts(eco, sink);
-    let dags = dags::dags(eco);
-    for artifact in kube::artifacts(eco, &dags) {
+    let dags = dags::dags(eco, context);
+    for artifact in kube::artifacts(&kube::objects(eco, context)) {
         sink(artifact);
     }
     for dag in &dags {

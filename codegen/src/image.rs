@@ -1,5 +1,6 @@
-//! The image recipe: the model repo's binary, built in one stage, run from a slim base as
-//! a non-root user. No git clone and no token in the pod: the model is in the binary.
+//! The image: its recipe (the model repo's binary, built in one stage, run from a slim base
+//! as a non-root user; no git clone and no token in the pod, the model is in the binary),
+//! and its tag.
 
 use crate::artifact::{Artifact, Context};
 use datasurface_model::{ValidEcosystem, YellowServiceProvider, naming};
@@ -8,6 +9,9 @@ use datasurface_model::{ValidEcosystem, YellowServiceProvider, naming};
 const BUILDER: &str = "rust:1.95-slim-bookworm";
 /// The base the binary runs on.
 const BASE: &str = "debian:bookworm-slim";
+/// The suffix of the development variant's tag: the same code with the model's `dev`
+/// feature, so it also has `simulate`.
+pub const DEV_TAG_SUFFIX: &str = "-dev";
 
 pub(crate) fn dockerfile(context: &Context) -> Artifact {
     let bin = &context.binary;
@@ -15,12 +19,16 @@ pub(crate) fn dockerfile(context: &Context) -> Artifact {
         path: "Dockerfile".into(),
         contents: format!(
             "# The image of this ecosystem: its runtime binary, which holds the model.\n\
-             # Build it from the model repo: docker build -t <repository>:<tag> .\n\
-             # (<tag> is the fingerprint the generated DAGs and Jobs use.)\n\
+             # Build it from the model repo with the tag `generate` prints:\n\
+             #   docker build -t <repository>:<tag> .\n\
+             # and, when the ecosystem runs the simulator, the development variant:\n\
+             #   docker build --build-arg FEATURES=dev -t <repository>:<tag>{DEV_TAG_SUFFIX} .\n\
              FROM {BUILDER} AS build\n\
+             # Cargo features of the model repo: none in production (no development tools).\n\
+             ARG FEATURES=\"\"\n\
              WORKDIR /src\n\
              COPY . .\n\
-             RUN cargo build --release --locked --no-default-features --bin {bin}\n\
+             RUN cargo build --release --locked --no-default-features --features \"$FEATURES\" --bin {bin}\n\
              \n\
              FROM {BASE}\n\
              RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin datasurface\n\
@@ -32,14 +40,42 @@ pub(crate) fn dockerfile(context: &Context) -> Artifact {
     }
 }
 
-/// The image a provider's DAGs and Jobs run: its repository with the model's tag.
-pub fn image(eco: &ValidEcosystem, provider: &YellowServiceProvider) -> String {
-    format!("{}:{}", provider.image_repository, image_tag(eco))
+/// The image a provider's DAGs and Jobs run: its repository with the tag.
+pub fn image(eco: &ValidEcosystem, provider: &YellowServiceProvider, context: &Context) -> String {
+    format!("{}:{}", provider.image_repository, image_tag(eco, context))
 }
 
-/// The image tag: a fingerprint of the model and of this generator's version, so a tag
-/// never names two different builds and `IfNotPresent` pulls are safe.
-pub fn image_tag(eco: &ValidEcosystem) -> String {
-    let fingerprint = format!("{:?}{}", eco.ecosystem(), env!("CARGO_PKG_VERSION"));
+/// The development variant of [`image`], which the simulator runs.
+pub fn dev_image(
+    eco: &ValidEcosystem,
+    provider: &YellowServiceProvider,
+    context: &Context,
+) -> String {
+    format!("{}{DEV_TAG_SUFFIX}", image(eco, provider, context))
+}
+
+/// The image tag: a fingerprint of the model and of the build (the binary's code and
+/// dependencies), so a tag never names two different binaries and `IfNotPresent` pulls
+/// can never run a stale one.
+pub fn image_tag(eco: &ValidEcosystem, context: &Context) -> String {
+    let fingerprint = format!("{:?}{}", eco.ecosystem(), context.build);
     naming::hex_digest(fingerprint.as_bytes(), 6)
+}
+
+/// The images of the ecosystem's binary to build and push, once each: every provider's,
+/// and its development variant where the simulator runs.
+pub fn images(eco: &ValidEcosystem, context: &Context) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for provider in &eco.providers {
+        let mut add = |image: String| {
+            if !out.contains(&image) {
+                out.push(image);
+            }
+        };
+        add(image(eco, provider, context));
+        if !crate::kube::simulated(eco, provider).is_empty() {
+            add(dev_image(eco, provider, context));
+        }
+    }
+    out
 }

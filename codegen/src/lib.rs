@@ -4,9 +4,9 @@
 //! every artifact as (path, contents). [`sql`] holds the DDL, snapshot, diff and merge
 //! statements the runtime executes, so what runs is exactly what the snapshots show;
 //! [`dags`] renders the Airflow DAGs (Askama templates in `codegen/templates/`); [`kube`]
-//! builds the Kubernetes objects as typed k8s-openapi values; the Dockerfile and the
-//! secrets guide complete the set. Generation does no I/O and touches no database: the same
-//! model always gives byte-identical text.
+//! builds the Kubernetes objects as typed k8s-openapi values, in the order they are
+//! applied; the Dockerfile and the secrets guide complete the set. Generation does no I/O
+//! and touches no database: the same model always gives byte-identical text.
 
 mod artifact;
 pub mod dags;
@@ -20,6 +20,8 @@ pub mod sql;
 mod sql_files;
 
 pub use artifact::{Artifact, Context};
+pub use dags::dag_files;
 pub use generate::{generate, generate_each};
-pub use image::{image, image_tag};
+pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag, images};
 pub use pods::JOB_SERVICE_ACCOUNT;
+pub use secrets::{RequiredSecret, required_secrets};

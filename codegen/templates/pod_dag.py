@@ -44,6 +44,7 @@ with DAG(
 {%- endfor %}
         ],
         service_account_name={{ service_account }},
+        container_resources={{ resources }},
         container_security_context=k8s.V1SecurityContext(
             run_as_non_root=True,
             allow_privilege_escalation=False,

@@ -40,6 +40,7 @@ mod ecosystem;
 pub mod naming;
 mod platform;
 mod resolve;
+mod resources;
 mod schema;
 mod store;
 mod types;
@@ -54,6 +55,7 @@ pub use platform::{
     YellowServiceProvider,
 };
 pub use resolve::{LookupError, Platform, Store, Stream, StreamKey, ValidEcosystem};
+pub use resources::{Resources, check_quantity};
 pub use schema::{Classification, Column, Dataset, DatasetSchema};
 pub use store::{
     Capture, Consistency, Credential, CredentialKind, DEFAULT_MAX_DELETE_PERCENT, Datastore,

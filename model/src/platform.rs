@@ -1,6 +1,7 @@
 //! Yellow data platforms, the service provider they share, and which dataset groups
 //! each platform serves.
 
+use crate::resources::Resources;
 use crate::store::{Credential, PostgresDatabase};
 use crate::workspace::Retention;
 
@@ -35,6 +36,14 @@ pub struct YellowServiceProvider {
     /// The image repository of the ecosystem's binary (`registry/org/name`, no tag: the
     /// tag is derived from the model).
     pub image_repository: String,
+    /// What each Airflow container (scheduler, webserver) asks for.
+    pub airflow_resources: Resources,
+    /// What the in-cluster PostgreSQL asks for, when the merge database is in the cluster.
+    pub postgres_resources: Resources,
+    /// Whether to run the data change simulator on the sources that live in this provider's
+    /// in-cluster PostgreSQL (a development aid, on by default; a source outside the
+    /// cluster is never simulated).
+    pub simulator: bool,
 }
 
 impl YellowServiceProvider {
@@ -51,12 +60,34 @@ impl YellowServiceProvider {
             merge_database,
             merge_credential,
             image_repository: "datasurface/ecosystem".into(),
+            airflow_resources: Resources::new("250m", "1Gi"),
+            postgres_resources: Resources::new("250m", "512Mi").memory_limit("1Gi"),
+            simulator: true,
         }
     }
 
     /// Sets the image repository.
     pub fn image_repository(mut self, repository: impl Into<String>) -> Self {
         self.image_repository = repository.into();
+        self
+    }
+
+    /// Sets what each Airflow container asks for (default: 250m CPU, 1Gi memory).
+    pub fn airflow_resources(mut self, resources: Resources) -> Self {
+        self.airflow_resources = resources;
+        self
+    }
+
+    /// Sets what the in-cluster PostgreSQL asks for (default: 250m CPU, 512Mi memory, up
+    /// to 1Gi).
+    pub fn postgres_resources(mut self, resources: Resources) -> Self {
+        self.postgres_resources = resources;
+        self
+    }
+
+    /// Turns the simulator of the in-cluster sources on (the default) or off.
+    pub fn simulator(mut self, on: bool) -> Self {
+        self.simulator = on;
         self
     }
 }
@@ -69,6 +100,8 @@ pub struct YellowPlatform {
     pub mode: PlatformMode,
     /// The name of its service provider.
     pub provider: String,
+    /// What each of its pods (a batch, `infra`) asks for.
+    pub resources: Resources,
 }
 
 impl YellowPlatform {
@@ -91,7 +124,15 @@ impl YellowPlatform {
             name: name.into(),
             mode,
             provider: provider.name.clone(),
+            resources: Resources::new("100m", "128Mi").memory_limit("256Mi"),
         }
+    }
+
+    /// Sets what each of its pods asks for (default: 100m CPU, 128Mi memory, up to 256Mi;
+    /// a batch streams rows in flat memory whatever the table size).
+    pub fn resources(mut self, resources: Resources) -> Self {
+        self.resources = resources;
+        self
     }
 }
 

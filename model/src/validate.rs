@@ -5,6 +5,7 @@ use crate::cron::check_cron;
 use crate::ecosystem::Ecosystem;
 use crate::naming::{self, ViewKind};
 use crate::platform::{PlatformMode, YellowServiceProvider};
+use crate::resources::{Resources, check_quantity};
 use crate::schema::DatasetSchema;
 use crate::store::{Credential, CredentialKind, Datastore, PostgresDatabase};
 use crate::workspace::Retention;
@@ -590,6 +591,17 @@ impl<'a> Validator<'a> {
                 None,
             );
         }
+        self.resources(path, "Airflow", &p.airflow_resources);
+        self.resources(path, "PostgreSQL", &p.postgres_resources);
+    }
+
+    /// Every quantity of `resources` (what `whose` containers ask for) is one.
+    fn resources(&mut self, path: &ModelPath, whose: &str, resources: &Resources) {
+        for (what, quantity) in resources.quantities() {
+            if let Err(why) = check_quantity(quantity) {
+                self.error(path, format!("{whose} {what}: {why}"), None);
+            }
+        }
     }
 
     fn platforms(&mut self, root: &ModelPath) {
@@ -607,6 +619,7 @@ impl<'a> Validator<'a> {
                 );
             }
             k8s_names.push((k8s, path.clone()));
+            self.resources(&path, "pod", &platform.resources);
             if eco.find_provider(&platform.provider).is_none() {
                 let hint = suggest(
                     &platform.provider,

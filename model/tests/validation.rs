@@ -426,6 +426,33 @@ fn captures_have_a_valid_trigger_host_port_and_guard() {
 }
 
 #[test]
+fn resources_are_kubernetes_quantities() {
+    assert_error(
+        with(|e| e.platforms[0].resources = Resources::new("half", "512Mi")),
+        &[
+            "platform YellowLive",
+            "pod cpu request",
+            "`half` is not a Kubernetes quantity",
+        ],
+    );
+    assert_error(
+        with(|e| e.providers[0].airflow_resources = Resources::new("1", "1GB")),
+        &["provider Prod", "Airflow memory request", "`1GB`"],
+    );
+    assert_error(
+        with(|e| e.providers[0].postgres_resources = Resources::new("1", "1Gi").memory_limit("0")),
+        &["provider Prod", "PostgreSQL memory limit", "`0`"],
+    );
+    assert!(
+        errors(with(|e| e.platforms[0].resources =
+            Resources::new("500m", "256Mi")
+                .cpu_limit("2")
+                .memory_limit("1Gi")))
+        .is_empty()
+    );
+}
+
+#[test]
 fn providers_have_a_kubernetes_namespace_and_an_image_repository() {
     assert_error(
         with(|e| e.providers[0].namespace = "Data_Platform".into()),

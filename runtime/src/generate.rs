@@ -1,6 +1,6 @@
-//! `generate`: writing the artifacts to a directory, or checking that it is up to date. The
-//! artifacts are compared and written as they are made, so a model of any size needs the
-//! memory of one artifact at a time, not of all.
+//! `generate`: writing the artifacts to a directory, or checking that it is up to date; and
+//! the image tag they name. The artifacts are compared and written as they are made, so a
+//! model of any size needs the memory of one artifact at a time, not of all.
 
 use datasurface_codegen::{Context, generate_each};
 use datasurface_model::ValidEcosystem;
@@ -19,13 +19,29 @@ pub struct Drift {
     pub extra: Vec<String>,
 }
 
+/// A fingerprint of this binary's code and dependencies (the DataSurface sources and the
+/// build's `Cargo.lock`), computed when the runtime is built (`runtime/build.rs`).
+pub const BUILD_FINGERPRINT: &str = env!("DATASURFACE_BUILD_FINGERPRINT");
+
+/// What generation needs besides the model, for the binary called `binary`.
+pub fn context(binary: &str) -> Context {
+    Context {
+        binary: binary.to_owned(),
+        build: BUILD_FINGERPRINT.to_owned(),
+    }
+}
+
+/// The tag of the image that holds this binary with `eco`: it changes whenever the model,
+/// the runtime's code or a dependency does.
+pub fn image_tag(eco: &ValidEcosystem) -> String {
+    datasurface_codegen::image_tag(eco, &context(""))
+}
+
 /// Compares `dir` with the artifacts of `eco` for the binary called `binary` and, when
 /// `write`, writes the stale ones (creating folders) and leaves other files alone; returns
 /// how `dir` differed.
 pub fn sync(dir: &Path, eco: &ValidEcosystem, binary: &str, write: bool) -> io::Result<Drift> {
-    let context = Context {
-        binary: binary.to_owned(),
-    };
+    let context = context(binary);
     let mut drift = Drift::default();
     let mut generated = HashSet::new();
     let mut failed = None;

@@ -14,10 +14,11 @@
 //! ```
 //!
 //! The snapshots go to `snapshots/` beside the repo's `Cargo.toml`, one file per artifact
-//! (`platforms__yellowlive__sql__….snap`). Review a change with `cargo insta review`; in CI,
+//! (`platforms__yellowlive__sql__….snap`), the image tag written `<tag>`. Review a change
+//! with `cargo insta review`; in CI,
 //! `INSTA_UPDATE=no` (or `CI=true`) makes a missing or different snapshot fail the test.
 
-use datasurface_codegen::{Artifact, Context, generate};
+use datasurface_codegen::{Artifact, generate};
 use datasurface_model::{Ecosystem, ValidEcosystem};
 
 #[doc(hidden)]
@@ -55,9 +56,7 @@ pub fn reviewed(ecosystem: Ecosystem, binary: &str) -> Vec<Artifact> {
         Ok(eco) => eco,
         Err(report) => panic!("the model is not valid:\n{report}"),
     };
-    let context = Context {
-        binary: binary.to_owned(),
-    };
+    let context = crate::generate::context(binary);
     let artifacts = generate(&eco, &context);
     let again = generate(&eco, &context);
     if let Some((a, b)) = artifacts.iter().zip(&again).find(|(a, b)| a != b) {
@@ -74,7 +73,16 @@ pub fn reviewed(ecosystem: Ecosystem, binary: &str) -> Vec<Artifact> {
     if let Some(problem) = secrets(&eco, &artifacts) {
         panic!("{problem}");
     }
+    // The tag follows the runtime's code and dependencies as well as the model: a snapshot
+    // shows it as `<tag>`, so updating DataSurface does not change every DAG and Job.
+    let tag = datasurface_codegen::image_tag(&eco, &context);
     artifacts
+        .into_iter()
+        .map(|a| Artifact {
+            contents: a.contents.replace(&tag, "<tag>"),
+            ..a
+        })
+        .collect()
 }
 
 /// Runs `assert` on every artifact — its snapshot name (its path with `/` as `__`) and its

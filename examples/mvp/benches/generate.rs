@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p mvp --bench generate` (`SIZES=stores×datasets×columns,…` for others).
 
-use datasurface::codegen::{Context, generate_each};
+use datasurface::codegen::generate_each;
 use datasurface::*;
 use std::time::Instant;
 
@@ -96,9 +96,7 @@ fn measure(stores: usize, datasets: usize, columns: usize) {
     let start = Instant::now();
     let eco = declared.validate().expect("valid synthetic model");
     let validated = start.elapsed().as_secs_f64();
-    let context = Context {
-        binary: "large".into(),
-    };
+    let context = datasurface::generate::context("large");
     // What the bytes are: SQL, DAGs, Kubernetes objects, the rest.
     let mut families: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     let start = Instant::now();

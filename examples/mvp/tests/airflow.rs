@@ -194,7 +194,11 @@ impl World {
     fn cluster_spec(&self, name: &str, secrets: &Value) -> PathBuf {
         let eco = mvp::ecosystem().validate().expect("valid");
         let platform = eco.platforms().next().expect("a platform");
-        let image = datasurface::codegen::image(&eco, platform.provider);
+        let image = datasurface::codegen::image(
+            &eco,
+            platform.provider,
+            &datasurface::generate::context("mvp"),
+        );
         let spec = json!({
             "images": {image: env!("CARGO_BIN_EXE_mvp")},
             "secrets": secrets,

@@ -84,8 +84,9 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write every artifact of the model (SQL, DAGs, Kubernetes objects, image recipe,
-    /// secrets guide) under DIR.
+    /// Write every artifact of the model (SQL, DAGs, Kubernetes objects with their
+    /// kustomizations, image recipe, secrets guide) under DIR, and print the images to
+    /// build: their tag changes whenever the model, the runtime or a dependency does.
     Generate {
         /// The output directory.
         #[arg(long, value_name = "DIR")]
@@ -97,6 +98,17 @@ pub(super) enum Command {
         /// Print what was (or would be) written as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the Airflow DAG files of the platforms in NAMESPACE into DIR, as Airflow's DAG
+    /// folder holds them: what the Airflow pod's init container runs from the image, so its
+    /// DAGs are always those of the image the tasks run.
+    Dags {
+        /// The Kubernetes namespace of a service provider.
+        #[arg(long)]
+        namespace: String,
+        /// The DAG folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Create what a platform needs in its merge database — batch tables, staging and merge
     /// tables, workspace views — and evolve them to the model. Idempotent.
@@ -143,6 +155,9 @@ pub(super) enum Command {
     #[cfg(feature = "dev")]
     #[command(flatten)]
     Dev(crate::dev::DevCommand),
+    #[cfg(feature = "deploy")]
+    #[command(flatten)]
+    Deploy(super::deploy::DeployCommand),
 }
 
 /// Which stream a command works on.

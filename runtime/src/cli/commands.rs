@@ -124,6 +124,13 @@ pub(super) fn jobs(
     {
         return generate(eco, binary, &dir, check, json, out, err);
     }
+    if let Command::Dags {
+        namespace,
+        out: dir,
+    } = command
+    {
+        return dags(eco, binary, &namespace, &dir, out, err);
+    }
     let env = Environment::from_process();
     let engine = Engine::new(eco, &env);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -180,11 +187,16 @@ pub(super) fn jobs(
             err,
         )),
         Command::Doctor { json } => runtime.block_on(doctor(&engine, json, out)),
-        Command::Validate { .. } | Command::Generate { .. } | Command::Completions { .. } => {
+        Command::Validate { .. }
+        | Command::Generate { .. }
+        | Command::Completions { .. }
+        | Command::Dags { .. } => {
             unreachable!("handled before")
         }
         #[cfg(feature = "dev")]
         Command::Dev(_) => unreachable!("handled before"),
+        #[cfg(feature = "deploy")]
+        Command::Deploy(_) => unreachable!("handled before"),
     }
 }
 
@@ -531,6 +543,7 @@ fn generate(
     err: &mut dyn Write,
 ) -> io::Result<u8> {
     let drift = crate::generate::sync(dir, eco, binary, !check)?;
+    let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
     let up_to_date = drift.stale.is_empty() && drift.extra.is_empty();
     if as_json {
         #[derive(Serialize)]
@@ -539,6 +552,8 @@ fn generate(
             written: bool,
             #[serde(flatten)]
             drift: &'a crate::generate::Drift,
+            /// The images the artifacts run, to build and push.
+            images: &'a [String],
         }
         json(
             out,
@@ -546,6 +561,7 @@ fn generate(
                 dir: dir.to_string_lossy(),
                 written: !check,
                 drift: &drift,
+                images: &images,
             },
         )?;
         return Ok(if check && !up_to_date {
@@ -568,6 +584,7 @@ fn generate(
                 dir.display(),
                 drift.files
             )?;
+            write_images(&images, out)?;
             Ok(SUCCESS)
         } else {
             writeln!(
@@ -592,7 +609,50 @@ fn generate(
         dir.display(),
         drift.stale.len()
     )?;
+    write_images(&images, out)?;
     Ok(SUCCESS)
+}
+
+/// `dags`: the DAG files of a namespace, written flat into the DAG folder.
+fn dags(
+    eco: &ValidEcosystem,
+    binary: &str,
+    namespace: &str,
+    dir: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    if !eco.providers.iter().any(|p| p.namespace == namespace) {
+        let known: Vec<&str> = eco.providers.iter().map(|p| p.namespace.as_str()).collect();
+        writeln!(
+            err,
+            "error: no service provider of the model is in namespace `{namespace}` (the model's: {})",
+            known.join(", ")
+        )?;
+        return Ok(FAILURE);
+    }
+    let files = datasurface_codegen::dag_files(eco, &crate::generate::context(binary), namespace);
+    std::fs::create_dir_all(dir)?;
+    for file in &files {
+        std::fs::write(dir.join(&file.path), &file.contents)?;
+    }
+    writeln!(out, "{} DAG files in {}", files.len(), dir.display())?;
+    Ok(SUCCESS)
+}
+
+/// The images the artifacts run, one line each, with how to build them: the tag changes
+/// with the model, the runtime and its dependencies, so a changed binary is never mistaken
+/// for the one a node already has.
+fn write_images(images: &[String], out: &mut dyn Write) -> io::Result<()> {
+    for image in images {
+        let features = if image.ends_with(datasurface_codegen::DEV_TAG_SUFFIX) {
+            "--build-arg FEATURES=dev "
+        } else {
+            ""
+        };
+        writeln!(out, "image {image} (docker build {features}-t {image} .)")?;
+    }
+    Ok(())
 }
 
 fn stream_name(args: &StreamArgs) -> StreamKey {

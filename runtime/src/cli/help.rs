@@ -135,7 +135,7 @@ pub(super) fn version(ecosystem: &Ecosystem) -> String {
     match ecosystem.clone().validate() {
         Ok(eco) => format!(
             "{runtime} (model {name}, fingerprint {fingerprint}, image tag {})",
-            datasurface_codegen::image_tag(&eco)
+            crate::generate::image_tag(&eco)
         ),
         Err(_) => format!("{runtime} (model {name}, fingerprint {fingerprint}, not valid)"),
     }

@@ -4,6 +4,8 @@
 
 mod args;
 mod commands;
+#[cfg(feature = "deploy")]
+mod deploy;
 mod help;
 mod log;
 mod progress;
@@ -45,7 +47,14 @@ impl App {
 
     /// Runs the command line of the process; the exit code.
     pub fn main(self) -> ExitCode {
-        ExitCode::from(self.run(std::env::args_os(), &mut io::stdout(), &mut io::stderr()))
+        use std::io::IsTerminal;
+        let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+        ExitCode::from(self.run_on(
+            std::env::args_os(),
+            &mut io::stdout(),
+            &mut io::stderr(),
+            terminal,
+        ))
     }
 
     /// Runs the command line `args` (the binary's name first), writing what a person reads
@@ -57,6 +66,18 @@ impl App {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        self.run_on(args, out, err, false)
+    }
+
+    /// [`run`](Self::run), on a terminal or not (a live status line, confirmations).
+    fn run_on<I, T>(self, args: I, out: &mut dyn Write, err: &mut dyn Write, terminal: bool) -> u8
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        // Only the cluster commands draw on a terminal.
+        #[cfg(not(feature = "deploy"))]
+        let _ = terminal;
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let bin = args
             .first()
@@ -89,6 +110,11 @@ impl App {
             Command::Dev(command) => {
                 crate::dev::command(self.ecosystem, self.scenario, command, out, err)
             }
+            #[cfg(feature = "deploy")]
+            Command::Deploy(command) => match self.ecosystem.validate() {
+                Ok(eco) => deploy::command(&eco, &bin, command, terminal, out, err),
+                Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
+            },
             command => match self.ecosystem.validate() {
                 Ok(eco) => commands::jobs(&eco, &bin, &log, command, out, err),
                 Err(report) => writeln!(err, "{report}").map(|()| FAILURE),

@@ -1,0 +1,49 @@
+//! What a deploy wants the cluster to hold: the ecosystem's objects in apply order, the
+//! Secrets they read, and the labels that mark the ecosystem's objects.
+
+use datasurface_codegen::kube::{self, Object};
+use datasurface_codegen::{Context, RequiredSecret, required_secrets};
+use datasurface_model::ValidEcosystem;
+
+/// The desired state of one ecosystem.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The ecosystem's label value (`datasurface.io/ecosystem`).
+    pub ecosystem: String,
+    /// The label selector of every object of the ecosystem.
+    pub selector: String,
+    /// Its objects, in apply order.
+    pub objects: Vec<Object>,
+    /// The Secrets its pods read, which the operator creates.
+    pub secrets: Vec<RequiredSecret>,
+}
+
+impl Manifest {
+    /// The manifest of `eco`, built by the binary `context` describes.
+    pub fn new(eco: &ValidEcosystem, context: &Context) -> Self {
+        Manifest {
+            ecosystem: kube::ecosystem_label(eco),
+            selector: kube::ecosystem_selector(eco),
+            objects: kube::objects(eco, context),
+            secrets: required_secrets(eco),
+        }
+    }
+
+    /// The namespaces of its objects, in apply order.
+    pub fn namespaces(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for ns in self.objects.iter().filter_map(|o| o.namespace.as_deref()) {
+            if !out.contains(&ns) {
+                out.push(ns);
+            }
+        }
+        out
+    }
+
+    /// Whether `kind`/`namespace`/`name` is one of its objects.
+    pub(crate) fn has(&self, kind: &str, namespace: Option<&str>, name: &str) -> bool {
+        self.objects
+            .iter()
+            .any(|o| o.kind.kind == kind && o.namespace.as_deref() == namespace && o.name == name)
+    }
+}

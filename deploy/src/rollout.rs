@@ -1,0 +1,128 @@
+//! `deploy`: the Secrets first (nothing is applied while one is missing), then the objects
+//! step by step in the model's order — each applied server-side only if it would change,
+//! a changed or failed Job deleted and created again — waiting at the end of each step for
+//! what the next one needs; with `prune`, the ecosystem's objects the model dropped last.
+
+use crate::api::{self, Ref};
+use crate::connect::Cluster;
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::plan::{Decision, decide};
+use crate::progress::{Event, Outcome, Progress};
+use crate::wait::{self, Patience};
+use crate::{prune, secrets};
+use datasurface_codegen::kube::Step;
+use std::time::Duration;
+
+/// How to deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Take over fields another field manager owns, instead of stopping.
+    pub force_conflicts: bool,
+    /// Also delete the ecosystem's objects the model no longer has.
+    pub prune: bool,
+    /// How long to wait for each object a step waits for.
+    pub timeout: Duration,
+    /// How often to look while waiting.
+    pub poll: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            force_conflicts: false,
+            prune: false,
+            timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub created: usize,
+    pub changed: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    pub pruned: usize,
+}
+
+impl Report {
+    /// Whether the deploy changed nothing.
+    pub fn is_noop(&self) -> bool {
+        self.created + self.changed + self.replaced + self.pruned == 0
+    }
+}
+
+/// Deploys `manifest` to `cluster`.
+pub async fn deploy(
+    cluster: &Cluster,
+    manifest: &Manifest,
+    options: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    progress.event(Event::Step("secrets".into()));
+    let missing = secrets::missing(cluster, manifest).await?;
+    if !missing.is_empty() {
+        return Err(Error::MissingSecrets(missing));
+    }
+    progress.event(Event::SecretsPresent(manifest.secrets.len()));
+
+    let patience = Patience {
+        timeout: options.timeout,
+        poll: options.poll,
+    };
+    let mut report = Report::default();
+    let mut steps: Vec<Step> = manifest.objects.iter().map(|o| o.step).collect();
+    steps.dedup();
+    for step in steps {
+        progress.event(Event::Step(step.name().into()));
+        let objects: Vec<_> = manifest.objects.iter().filter(|o| o.step == step).collect();
+        for object in &objects {
+            let outcome = match decide(cluster, manifest, object, options.force_conflicts).await? {
+                Decision::Unchanged => Outcome::Unchanged,
+                Decision::Create => {
+                    api::apply(cluster, object, false, options.force_conflicts).await?;
+                    Outcome::Created
+                }
+                Decision::Change(_) => {
+                    api::apply(cluster, object, false, options.force_conflicts).await?;
+                    Outcome::Changed
+                }
+                Decision::Replace(_) => {
+                    let at = Ref::of(object);
+                    api::delete(cluster, at).await?;
+                    wait::until_gone(cluster, at, patience, progress).await?;
+                    api::apply(cluster, object, false, options.force_conflicts).await?;
+                    Outcome::Replaced
+                }
+            };
+            match outcome {
+                Outcome::Created => report.created += 1,
+                Outcome::Changed => report.changed += 1,
+                Outcome::Replaced => report.replaced += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+            }
+            progress.event(Event::Applied {
+                object: object.describe(),
+                outcome,
+            });
+        }
+        for object in &objects {
+            wait::until_done(cluster, object, patience, progress).await?;
+        }
+    }
+
+    if options.prune {
+        progress.event(Event::Step("prune".into()));
+        for live in prune::candidates(cluster, manifest).await? {
+            api::delete(cluster, live.at()).await?;
+            report.pruned += 1;
+            progress.event(Event::Deleted {
+                object: live.describe(),
+            });
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,414 @@
+//! `deploy` and `undeploy` (the `deploy` feature): their flags, and how their progress,
+//! plans and errors read. The work is the `datasurface-deploy` crate's.
+
+use datasurface_codegen::images;
+use datasurface_deploy::{
+    Action, Cluster, Event, Manifest, Options, Outcome, Plan, Progress, Removal, Target,
+};
+use datasurface_model::ValidEcosystem;
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SUCCESS: u8 = 0;
+const FAILURE: u8 = 1;
+
+/// The commands that work on a Kubernetes cluster.
+#[derive(Debug, clap::Subcommand)]
+pub(super) enum DeployCommand {
+    /// Stand the ecosystem up on Kubernetes, or bring it in step with the model: check the
+    /// Secrets it needs (secrets.md), then apply its objects server-side (field manager
+    /// datasurface) step by step — namespace, access, PostgreSQL, its databases, Airflow,
+    /// the DAGs, the infra Jobs, the simulator — waiting where the next step needs the one
+    /// before. Changes nothing when the cluster already is as the model wants it.
+    Deploy {
+        /// Show what a deploy would create, change (with the fields) and prune; change
+        /// nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Also delete this ecosystem's objects that the model no longer has (never a
+        /// PersistentVolumeClaim, nor another ecosystem's objects).
+        #[arg(long)]
+        prune: bool,
+        /// Take over fields that another field manager (kubectl edit, another tool) set,
+        /// instead of stopping.
+        #[arg(long)]
+        force_conflicts: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Remove the ecosystem from the cluster: every object labelled as its own, except its
+    /// data — the PersistentVolumeClaims and the namespace holding them and the Secrets —
+    /// unless --delete-data. Asks for confirmation on a terminal.
+    Undeploy {
+        /// Delete the data too: the PersistentVolumeClaims and the namespace (with the
+        /// Secrets created in it).
+        #[arg(long)]
+        delete_data: bool,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+}
+
+/// Which cluster, as kubectl's flags say it.
+#[derive(Debug, clap::Args)]
+pub(super) struct ClusterArgs {
+    /// The kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kube context (default: the kubeconfig's current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// How long to wait for each rollout and Job, image pulls included: seconds, or with a
+    /// unit (90s, 10m, 1h).
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    timeout: Duration,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => {
+            return Err(format!(
+                "`{text}`: give seconds, or a number with s, m or h"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .map(|n| Duration::from_secs(n * seconds))
+        .map_err(|_| format!("`{text}`: give seconds, or a number with s, m or h"))
+}
+
+/// Runs a cluster command for `eco` (the binary called `binary`). `terminal`: whether
+/// stdout and stdin are a terminal (a live status line; undeploy may ask).
+pub(super) fn command(
+    eco: &ValidEcosystem,
+    binary: &str,
+    command: DeployCommand,
+    terminal: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
+    let context = crate::generate::context(binary);
+    let manifest = Manifest::new(eco, &context);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let cluster_args = match &command {
+            DeployCommand::Deploy { cluster, .. } | DeployCommand::Undeploy { cluster, .. } => {
+                cluster
+            }
+        };
+        let target = Target {
+            kubeconfig: cluster_args.kubeconfig.clone(),
+            context: cluster_args.context.clone(),
+        };
+        let cluster = match Cluster::connect(&target).await {
+            Ok(cluster) => cluster,
+            Err(e) => return failed(&e, err),
+        };
+        let timeout = cluster_args.timeout;
+        match command {
+            DeployCommand::Deploy { plan: true, .. } => {
+                match datasurface_deploy::plan(&cluster, &manifest).await {
+                    Ok(plan) => {
+                        write_plan(&cluster, &manifest, &plan, out)?;
+                        Ok(SUCCESS)
+                    }
+                    Err(e) => failed(&e, err),
+                }
+            }
+            DeployCommand::Deploy {
+                prune,
+                force_conflicts,
+                ..
+            } => {
+                writeln!(
+                    out,
+                    "deploying ecosystem {} to context {} ({})",
+                    manifest.ecosystem, cluster.context, cluster.server
+                )?;
+                for image in images(eco, &context) {
+                    writeln!(out, "image {image} (it must be pushed where the nodes pull from)")?;
+                }
+                let options = Options {
+                    force_conflicts,
+                    prune,
+                    timeout,
+                    ..Options::default()
+                };
+                let mut progress = Lines::new(out, terminal);
+                let result =
+                    datasurface_deploy::deploy(&cluster, &manifest, &options, &mut progress).await;
+                progress.finish();
+                match result {
+                    Ok(report) if report.is_noop() => {
+                        writeln!(out, "nothing to change: the cluster is as the model wants it")?;
+                        Ok(SUCCESS)
+                    }
+                    Ok(r) => {
+                        writeln!(
+                            out,
+                            "deployed: {} created, {} changed, {} replaced, {} unchanged, {} pruned",
+                            r.created, r.changed, r.replaced, r.unchanged, r.pruned
+                        )?;
+                        Ok(SUCCESS)
+                    }
+                    Err(e) => failed(&e, err),
+                }
+            }
+            DeployCommand::Undeploy {
+                delete_data, yes, ..
+            } => {
+                let removal =
+                    match datasurface_deploy::inventory(&cluster, &manifest, delete_data).await {
+                        Ok(removal) => removal,
+                        Err(e) => return failed(&e, err),
+                    };
+                write_removal(&cluster, &manifest, &removal, out)?;
+                if removal.delete.is_empty() {
+                    writeln!(out, "nothing to delete")?;
+                    return Ok(SUCCESS);
+                }
+                if !yes {
+                    if !terminal {
+                        writeln!(
+                            err,
+                            "error: undeploy deletes {} objects; pass --yes to confirm when not on a terminal",
+                            removal.delete.len()
+                        )?;
+                        return Ok(FAILURE);
+                    }
+                    write!(
+                        out,
+                        "Type the ecosystem's name ({}) to delete them: ",
+                        manifest.ecosystem
+                    )?;
+                    out.flush()?;
+                    let mut answer = String::new();
+                    io::stdin().lock().read_line(&mut answer)?;
+                    if answer.trim() != manifest.ecosystem {
+                        writeln!(err, "undeploy cancelled: nothing was deleted")?;
+                        return Ok(FAILURE);
+                    }
+                }
+                let mut progress = Lines::new(out, terminal);
+                let result = datasurface_deploy::undeploy(&cluster, &removal, &mut progress).await;
+                progress.finish();
+                match result {
+                    Ok(n) => {
+                        writeln!(out, "undeployed: {n} objects deleted, {} kept", removal.keep.len())?;
+                        Ok(SUCCESS)
+                    }
+                    Err(e) => failed(&e, err),
+                }
+            }
+        }
+    })
+}
+
+fn failed(e: &datasurface_deploy::Error, err: &mut dyn Write) -> io::Result<u8> {
+    writeln!(err, "error: {e}")?;
+    Ok(FAILURE)
+}
+
+/// The plan, as `kubectl diff` and `terraform plan` readers expect it: a sign per object,
+/// the fields that change, then the counts.
+fn write_plan(
+    cluster: &Cluster,
+    manifest: &Manifest,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "plan for ecosystem {} on context {} ({}):",
+        manifest.ecosystem, cluster.context, cluster.server
+    )?;
+    let mut unchanged = 0;
+    for planned in &plan.objects {
+        let object = &planned.object;
+        match &planned.action {
+            Action::Create => writeln!(out, "  + create {object}")?,
+            Action::Change(fields) => {
+                writeln!(out, "  ~ change {object}")?;
+                for f in fields {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                    writeln!(
+                        out,
+                        "      {}: {} → {}",
+                        f.path,
+                        show(&f.before),
+                        show(&f.after)
+                    )?;
+                }
+            }
+            Action::Replace(why) => writeln!(out, "  ± replace {object} ({why})")?,
+            Action::Prune => writeln!(out, "  - prune {object} (with --prune)")?,
+            Action::Refused(why) => writeln!(out, "  ! {why}")?,
+            Action::Unchanged => unchanged += 1,
+        }
+    }
+    if unchanged > 0 {
+        writeln!(out, "  {unchanged} unchanged")?;
+    }
+    for missing in &plan.missing_secrets {
+        writeln!(
+            out,
+            "  ! {missing}: deploy stops on it (secrets.md says how to create it)"
+        )?;
+    }
+    writeln!(
+        out,
+        "{} to create, {} to change, {} to prune",
+        plan.to_create(),
+        plan.to_change(),
+        plan.to_prune()
+    )
+}
+
+fn write_removal(
+    cluster: &Cluster,
+    manifest: &Manifest,
+    removal: &Removal,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "undeploy ecosystem {} from context {} ({}):",
+        manifest.ecosystem, cluster.context, cluster.server
+    )?;
+    for object in &removal.delete {
+        writeln!(out, "  - delete {}", object.describe())?;
+    }
+    for object in &removal.keep {
+        writeln!(
+            out,
+            "  = keep {} (data; --delete-data deletes it)",
+            object.describe()
+        )?;
+    }
+    Ok(())
+}
+
+/// Progress as lines: a line for each object created, changed, replaced or deleted, a line
+/// per step for what was already right, one when a wait starts and one when it ends. On a
+/// terminal, a waiting object also gets a status line that counts the seconds.
+struct Lines<'w> {
+    out: &'w mut dyn Write,
+    terminal: bool,
+    step: String,
+    unchanged: usize,
+    waiting: Vec<String>,
+    status: bool,
+}
+
+impl<'w> Lines<'w> {
+    fn new(out: &'w mut dyn Write, terminal: bool) -> Self {
+        Lines {
+            out,
+            terminal,
+            step: String::new(),
+            unchanged: 0,
+            waiting: Vec::new(),
+            status: false,
+        }
+    }
+
+    /// A lasting line (clearing the status line first).
+    fn line(&mut self, text: &str) {
+        if self.status {
+            let _ = write!(self.out, "\r\x1b[2K");
+            self.status = false;
+        }
+        let _ = writeln!(self.out, "{text}");
+    }
+
+    /// Says how many objects of the step were already right.
+    fn flush_step(&mut self) {
+        if self.unchanged > 0 {
+            let text = format!("{}: {} unchanged", self.step, self.unchanged);
+            self.line(&text);
+        }
+        self.unchanged = 0;
+    }
+
+    fn finish(&mut self) {
+        self.flush_step();
+        if self.status {
+            let _ = write!(self.out, "\r\x1b[2K");
+            self.status = false;
+        }
+    }
+}
+
+impl Progress for Lines<'_> {
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Step(step) => {
+                self.flush_step();
+                self.step = step;
+            }
+            Event::SecretsPresent(n) => {
+                let text = format!("{}: {n} Secrets present with their keys", self.step);
+                self.line(&text);
+            }
+            Event::Applied {
+                outcome: Outcome::Unchanged,
+                ..
+            } => self.unchanged += 1,
+            Event::Applied { object, outcome } => {
+                let text = format!("{}: {} {object}", self.step, outcome.verb());
+                self.line(&text);
+            }
+            Event::Waiting {
+                object,
+                what,
+                elapsed,
+            } => {
+                if !self.waiting.contains(&object) {
+                    let text = format!("{}: waiting for {object} to be {what}", self.step);
+                    self.line(&text);
+                    self.waiting.push(object.clone());
+                }
+                if self.terminal {
+                    let _ = write!(
+                        self.out,
+                        "\r\x1b[2K  … {object}: not {what} yet ({} s)",
+                        elapsed.as_secs()
+                    );
+                    let _ = self.out.flush();
+                    self.status = true;
+                }
+            }
+            Event::Done {
+                object,
+                what,
+                elapsed,
+            } => {
+                let text = format!("{}: {object} {what} ({} s)", self.step, elapsed.as_secs());
+                self.line(&text);
+            }
+            Event::Deleted { object } => {
+                let step = if self.step.is_empty() {
+                    "undeploy"
+                } else {
+                    &self.step
+                };
+                let text = format!("{step}: deleted {object}");
+                self.line(&text);
+            }
+        }
+    }
+}
