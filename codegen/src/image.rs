@@ -58,7 +58,7 @@ pub fn dev_image(
 /// dependencies), so a tag never names two different binaries and `IfNotPresent` pulls
 /// can never run a stale one.
 pub fn image_tag(eco: &ValidEcosystem, context: &Context) -> String {
-    let fingerprint = format!("{:?}{}", eco.ecosystem(), context.build);
+    let fingerprint = format!("{}{}", eco.fingerprint(), context.build);
     naming::hex_digest(fingerprint.as_bytes(), 6)
 }
 

@@ -26,6 +26,7 @@ impl Ecosystem {
             Ok(ValidEcosystem {
                 ecosystem: self,
                 warnings: report.diagnostics,
+                fingerprint: std::sync::OnceLock::new(),
             })
         }
     }
@@ -36,6 +37,8 @@ impl Ecosystem {
 pub struct ValidEcosystem {
     ecosystem: Ecosystem,
     warnings: Vec<Diagnostic>,
+    /// [`ValidEcosystem::fingerprint`], made once.
+    fingerprint: std::sync::OnceLock<String>,
 }
 
 impl Deref for ValidEcosystem {
@@ -168,6 +171,14 @@ impl ValidEcosystem {
     /// The ecosystem itself.
     pub fn ecosystem(&self) -> &Ecosystem {
         &self.ecosystem
+    }
+
+    /// A short fingerprint of everything the model declares (12 hex digits): another model
+    /// has another fingerprint. Made on first use, once.
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| {
+            crate::naming::hex_digest(format!("{:?}", self.ecosystem).as_bytes(), 6)
+        })
     }
 
     /// Every platform with its provider, in model order.

@@ -39,12 +39,12 @@ pub(crate) fn q(name: &str) -> String {
     naming::quote_ident(name)
 }
 
-/// The names one dataset's statements are built from, quoted once.
 /// `text` as an SQL string literal.
 pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// The names one dataset's statements are built from, quoted once.
 pub(crate) struct Tables<'a> {
     pub(crate) dataset: &'a DatasetSchema,
     pub(crate) staging_name: String,
@@ -53,6 +53,9 @@ pub(crate) struct Tables<'a> {
     pub(crate) merge: String,
     pub(crate) order_index: String,
     pub(crate) order_index_name: String,
+    /// The dataset's columns, and its key columns, quoted.
+    columns: Vec<String>,
+    keys: Vec<String>,
 }
 
 impl<'a> Tables<'a> {
@@ -73,17 +76,19 @@ impl<'a> Tables<'a> {
             merge_name,
             order_index: q(&order_index_name),
             order_index_name,
+            columns: dataset.columns.iter().map(|c| q(&c.name)).collect(),
+            keys: dataset.primary_key.iter().map(|k| q(k)).collect(),
         }
     }
 
     /// The dataset's columns, quoted, each prefixed with `alias.` when one is given.
     pub(crate) fn column_list(&self, alias: &str) -> String {
-        quoted(self.dataset.columns.iter().map(|c| c.name.as_str()), alias)
+        prefixed(&self.columns, alias)
     }
 
     /// The key columns, quoted, each prefixed with `alias.` when one is given.
     pub(crate) fn key_list(&self, alias: &str) -> String {
-        quoted(self.dataset.primary_key.iter().map(String::as_str), alias)
+        prefixed(&self.keys, alias)
     }
 
     /// The key columns in the order the engine compares keys while they stream: text in
@@ -144,6 +149,23 @@ impl<'a> Tables<'a> {
             .collect::<Vec<_>>()
             .join(" AND ")
     }
+}
+
+/// Quoted `names` joined with commas, each prefixed with `alias.` when one is given.
+fn prefixed(names: &[String], alias: &str) -> String {
+    if alias.is_empty() {
+        return names.join(", ");
+    }
+    let mut out = String::with_capacity(names.iter().map(|n| n.len() + alias.len() + 3).sum());
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(alias);
+        out.push('.');
+        out.push_str(name);
+    }
+    out
 }
 
 /// `names` quoted and joined with commas, each prefixed with `alias.` when one is given.
