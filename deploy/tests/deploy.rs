@@ -71,17 +71,7 @@ fn options() -> Options {
 /// A fake cluster holding every Secret `manifest` needs, with all their keys.
 fn cluster_with_secrets(manifest: &Manifest) -> Fake {
     let fake = Fake::new();
-    for secret in &manifest.secrets {
-        let data: serde_json::Map<String, Value> = secret
-            .keys
-            .iter()
-            .map(|(key, _)| ((*key).to_owned(), json!(SECRET_VALUE)))
-            .collect();
-        fake.put(
-            &Kind::of::<Secret>(),
-            json!({"metadata": {"name": secret.name, "namespace": secret.namespace}, "data": data}),
-        );
-    }
+    fake.put_secrets(manifest, SECRET_VALUE);
     fake
 }
 

@@ -115,6 +115,21 @@ impl Fake {
         url
     }
 
+    /// Stores every Secret `manifest` needs, each key holding `value`.
+    pub fn put_secrets(&self, manifest: &datasurface_deploy::Manifest, value: &str) {
+        for secret in &manifest.secrets {
+            let data: serde_json::Map<String, Value> = secret
+                .keys
+                .iter()
+                .map(|(key, _)| ((*key).to_owned(), json!(value)))
+                .collect();
+            self.put(
+                &Kind::of::<k8s_openapi::api::core::v1::Secret>(),
+                json!({"metadata": {"name": secret.name, "namespace": secret.namespace}, "data": data}),
+            );
+        }
+    }
+
     /// Stores `value` (its kind, namespace and name from its own fields) as a live object.
     pub fn put(&self, kind: &Kind, value: Value) {
         let ns = value.pointer("/metadata/namespace").and_then(Value::as_str);

@@ -10,8 +10,8 @@ use datasurface_codegen::kube::Kind;
 use datasurface_deploy::Manifest;
 use fake::{Fake, url};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use serde_json::{Value, json};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -58,26 +58,12 @@ fn manifest() -> Manifest {
     Manifest::new(&eco, &datasurface::generate::context("mvp"))
 }
 
-fn with_secrets(fake: &Fake, manifest: &Manifest) {
-    for secret in &manifest.secrets {
-        let data: serde_json::Map<String, Value> = secret
-            .keys
-            .iter()
-            .map(|(key, _)| ((*key).to_owned(), json!(SECRET_VALUE)))
-            .collect();
-        fake.put(
-            &Kind::of::<Secret>(),
-            json!({"metadata": {"name": secret.name, "namespace": secret.namespace}, "data": data}),
-        );
-    }
-}
-
 #[test]
 fn an_operator_plans_deploys_redeploys_and_undeploys_the_mvp() {
     let manifest = manifest();
     let n = manifest.objects.len();
     let fake = Fake::new();
-    with_secrets(&fake, &manifest);
+    fake.put_secrets(&manifest, SECRET_VALUE);
     let config = kubeconfig(&fake.serve(), "cycle");
 
     let plan = mvp(&config, &["deploy", "--plan"]);
