@@ -61,21 +61,3 @@ pub fn image_tag(eco: &ValidEcosystem, context: &Context) -> String {
     let fingerprint = format!("{}{}", eco.fingerprint(), context.build);
     naming::hex_digest(fingerprint.as_bytes(), 6)
 }
-
-/// The images of the ecosystem's binary to build and push, once each: every provider's,
-/// and its development variant where the simulator runs.
-pub fn images(eco: &ValidEcosystem, context: &Context) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for provider in &eco.providers {
-        let mut add = |image: String| {
-            if !out.contains(&image) {
-                out.push(image);
-            }
-        };
-        add(image(eco, provider, context));
-        if !crate::kube::simulated(eco, provider).is_empty() {
-            add(dev_image(eco, provider, context));
-        }
-    }
-    out
-}

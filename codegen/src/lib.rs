@@ -22,6 +22,7 @@ mod sql_files;
 pub use artifact::{Artifact, Context};
 pub use dags::dag_files;
 pub use generate::{generate, generate_each};
-pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag, images};
+pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag};
+pub use kube::images;
 pub use pods::JOB_SERVICE_ACCOUNT;
 pub use secrets::{RequiredSecret, required_secrets};

@@ -24,7 +24,7 @@ pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
 
 use crate::artifact::{Artifact, Context};
-use crate::image::{image, image_tag};
+use crate::image::{dev_image, image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -81,5 +81,23 @@ pub(crate) fn artifacts(objects: &[Object]) -> Vec<Artifact> {
         })
         .collect();
     out.extend(kustomize::artifacts(objects));
+    out
+}
+
+/// The images of the ecosystem's binary to build and push, once each: every provider's,
+/// and its development variant where the simulator runs.
+pub fn images(eco: &ValidEcosystem, context: &Context) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for provider in &eco.providers {
+        let mut add = |image: String| {
+            if !out.contains(&image) {
+                out.push(image);
+            }
+        };
+        add(image(eco, provider, context));
+        if !simulated(eco, provider).is_empty() {
+            add(dev_image(eco, provider, context));
+        }
+    }
     out
 }
