@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 
 /// The DataSurface crates whose sources go into the image's binary, relative to the
 /// runtime crate, with the parts of each that hold them. (`deploy` is not in the image.)
-const SOURCES: [(&str, &[&str]); 4] = [
+const SOURCES: [(&str, &[&str]); 6] = [
     ("../model", &["Cargo.toml", "src"]),
     ("../macros", &["Cargo.toml", "src"]),
     ("../codegen", &["Cargo.toml", "src", "templates"]),
+    ("../engine", &["Cargo.toml", "src"]),
+    ("../dev", &["Cargo.toml", "src"]),
     (".", &["Cargo.toml", "build.rs", "build", "src"]),
 ];
 
@@ -39,7 +41,7 @@ pub(crate) fn fingerprint(manifest: &Path, out: &Path, version: &str) -> Fingerp
     // A checkout of the DataSurface crates: the codegen crate sits next to this one.
     let checkout = fs::read_to_string(manifest.join("../codegen/Cargo.toml"))
         .is_ok_and(|t| t.contains("name = \"datasurface-codegen\""));
-    let crates: &[(&str, &[&str])] = if checkout { &SOURCES } else { &SOURCES[3..] };
+    let crates: &[(&str, &[&str])] = if checkout { &SOURCES } else { &SOURCES[5..] };
     for (dir, parts) in crates {
         for part in *parts {
             let path = manifest.join(dir).join(part);

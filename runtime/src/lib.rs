@@ -5,7 +5,9 @@
 //! runtime binary, which validates the model, generates its artifacts ([`generate`]), and
 //! runs the [`engine`] — batches, resets, status, and the platforms' tables and views —
 //! against the databases the model names ([`pg`]). With the `dev` feature it also carries
-//! the development tools: a throwaway PostgreSQL, the data change simulator and `demo`.
+//! the development tools ([`dev`]): a throwaway PostgreSQL, the data change simulator and
+//! `demo`; with `deploy`, `deploy` and `undeploy`. This crate is the command line over
+//! those crates, and what a model repo's build and tests call ([`build`], `testing`).
 //!
 //! ```no_run
 //! use datasurface::*;
@@ -21,17 +23,17 @@
 
 pub mod build;
 pub mod cli;
-#[cfg(feature = "dev")]
-pub mod dev;
-pub mod engine;
 pub mod generate;
-pub mod pg;
 pub mod scaffold;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use cli::{App, main, run};
 pub use datasurface_codegen as codegen;
+#[cfg(feature = "dev")]
+pub use datasurface_dev as dev;
+pub use datasurface_engine as engine;
+pub use datasurface_engine::pg;
 pub use datasurface_macros::Dataset;
 pub use datasurface_model::*;
 

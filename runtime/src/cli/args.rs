@@ -154,7 +154,7 @@ pub(super) enum Command {
     },
     #[cfg(feature = "dev")]
     #[command(flatten)]
-    Dev(crate::dev::DevCommand),
+    Dev(super::dev::DevCommand),
     #[cfg(feature = "deploy")]
     #[command(flatten)]
     Deploy(super::deploy::DeployCommand),

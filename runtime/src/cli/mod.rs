@@ -6,10 +6,13 @@ mod args;
 mod commands;
 #[cfg(feature = "deploy")]
 mod deploy;
+#[cfg(feature = "dev")]
+mod dev;
 mod help;
 mod log;
 mod progress;
 mod report;
+mod table;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, FromArgMatches};
@@ -107,9 +110,7 @@ impl App {
                 Ok(0)
             }
             #[cfg(feature = "dev")]
-            Command::Dev(command) => {
-                crate::dev::command(self.ecosystem, self.scenario, command, out, err)
-            }
+            Command::Dev(command) => dev::command(self.ecosystem, self.scenario, command, out, err),
             #[cfg(feature = "deploy")]
             Command::Deploy(command) => match self.ecosystem.validate() {
                 Ok(eco) => deploy::command(&eco, &bin, command, terminal, out, err),

@@ -4,8 +4,8 @@
 
 use super::error::SimulateError;
 use super::values;
-use crate::pg::{DbError, Exec};
 use datasurface_codegen::sql::source::{self, SourceSql};
+use datasurface_engine::pg::{DbError, Exec};
 use datasurface_model::DatasetSchema;
 use indexmap::IndexSet;
 use rand::RngExt;

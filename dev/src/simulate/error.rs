@@ -1,12 +1,12 @@
 //! Why the simulator stopped.
 
-use crate::pg::DbError;
+use datasurface_engine::pg::DbError;
 
 /// Why the simulator stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
     #[error(transparent)]
-    Connect(#[from] crate::pg::ConnectError),
+    Connect(#[from] datasurface_engine::pg::ConnectError),
     #[error(
         "table {table} not found in database {database} (schema {schema}); the simulator works on the source \
          tables of the model's datastore {store} (run with --create-tables to create them)"

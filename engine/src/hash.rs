@@ -69,7 +69,7 @@ impl Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::copy::tests::{stream, tuples};
+    use crate::copy::tests::{stream, tuples};
 
     /// Each row's (row hash, key hash).
     fn hashes(input: &[u8], columns: &[&str], key: &[&str]) -> Vec<([u8; 16], [u8; 16])> {

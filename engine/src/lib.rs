@@ -1,5 +1,8 @@
-//! The batch engine: `run`, `reset-batch`, `status` and `infra` on a platform's merge
-//! database, from a validated model.
+//! The DataSurface batch engine: `run`, `reset-batch`, `status`, `infra` and `doctor` on a
+//! platform's merge database and its sources, from a validated model, with the PostgreSQL
+//! layer they run on ([`pg`]). It prints nothing and parses no command line: it returns typed
+//! results and errors, logs `tracing` events and reports rows to the [`Progress`] it is given;
+//! the `datasurface` crate renders them.
 //!
 //! ```text
 //!   (none / committed / reset) ──start──▶ started ──ingest──▶ ingested ──merge──▶ committed
@@ -20,6 +23,8 @@
 //! [`rewind`](Engine::rewind) in `rewind.rs`, [`status`](Engine::status) in `status.rs`,
 //! [`infra`](Engine::infra) in `infra.rs`; the streaming diff in `diff.rs` (over `copy.rs`,
 //! `order.rs` and the row hashes of `hash.rs`), the batch's typed state in `state.rs`.
+
+pub mod pg;
 
 mod batch;
 mod copy;
@@ -47,4 +52,4 @@ pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions};
 pub use session::Engine;
 pub use state::{BatchState, BatchStatus, DatasetState, Metrics, Staged, UnknownStatus};
-pub use status::{BatchRecord, write_table};
+pub use status::BatchRecord;

@@ -13,9 +13,9 @@ pub use change::{Change, Key, Row};
 pub use error::SimulateError;
 pub use scenario::{Generic, Kind, Made, Making, Scenario, Seed};
 
-use crate::pg::{self, DbError, Exec, Settings};
 use change::{KeyChange, Table};
 use datasurface_codegen::sql::catalog;
+use datasurface_engine::pg::{self, DbError, Exec, Settings};
 use datasurface_model::{DatasetSchema, Store, naming};
 use indexmap::IndexSet;
 use rand::rngs::StdRng;

@@ -1,13 +1,7 @@
-//! Development tools, behind the `dev` feature so production images carry none of them: a
-//! throwaway PostgreSQL ([`cluster`]), the data change [`simulate`]or, and [`demo`], which
-//! runs the whole pipeline on this machine — for any model.
+//! The development commands (`simulate`, `demo`), with the `dev` feature: their flags, and
+//! the handlers that run the development tools and render what they return.
 
-pub mod cluster;
-pub mod demo;
-pub mod simulate;
-
-pub use simulate::{Change, Generic, Key, Kind, Made, Making, Row, Scenario, Seed};
-
+use crate::dev::{Scenario, demo, simulate};
 use crate::pg::{self, Environment};
 use datasurface_model::{Ecosystem, Store, ValidEcosystem};
 use std::io::{self, Write};
@@ -19,7 +13,7 @@ const INTERRUPTED: u8 = 130;
 
 /// The development commands.
 #[derive(Debug, clap::Subcommand)]
-pub enum DevCommand {
+pub(super) enum DevCommand {
     /// Make realistic changes to the source tables of a datastore, one transaction each,
     /// at random intervals: the model's own scenario, or inserts, updates and deletes of
     /// every dataset.
@@ -46,7 +40,7 @@ pub enum DevCommand {
 /// The simulator's flags. The database is the datastore's source as the model (and
 /// `DATASURFACE_DB_*`) has it, unless these say otherwise.
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
+pub(super) struct SimulateArgs {
     /// The datastore whose source to change (needed when the model has several).
     #[arg(long)]
     store: Option<String>,
@@ -94,7 +88,7 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 }
 
 /// Runs a development command.
-pub(crate) fn command(
+pub(super) fn command(
     ecosystem: Ecosystem,
     scenario: Option<Box<dyn Scenario>>,
     command: DevCommand,
@@ -143,6 +137,7 @@ pub(crate) fn command(
                     changes,
                     keep,
                     seed,
+                    batch_table: super::table::write_table,
                 };
                 match demo::run(&eco, scenario, &options, &env, &stop, out).await {
                     Ok(()) => Ok(SUCCESS),

@@ -95,7 +95,9 @@ fn redact_value(message: &str) -> String {
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// Runs codegen's statements on a client or a transaction; a failure names the statement.
-pub(crate) trait Exec: GenericClient + Sync {
+// The DataSurface crates run their futures on one thread; no caller needs them `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Exec: GenericClient + Sync {
     /// Runs a statement; the number of rows it changed.
     async fn exec(&self, s: &Statement, params: Params<'_>) -> Result<u64, DbError> {
         self.execute(s.sql(), params)
@@ -136,7 +138,7 @@ pub(crate) trait Exec: GenericClient + Sync {
 impl<C: GenericClient + Sync> Exec for C {}
 
 /// Opens a transaction.
-pub(crate) async fn begin(client: &mut Client) -> Result<Transaction<'_>, DbError> {
+pub async fn begin(client: &mut Client) -> Result<Transaction<'_>, DbError> {
     client
         .transaction()
         .await
@@ -144,14 +146,14 @@ pub(crate) async fn begin(client: &mut Client) -> Result<Transaction<'_>, DbErro
 }
 
 /// Commits a transaction.
-pub(crate) async fn commit(tx: Transaction<'_>) -> Result<(), DbError> {
+pub async fn commit(tx: Transaction<'_>) -> Result<(), DbError> {
     tx.commit()
         .await
         .map_err(|e| DbError::new("commit the transaction", e))
 }
 
 /// Rolls a transaction back.
-pub(crate) async fn rollback(tx: Transaction<'_>) -> Result<(), DbError> {
+pub async fn rollback(tx: Transaction<'_>) -> Result<(), DbError> {
     tx.rollback()
         .await
         .map_err(|e| DbError::new("roll the transaction back", e))

@@ -217,15 +217,19 @@ impl Cluster {
     pub async fn connect(
         &self,
         database: &str,
-    ) -> Result<tokio_postgres::Client, crate::pg::ConnectError> {
+    ) -> Result<tokio_postgres::Client, datasurface_engine::pg::ConnectError> {
         let mut config = tokio_postgres::Config::new();
         config
             .host("127.0.0.1")
             .port(self.port)
             .user("postgres")
             .dbname(database);
-        let settings = crate::pg::Settings::new(database, config, crate::pg::SslMode::Disable);
-        crate::pg::connect_with(&settings, 1).await
+        let settings = datasurface_engine::pg::Settings::new(
+            database,
+            config,
+            datasurface_engine::pg::SslMode::Disable,
+        );
+        datasurface_engine::pg::connect_with(&settings, 1).await
     }
 
     /// The cluster's directory (data, socket, server log).

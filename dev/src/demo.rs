@@ -5,9 +5,9 @@
 
 use super::cluster::{Cluster, ClusterError};
 use super::simulate::{self, Scenario, SimulateError, Simulator, scenario_for};
-use crate::engine::{self, Engine, RunOptions, write_table};
-use crate::pg::{self, ConnectError, DbError, Environment, Exec};
 use datasurface_codegen::sql::{longest_history, source, views};
+use datasurface_engine::pg::{self, ConnectError, DbError, Environment, Exec};
+use datasurface_engine::{self as engine, Engine, RunOptions};
 use datasurface_model::naming::{self, ViewKind};
 use datasurface_model::{PlatformMode, Stream, ValidEcosystem};
 use std::io::Write;
@@ -23,7 +23,12 @@ pub struct Options {
     /// Leave the throwaway database running at the end.
     pub keep: bool,
     pub seed: Option<u64>,
+    /// Writes a platform's batches at the end, as the command line's `status` shows them.
+    pub batch_table: BatchTable,
 }
+
+/// Writes the batches of the platform named first for a person.
+pub type BatchTable = fn(&str, &[engine::BatchRecord], &mut dyn Write) -> std::io::Result<()>;
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +230,7 @@ async fn pipeline(
     for platform in eco.platforms() {
         writeln!(out, "\n{} batches:", platform.name)?;
         let rows = engine.status(platform, None, 1000).await?;
-        write_table(&platform.name, &rows, out)?;
+        (options.batch_table)(&platform.name, &rows, out)?;
     }
     history_sample(eco, env, out).await
 }

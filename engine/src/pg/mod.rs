@@ -7,7 +7,7 @@ mod settings;
 mod tls;
 
 pub use exec::{DbError, describe};
-pub(crate) use exec::{Exec, begin, commit, rollback};
+pub use exec::{Exec, begin, commit, rollback};
 pub use settings::{Environment, Settings, SettingsError, SslMode};
 pub use tls::TlsError;
 
