@@ -105,9 +105,9 @@ fn dataset_file(
         "-- Run on the merge database while the snapshot streams: the current rows, in the same key order. The runtime compares the two streams key by key.",
         sql.snapshot.current_settings.sql(),
         sql.snapshot.current.sql(),
-        sql.has_current.sql(),
+        sql.has_current.statement().sql(),
         "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id); when it has no row at all, its indexes are built after the rows are in:",
-        sql.bulk_load.empty.sql(),
+        sql.bulk_load.empty.statement().sql(),
         sql.bulk_load.drop_indexes.sql(),
         sql.snapshot.copy_in_first.sql(),
         sql.bulk_load.build_indexes[0].sql(),
@@ -115,14 +115,14 @@ fn dataset_file(
         "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.",
         sql.snapshot.copy_in.sql(),
         sql.analyze_staging.sql(),
-        sql.staging_rows.sql(),
+        sql.staging_rows.statement().sql(),
         "-- The merge, in one transaction with the batch's commit ($1: the batch id).",
     ];
-    steps.extend(sql.merge.iter().map(|s| s.statement.sql()));
+    steps.extend(sql.merge.iter().map(|s| s.statement().sql()));
     steps.push(sql.clear_staging.sql());
     if let Some(rewind) = &sql.rewind {
         steps.push("-- reset-batch --to-batch ($1: the batch to rewind to):");
-        steps.extend(rewind.iter().map(|s| s.sql()));
+        steps.extend(rewind.iter().map(|s| s.statement().sql()));
     }
     let file = Artifact {
         path: format!(

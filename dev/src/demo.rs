@@ -260,7 +260,7 @@ async fn history_sample(
     let provider = platform.provider;
     let client = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
     let rows = client
-        .rows(&longest_history(&view.name, dataset), &[])
+        .rows(&longest_history(&view.name, dataset), &())
         .await?;
     let Some(first) = rows.first() else {
         return Ok(());
@@ -269,7 +269,7 @@ async fn history_sample(
         .primary_key
         .iter()
         .filter_map(|k| dataset.columns.iter().position(|c| &c.name == k))
-        .map(|i| first.get::<_, Option<String>>(i).unwrap_or_default())
+        .map(|i| first.values.get(i).cloned().flatten().unwrap_or_default())
         .collect();
     writeln!(
         out,
@@ -280,13 +280,12 @@ async fn history_sample(
     )?;
     let mut table: Vec<Vec<String>> = vec![view.columns.clone()];
     for r in &rows {
-        let mut cells: Vec<String> = (0..dataset.columns.len())
-            .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+        let mut cells: Vec<String> = r
+            .values
+            .iter()
+            .map(|v| v.clone().unwrap_or_default())
             .collect();
-        let (batch_in, batch_out): (i32, i32) = (
-            r.get(dataset.columns.len()),
-            r.get(dataset.columns.len() + 1),
-        );
+        let (batch_in, batch_out) = (r.batch_in, r.batch_out);
         cells.push(batch_in.to_string());
         cells.push(if batch_out == i32::MAX {
             "current".to_owned()

@@ -2,7 +2,9 @@
 //! schema fingerprints a batch records.
 
 use super::progress::{Phase, Progress};
-use super::state::BatchState;
+use super::state::{BatchState, Metrics};
+use crate::pg::{DbError, Exec};
+use datasurface_codegen::sql::batch::{Committed, Ingested};
 use datasurface_codegen::sql::{BatchSql, DatasetSql};
 use datasurface_model::Stream;
 use std::collections::BTreeMap;
@@ -47,6 +49,47 @@ impl<'s> Batch<'s> {
         BatchState::started(self.fingerprints())
     }
 
+    /// Records batch `id` as `committed` with `total`, the metrics summed over its datasets,
+    /// and `state`, inside the transaction `tx` that merged it.
+    pub(super) async fn commit(
+        &self,
+        tx: &impl Exec,
+        id: i32,
+        total: &Metrics,
+        state: &BatchState,
+    ) -> Result<(), DbError> {
+        let state = state.to_json();
+        let committed = Committed {
+            key: &self.key,
+            batch: id,
+            inserted: as_i64(total.inserted),
+            updated: as_i64(total.updated),
+            deleted: as_i64(total.deleted),
+            state: &state,
+            total: as_i64(total.total),
+        };
+        tx.exec(&self.sql.committed, &committed).await.map(drop)
+    }
+
+    /// Records batch `id` as `ingested`: its changes in staging, `total` rows in its
+    /// snapshot.
+    pub(super) async fn ingested(
+        &self,
+        tx: &impl Exec,
+        id: i32,
+        total: u64,
+        state: &BatchState,
+    ) -> Result<(), DbError> {
+        let state = state.to_json();
+        let ingested = Ingested {
+            key: &self.key,
+            batch: id,
+            state: &state,
+            total: as_i64(total),
+        };
+        tx.exec(&self.sql.ingested, &ingested).await.map(drop)
+    }
+
     /// Tells the watcher, if any, how far `dataset`'s `phase` has got.
     pub(super) fn rows(&self, dataset: &str, phase: Phase, rows: u64) {
         if let Some(p) = &self.progress {
@@ -60,4 +103,9 @@ impl<'s> Batch<'s> {
             p.done(dataset, phase, rows);
         }
     }
+}
+
+/// A count as the metrics table's `bigint` holds it.
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

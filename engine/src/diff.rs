@@ -9,6 +9,7 @@ use super::hash::Hasher;
 use super::order::KeyOrder;
 use super::progress::EVERY;
 use bytes::Bytes;
+use datasurface_codegen::sql::Op;
 use futures_util::SinkExt;
 use std::cmp::Ordering;
 use std::pin::Pin;
@@ -119,7 +120,7 @@ pub(super) async fn diff(
         match (step, &s, &c) {
             (Ordering::Less, Some(a), _) => {
                 found.inserted += 1;
-                write_row(&mut writer, a, hasher, hasher.row(a), target, b"I");
+                write_row(&mut writer, a, hasher, hasher.row(a), target, Op::Insert);
             }
             (Ordering::Greater, _, Some(b)) => {
                 found.deleted += 1;
@@ -129,7 +130,7 @@ pub(super) async fn diff(
                 let row = hasher.row(a);
                 if b.field(hash_at) != Some(&row[..]) {
                     found.updated += 1;
-                    write_row(&mut writer, a, hasher, row, target, b"U");
+                    write_row(&mut writer, a, hasher, row, target, Op::Update);
                 }
             }
             _ => unreachable!("a step is taken only on a side that has a row"),
@@ -212,7 +213,7 @@ fn write_row(
     hasher: &Hasher,
     row_hash: [u8; 16],
     target: Target<'_>,
-    op: &[u8],
+    op: Op,
 ) {
     let key_hash = hasher.key(row);
     match target {
@@ -221,7 +222,7 @@ fn write_row(
             writer.encoded(row.fields());
             writer.field(Some(&row_hash));
             writer.field(Some(&key_hash));
-            writer.field(Some(op));
+            writer.field(Some(op.code()));
         }
         Target::Merge { stamps } => {
             writer.tuple(row.len() + 2 + stamps.len());
@@ -246,5 +247,5 @@ fn write_gone(writer: &mut Writer, gone: &Tuple, key: &[usize], columns: usize, 
     }
     writer.field(gone.field(hash_at));
     writer.field(None);
-    writer.field(Some(b"D"));
+    writer.field(Some(Op::Delete.code()));
 }

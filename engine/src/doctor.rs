@@ -4,7 +4,9 @@
 use super::ingest::check_source;
 use super::session::Engine;
 use crate::pg::{self, Exec, Settings};
-use datasurface_codegen::sql::{SourceTable, catalog};
+use datasurface_codegen::sql::SourceTable;
+use datasurface_codegen::sql::catalog::{self, Relation, Schema};
+use datasurface_codegen::sql::typed::Single;
 use datasurface_model::{Credential, PostgresDatabase};
 use std::collections::HashMap;
 use tokio_postgres::Client;
@@ -62,8 +64,9 @@ impl Engine<'_> {
             let Some(client) = connected.get(&db.name) else {
                 continue;
             };
-            match client.row(&catalog::can_create_in(), &[&"public"]).await {
-                Ok(row) if row.get::<_, bool>(0) => checks.push(Check::ok(
+            let public = Schema { schema: "public" };
+            match client.row(&catalog::can_create_in(), &public).await {
+                Ok(Single(true)) => checks.push(Check::ok(
                     &subject,
                     "privileges",
                     format!("may create its tables in {}", db.name),
@@ -116,8 +119,8 @@ impl Engine<'_> {
                 match check_source(client, &capture.database.name, dataset, &table).await {
                     Ok(problems) if problems.is_empty() => {
                         checks.push(Check::ok(&subject, "matches the model", format!("{} columns", dataset.columns.len())));
-                        match client.row(&catalog::can_read(), &[&table.quoted]).await {
-                            Ok(row) if row.get::<_, bool>(0) => {
+                        match client.row(&catalog::can_read(), &Relation::source(&table)).await {
+                            Ok(Single(true)) => {
                                 checks.push(Check::ok(&subject, "privileges", "may be read".into()))
                             }
                             Ok(_) => checks.push(Check::failed(
@@ -202,13 +205,13 @@ impl Engine<'_> {
         });
         match pg::connect_with(&settings, 1).await {
             Ok(client) => {
-                let detail = match client.row(&catalog::session(), &[]).await {
-                    Ok(row) => format!(
+                let detail = match client.row(&catalog::session(), &()).await {
+                    Ok(session) => format!(
                         "{} as {}, PostgreSQL {}{}",
                         settings.target().split(" as ").next().unwrap_or_default(),
-                        row.get::<_, String>(1),
-                        row.get::<_, String>(0),
-                        if row.get::<_, bool>(2) {
+                        session.user_name,
+                        session.server_version,
+                        if session.tls {
                             ", TLS"
                         } else {
                             ", not encrypted"
@@ -230,9 +233,9 @@ impl Engine<'_> {
 
 /// The session's user and database, as the fix for a missing privilege names them.
 async fn session_of(client: &Client) -> (String, String) {
-    client.row(&catalog::session(), &[]).await.map_or_else(
+    client.row(&catalog::session(), &()).await.map_or_else(
         |_| ("the user".to_owned(), "the database".to_owned()),
-        |r| (r.get(1), r.get(3)),
+        |s| (s.user_name, s.database),
     )
 }
 

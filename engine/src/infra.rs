@@ -9,8 +9,11 @@
 use super::error::Error;
 use super::session::Engine;
 use crate::pg::{self, DbError, Exec};
+use datasurface_codegen::sql::batch::Lock;
+use datasurface_codegen::sql::catalog::{self, Relation};
 use datasurface_codegen::sql::evolve::{self, Change, ExistingColumn, ExistingTable};
-use datasurface_codegen::sql::{BatchSql, DatasetSql, Statement, View, catalog, lock_id, views};
+use datasurface_codegen::sql::typed::Single;
+use datasurface_codegen::sql::{BatchSql, DatasetSql, Statement, View, lock_id, views};
 use datasurface_model::{DatasetSchema, Platform, Store, naming};
 use tokio_postgres::{Client, Transaction};
 
@@ -67,10 +70,9 @@ pub(super) async fn ensure_tables(
 
 /// Whether the table or view `name` (unquoted) exists.
 pub(super) async fn table_exists(client: &impl Exec, name: &str) -> Result<bool, DbError> {
-    let found: Option<String> = client
-        .row(&catalog::exists(), &[&naming::quote_ident(name)])
-        .await?
-        .get(0);
+    let Single(found) = client
+        .row(&catalog::exists(), &Relation::merge(name))
+        .await?;
     Ok(found.is_some())
 }
 
@@ -82,8 +84,10 @@ async fn begin_locked<'c>(
 ) -> Result<Transaction<'c>, Error> {
     let tx = pg::begin(client).await?;
     let sql = BatchSql::new(&platform.name);
-    tx.exec(&sql.ddl_lock, &[&lock_id(&platform.name, None)])
-        .await?;
+    let lock = Lock {
+        id: lock_id(&platform.name, None),
+    };
+    tx.exec(&sql.ddl_lock, &lock).await?;
     Ok(tx)
 }
 
@@ -203,14 +207,14 @@ async fn read_columns(
     name: &str,
 ) -> Result<Option<Vec<ExistingColumn>>, DbError> {
     let columns: Vec<ExistingColumn> = client
-        .rows(&catalog::columns(), &[&naming::quote_ident(name)])
+        .rows(&catalog::columns(), &Relation::merge(name))
         .await?
-        .iter()
-        .map(|r| ExistingColumn {
-            name: r.get(0),
-            pg_type: r.get(1),
-            nullable: r.get(2),
-            has_default: r.get(3),
+        .into_iter()
+        .map(|c| ExistingColumn {
+            name: c.name,
+            pg_type: c.pg_type,
+            nullable: c.nullable,
+            has_default: c.has_default,
         })
         .collect();
     Ok((!columns.is_empty()).then_some(columns))
@@ -221,10 +225,10 @@ async fn read_table(client: &impl Exec, name: &str) -> Result<Option<ExistingTab
         return Ok(None);
     };
     let primary_key = client
-        .rows(&catalog::primary_key(), &[&naming::quote_ident(name)])
+        .rows(&catalog::primary_key(), &Relation::merge(name))
         .await?
-        .iter()
-        .map(|r| r.get(0))
+        .into_iter()
+        .map(|Single(column)| column)
         .collect();
     Ok(Some(ExistingTable {
         columns,

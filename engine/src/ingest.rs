@@ -10,10 +10,12 @@ use super::error::Error;
 use super::hash::Hasher;
 use super::order::KeyOrder;
 use super::progress::Phase;
-use super::state::{DatasetState, Metrics, Staged};
+use super::state::{BatchState, DatasetState, Metrics, Staged};
 use crate::pg::{self, DbError, Environment, Exec};
 use bytes::Bytes;
-use datasurface_codegen::sql::{CURRENT, DatasetSql, SourceTable, Statement, catalog};
+use datasurface_codegen::sql::catalog::{self, Relation};
+use datasurface_codegen::sql::typed::Single;
+use datasurface_codegen::sql::{CURRENT, DatasetSql, SourceTable, Statement};
 use datasurface_model::{Classification, DataType, DatasetSchema, PlatformMode};
 use futures_util::pin_mut;
 use std::collections::BTreeMap;
@@ -42,22 +44,74 @@ pub(super) async fn ingest(
     let capture = batch.stream.store.capture;
     let mut source = pg::connect(&capture.database, &capture.credential, env).await?;
     let source_name = capture.database.name.as_str();
-
     // Checked before the snapshot's transaction: a query there would take the snapshot.
+    let byte_ordered = check_sources(&source, source_name, batch, id).await?;
+    let source_tx = open_snapshot(&mut source, source_name, batch).await?;
+
+    let tx = pg::begin(merge_db).await?;
+    let mut has_current = Vec::new();
+    for sql in &batch.datasets {
+        has_current.push(tx.row(&sql.has_current, &()).await?.0);
+    }
+    // With nothing current anywhere, the whole batch is a first load, in one transaction.
+    let first_load = !has_current.iter().any(|c| *c);
+    // The current rows stream on a connection of their own, while this one writes.
+    let current_db = match first_load {
+        true => None,
+        false => Some(current_rows_db(batch, env).await?),
+    };
+    let stamps: Vec<i32> = match batch.stream.platform.mode {
+        PlatformMode::Live => vec![id],
+        PlatformMode::Forensic => vec![id, CURRENT],
+    };
+    let snapshot = Snapshot {
+        batch,
+        id,
+        source: &source_tx,
+        source_name,
+        merge: &tx,
+        first_load,
+        stamps: &stamps,
+    };
+
+    let mut state = batch.started_state();
+    for (i, (dataset, sql)) in batch
+        .stream
+        .datasets
+        .iter()
+        .zip(&batch.datasets)
+        .enumerate()
+    {
+        let current = current_db.as_ref().filter(|_| has_current[i]);
+        let record = snapshot
+            .dataset(dataset, sql, &byte_ordered[i], current)
+            .await?;
+        state.datasets.insert(dataset.name.clone(), record);
+    }
+    let outcome = record(&tx, batch, id, first_load, &state).await?;
+    pg::commit(tx).await?;
+    // The read-only snapshot has nothing to keep.
+    let _ = source_tx.rollback().await;
+    Ok(outcome)
+}
+
+/// Checks every source table of the stream against the model; per dataset, the columns
+/// whose collation sorts by bytes (the source's own order for them).
+async fn check_sources(
+    source: &Client,
+    source_name: &str,
+    batch: &Batch<'_>,
+    id: i32,
+) -> Result<Vec<Vec<String>>, Error> {
     let mut problems = Vec::new();
     let mut byte_ordered = Vec::new();
     for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
-        problems.extend(check_source(&source, source_name, dataset, &sql.snapshot.source).await?);
-        let columns: Vec<String> = source
-            .rows(
-                &catalog::byte_ordered_columns(),
-                &[&sql.snapshot.source.quoted],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        byte_ordered.push(columns);
+        problems.extend(check_source(source, source_name, dataset, &sql.snapshot.source).await?);
+        let table = Relation::source(&sql.snapshot.source);
+        let columns = source
+            .rows(&catalog::byte_ordered_columns(), &table)
+            .await?;
+        byte_ordered.push(columns.into_iter().map(|Single(c)| c).collect());
     }
     if !problems.is_empty() {
         return Err(Error::Source {
@@ -65,9 +119,16 @@ pub(super) async fn ingest(
             problems,
         });
     }
+    Ok(byte_ordered)
+}
 
-    // All datasets of the stream come from one consistent snapshot of the source, taken
-    // once every table's lock is held.
+/// Opens the one consistent snapshot all datasets of the stream come from, taken once every
+/// table's lock is held.
+async fn open_snapshot<'c>(
+    source: &'c mut Client,
+    source_name: &str,
+    batch: &Batch<'_>,
+) -> Result<Transaction<'c>, Error> {
     let source_tx = source
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -78,68 +139,110 @@ pub(super) async fn ingest(
     for sql in &batch.datasets {
         source_tx.run(&sql.snapshot.lock).await?;
     }
+    Ok(source_tx)
+}
 
-    let tx = pg::begin(merge_db).await?;
-    let mut has_current = Vec::new();
-    for sql in &batch.datasets {
-        has_current.push(tx.row(&sql.has_current, &[]).await?.get::<_, bool>(0));
+/// A second connection to the merge database, set to read current rows in key order.
+async fn current_rows_db(batch: &Batch<'_>, env: &Environment) -> Result<Client, Error> {
+    let provider = batch.stream.platform.provider;
+    let db = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
+    if let Some(sql) = batch.datasets.first() {
+        db.run(&sql.snapshot.current_settings).await?;
     }
-    // With nothing current anywhere, the whole batch is a first load, in one transaction.
-    let first_load = !has_current.iter().any(|c| *c);
-    // The current rows stream on a connection of their own, while this one writes.
-    let current_db = if first_load {
-        None
-    } else {
-        let provider = batch.stream.platform.provider;
-        let db = pg::connect(&provider.merge_database, &provider.merge_credential, env).await?;
-        if let Some(sql) = batch.datasets.first() {
-            db.run(&sql.snapshot.current_settings).await?;
-        }
-        Some(db)
-    };
-    let stamps: Vec<i32> = match batch.stream.platform.mode {
-        PlatformMode::Live => vec![id],
-        PlatformMode::Forensic => vec![id, CURRENT],
-    };
+    Ok(db)
+}
 
-    let mut state = batch.started_state();
-    let mut total: u64 = 0;
-    for (i, (dataset, sql)) in batch
-        .stream
+/// Records what the snapshot did in the batch's row: a first load commits the batch (its
+/// rows are merged), otherwise the batch is `ingested`.
+async fn record(
+    tx: &Transaction<'_>,
+    batch: &Batch<'_>,
+    id: i32,
+    first_load: bool,
+    state: &BatchState,
+) -> Result<Ingested, Error> {
+    let metrics: BTreeMap<String, Metrics> = state
         .datasets
         .iter()
-        .zip(&batch.datasets)
-        .enumerate()
-    {
+        .filter_map(|(name, d)| match d {
+            DatasetState::Merged(m) => Some((name.clone(), *m)),
+            _ => None,
+        })
+        .collect();
+    if first_load {
+        batch
+            .commit(tx, id, &Metrics::sum(metrics.values()), state)
+            .await?;
+        return Ok(Ingested::Committed(metrics));
+    }
+    let total = state
+        .datasets
+        .values()
+        .map(|d| match d {
+            DatasetState::Staged(s) => s.total,
+            _ => 0,
+        })
+        .sum();
+    batch.ingested(tx, id, total, state).await?;
+    Ok(Ingested::Staged)
+}
+
+/// One batch's snapshot, as each of its datasets is taken.
+struct Snapshot<'a> {
+    batch: &'a Batch<'a>,
+    id: i32,
+    /// The source's snapshot transaction.
+    source: &'a Transaction<'a>,
+    source_name: &'a str,
+    /// The merge database's transaction of the batch.
+    merge: &'a Transaction<'a>,
+    first_load: bool,
+    /// The platform columns a first load stamps on every row.
+    stamps: &'a [i32],
+}
+
+impl Snapshot<'_> {
+    /// Streams one dataset's source table next to its current rows (read on `current`, when
+    /// it has any) into staging, or on a first load into the merge table; what it found.
+    async fn dataset(
+        &self,
+        dataset: &DatasetSchema,
+        sql: &DatasetSql,
+        byte_ordered: &[String],
+        current: Option<&Client>,
+    ) -> Result<DatasetState, Error> {
+        let (batch, id, tx) = (self.batch, self.id, self.merge);
         let order = sql
             .snapshot
-            .copy_out_for(&|column| byte_ordered[i].iter().any(|c| c == column));
-        let chunks = copy_out(&source_tx, &order, || {
+            .copy_out_for(&|column| byte_ordered.iter().any(|c| c == column));
+        let chunks = copy_out(self.source, &order, || {
             format!(
-                "reading the snapshot of {} from {source_name}",
-                sql.snapshot.source.name
+                "reading the snapshot of {} from {}",
+                sql.snapshot.source.name, self.source_name
             )
         })
         .await?;
         let mut source = Reader::new(chunks, dataset.columns.len());
-        let mut current = match (&current_db, has_current[i]) {
-            (Some(db), true) => {
+        let mut current = match current {
+            Some(db) => {
                 let chunks = copy_out(db, &sql.snapshot.current, || {
                     sql.snapshot.current.what().to_owned()
                 })
                 .await?;
                 Some(Reader::new(chunks, dataset.primary_key.len() + 1))
             }
-            _ => None,
+            None => None,
         };
         // Into an empty merge table, the rows go in first and the indexes are built after.
-        let bulk = first_load && tx.row(&sql.bulk_load.empty, &[]).await?.get::<_, bool>(0);
+        let bulk = self.first_load && tx.row(&sql.bulk_load.empty, &()).await?.0;
         if bulk {
             tx.run(&sql.bulk_load.drop_indexes).await?;
         }
-        let (target, copy_in) = match first_load {
+        let (target, copy_in) = match self.first_load {
             true => (
-                Target::Merge { stamps: &stamps },
+                Target::Merge {
+                    stamps: self.stamps,
+                },
                 &sql.snapshot.copy_in_first,
             ),
             false => {
@@ -154,7 +257,7 @@ pub(super) async fn ingest(
             current.as_mut(),
             &on_rows as &(dyn Fn(u64) + Sync),
         );
-        let found = stream(&tx, copy_in, id, dataset, sql, target, sides)
+        let found = stream(tx, copy_in, id, dataset, sql, target, sides)
             .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "snapshot"))
             .await?;
         if bulk {
@@ -166,27 +269,13 @@ pub(super) async fn ingest(
             }
         }
         batch.done(&dataset.name, Phase::Snapshot, found.total);
-        let seconds = started.elapsed().as_secs_f64();
-        if first_load {
-            tracing::info!(dataset = %dataset.name, rows = found.total, seconds, "first load of {}: {} rows", dataset.name, found.total);
-        } else {
-            tracing::info!(
-                dataset = %dataset.name,
-                rows = found.total,
-                inserted = found.inserted,
-                updated = found.updated,
-                deleted = found.deleted,
-                seconds,
-                "snapshot of {}: {} rows, {} new, {} changed, {} gone",
-                dataset.name,
-                found.total,
-                found.inserted,
-                found.updated,
-                found.deleted
-            );
-        }
-        total += found.total;
-        let record = match first_load {
+        log_found(
+            dataset,
+            &found,
+            self.first_load,
+            started.elapsed().as_secs_f64(),
+        );
+        Ok(match self.first_load {
             true => DatasetState::Merged(Metrics {
                 inserted: found.inserted,
                 total: found.total,
@@ -202,47 +291,30 @@ pub(super) async fn ingest(
                     deleted: found.deleted,
                 })
             }
-        };
-        state.datasets.insert(dataset.name.clone(), record);
+        })
     }
-    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let sql = &batch.sql;
-    let outcome = if first_load {
-        let metrics: BTreeMap<String, Metrics> = state
-            .datasets
-            .iter()
-            .filter_map(|(name, d)| match d {
-                DatasetState::Merged(m) => Some((name.clone(), *m)),
-                _ => None,
-            })
-            .collect();
-        let inserted = Metrics::sum(metrics.values()).inserted;
-        tx.exec(
-            &sql.committed,
-            &[
-                &batch.key,
-                &id,
-                &as_i64(inserted),
-                &0_i64,
-                &0_i64,
-                &state.to_json(),
-                &as_i64(total),
-            ],
-        )
-        .await?;
-        Ingested::Committed(metrics)
+}
+
+/// Logs what the snapshot of `dataset` found.
+fn log_found(dataset: &DatasetSchema, found: &Found, first_load: bool, seconds: f64) {
+    if first_load {
+        tracing::info!(dataset = %dataset.name, rows = found.total, seconds, "first load of {}: {} rows", dataset.name, found.total);
     } else {
-        tx.exec(
-            &sql.ingested,
-            &[&batch.key, &id, &state.to_json(), &as_i64(total)],
-        )
-        .await?;
-        Ingested::Staged
-    };
-    pg::commit(tx).await?;
-    // The read-only snapshot has nothing to keep.
-    let _ = source_tx.rollback().await;
-    Ok(outcome)
+        tracing::info!(
+            dataset = %dataset.name,
+            rows = found.total,
+            inserted = found.inserted,
+            updated = found.updated,
+            deleted = found.deleted,
+            seconds,
+            "snapshot of {}: {} rows, {} new, {} changed, {} gone",
+            dataset.name,
+            found.total,
+            found.inserted,
+            found.updated,
+            found.deleted
+        );
+    }
 }
 
 /// Starts `COPY … TO STDOUT`; `what` names it when it fails.
@@ -364,18 +436,18 @@ pub(super) async fn check_source(
     dataset: &DatasetSchema,
     table: &SourceTable,
 ) -> Result<Vec<String>, Error> {
-    let (quoted, table) = (&table.quoted, &table.name);
-    let exists = source.row(&catalog::exists(), &[quoted]).await?;
-    if exists.get::<_, Option<String>>(0).is_none() {
+    let (relation, table) = (Relation::source(table), &table.name);
+    let Single(exists) = source.row(&catalog::exists(), &relation).await?;
+    if exists.is_none() {
         return Ok(vec![format!(
             "source table {table} not found in database {source_name} (table names match exactly, case included)"
         )]);
     }
     let columns: Vec<(String, String, bool)> = source
-        .rows(&catalog::columns(), &[quoted])
+        .rows(&catalog::columns(), &relation)
         .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .into_iter()
+        .map(|c| (c.name, c.pg_type, c.nullable))
         .collect();
     let mut problems = Vec::new();
     for column in &dataset.columns {

@@ -6,10 +6,11 @@ use super::progress::Phase;
 use super::reset::restart;
 use super::state::{BatchState, DatasetState, Metrics};
 use crate::pg::{self, DbError, Exec};
-use datasurface_codegen::sql::{Counts, DatasetSql};
+use datasurface_codegen::sql::batch::OfStream;
+use datasurface_codegen::sql::typed::Single;
+use datasurface_codegen::sql::{Counts, DatasetSql, MergeStep, ThisBatch};
 use datasurface_model::DatasetSchema;
 use std::collections::BTreeMap;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 use tracing::Instrument;
 
@@ -24,9 +25,11 @@ pub(super) async fn merge(
     limit: u8,
 ) -> Result<BTreeMap<String, Metrics>, Error> {
     let tx = pg::begin(client).await?;
-    let row = tx.row(&batch.sql.lock_batch, &[&batch.key]).await?;
+    let row = tx
+        .row(&batch.sql.lock_batch, &OfStream { key: &batch.key })
+        .await?;
     // A state this runtime cannot read stages nothing it knows: the snapshot is taken again.
-    let state = BatchState::from_json(row.get(2)).unwrap_or_default();
+    let state = BatchState::from_json(row.state).unwrap_or_default();
 
     let mut per_dataset = BTreeMap::new();
     let mut refused = None;
@@ -85,7 +88,6 @@ pub(super) async fn merge(
     }
 
     let total = Metrics::sum(per_dataset.values());
-    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let committed = BatchState {
         schema: state.schema,
         datasets: per_dataset
@@ -94,16 +96,7 @@ pub(super) async fn merge(
             .collect(),
         last_error: None,
     };
-    let params: [&(dyn ToSql + Sync); 7] = [
-        &batch.key,
-        &id,
-        &as_i64(total.inserted),
-        &as_i64(total.updated),
-        &as_i64(total.deleted),
-        &committed.to_json(),
-        &as_i64(total.total),
-    ];
-    tx.exec(&batch.sql.committed, &params).await?;
+    batch.commit(&tx, id, &total, &committed).await?;
     pg::commit(tx).await?;
     Ok(per_dataset)
 }
@@ -133,7 +126,7 @@ async fn merge_dataset(
     limit: u8,
 ) -> Result<Metrics, Refused> {
     // Staging is unlogged: a server crash since the snapshot leaves it empty.
-    let in_staging: i64 = tx.row(&sql.staging_rows, &[]).await?.get(0);
+    let Single(in_staging) = tx.row(&sql.staging_rows, &()).await?;
     let snapshot = state
         .staged(&dataset.name)
         .filter(|s| u64::try_from(in_staging).is_ok_and(|n| n == s.staged));
@@ -148,27 +141,28 @@ async fn merge_dataset(
         ..Metrics::default()
     };
     let mut new_versions = 0;
+    let this = ThisBatch { batch: id };
     for step in &sql.merge {
-        let params: &[&(dyn ToSql + Sync)] = if step.takes_batch { &[&id] } else { &[] };
-        if step.counts == Counts::UpdatedAndDeleted {
-            let row = tx.row(&step.statement, params).await?;
-            let (updated, deleted): (i64, i64) = (row.get(0), row.get(1));
-            m.updated = u64::try_from(updated).unwrap_or(0);
-            m.deleted = u64::try_from(deleted).unwrap_or(0);
-            continue;
-        }
-        let n = tx.exec(&step.statement, params).await?;
+        let (n, counts) = match step {
+            MergeStep::Close(query) => {
+                let closed = tx.row(query, &this).await?;
+                m.updated = u64::try_from(closed.updated).unwrap_or(0);
+                m.deleted = u64::try_from(closed.deleted).unwrap_or(0);
+                continue;
+            }
+            MergeStep::Plain { query, counts } => (tx.exec(query, &()).await?, counts),
+            MergeStep::Stamped { query, counts } => (tx.exec(query, &this).await?, counts),
+        };
         batch.rows(
             &dataset.name,
             Phase::Merge,
             m.inserted + m.updated + m.deleted + n,
         );
-        match step.counts {
+        match counts {
             Counts::Inserted => m.inserted = n,
             Counts::Updated => m.updated = n,
             Counts::Deleted => m.deleted = n,
             Counts::InsertedAndUpdated => new_versions = n,
-            Counts::UpdatedAndDeleted | Counts::Nothing => {}
         }
     }
     if new_versions > 0 {

@@ -6,6 +6,7 @@ use super::infra;
 use super::session::Engine;
 use super::state::BatchStatus;
 use crate::pg::{self, Exec};
+use datasurface_codegen::sql::batch::{OfStream, WithState};
 use datasurface_model::Stream;
 use tokio_postgres::Client;
 
@@ -18,11 +19,11 @@ impl Engine<'_> {
         self.locked(stream, async |db| {
             infra::ensure_tables(db, stream.platform, &stream.store, &stream.datasets).await?;
             let row = db
-                .opt_row(&batch.sql.last_batch, &[&batch.key])
+                .opt_row(&batch.sql.last_batch, &OfStream { key: &batch.key })
                 .await?
                 .ok_or_else(|| Error::NoBatch(stream.key.clone()))?;
-            let id: i32 = row.get(0);
-            let status = BatchStatus::parse(row.get(1)).map_err(|e| Error::Unreadable {
+            let id = row.batch_id;
+            let status = BatchStatus::parse(&row.batch_status).map_err(|e| Error::Unreadable {
                 stream: stream.key.clone(),
                 batch: id,
                 what: e.to_string(),
@@ -48,7 +49,11 @@ pub(super) async fn restart(client: &mut Client, batch: &Batch<'_>, id: i32) -> 
         tx.run(&sql.clear_staging).await?;
     }
     let state = batch.started_state().to_json();
-    tx.exec(&batch.sql.restart, &[&batch.key, &id, &state])
-        .await?;
+    let restarted = WithState {
+        key: &batch.key,
+        batch: id,
+        state: &state,
+    };
+    tx.exec(&batch.sql.restart, &restarted).await?;
     Ok(pg::commit(tx).await?)
 }

@@ -7,6 +7,9 @@ use super::infra::{self, table_exists};
 use super::session::Engine;
 use super::state::BatchStatus;
 use crate::pg::{self, Exec};
+use datasurface_codegen::sql::ThisBatch;
+use datasurface_codegen::sql::batch::BatchOf;
+use datasurface_codegen::sql::typed::Single;
 use datasurface_model::{PlatformMode, Stream};
 use std::collections::BTreeMap;
 
@@ -45,12 +48,17 @@ impl Engine<'_> {
             }
             let tx = pg::begin(db).await?;
             let has_batches = table_exists(&tx, &sql.metrics_table).await?;
+            let of = BatchOf {
+                key: &batch.key,
+                batch: to_batch,
+            };
+            let to = ThisBatch { batch: to_batch };
             if to_batch != 0 {
                 let status: Option<String> = match has_batches {
                     true => tx
-                        .opt_row(&sql.batch_status, &[&batch.key, &to_batch])
+                        .opt_row(&sql.batch_status, &of)
                         .await?
-                        .map(|r| r.get(0)),
+                        .map(|Single(status)| status),
                     false => None,
                 };
                 if status.as_deref().map(BatchStatus::parse) != Some(Ok(BatchStatus::Committed)) {
@@ -67,8 +75,8 @@ impl Engine<'_> {
                     continue;
                 };
                 let changed = if table_exists(&tx, &dsql.merge_table).await? {
-                    let removed = tx.exec(remove, &[&to_batch]).await?;
-                    let reopened = tx.exec(reopen, &[&to_batch]).await?;
+                    let removed = tx.exec(remove, &to).await?;
+                    let reopened = tx.exec(reopen, &to).await?;
                     tx.run(&dsql.clear_staging).await?;
                     (removed, reopened)
                 } else {
@@ -77,7 +85,7 @@ impl Engine<'_> {
                 per_dataset.insert(dataset.name.clone(), changed);
             }
             let batches_reset = match has_batches {
-                true => tx.exec(&sql.mark_reset, &[&batch.key, &to_batch]).await?,
+                true => tx.exec(&sql.mark_reset, &of).await?,
                 false => 0,
             };
             if dry_run {

@@ -9,6 +9,8 @@ use super::session::Engine;
 use super::state::{BatchState, BatchStatus, Metrics};
 use super::{infra, ingest, merge};
 use crate::pg::{self, Exec};
+use datasurface_codegen::sql::batch::{Failure, OfStream, WithState};
+use datasurface_codegen::sql::typed::Single;
 use datasurface_model::Stream;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,9 +94,12 @@ impl Engine<'_> {
                 Err(e) => {
                     // Best effort: the batch stays where it is either way.
                     let message = e.to_string();
-                    let _ = db
-                        .exec(&batch.sql.record_error, &[&batch.key, &id, &message])
-                        .await;
+                    let failure = Failure {
+                        key: &batch.key,
+                        batch: id,
+                        message: &message,
+                    };
+                    let _ = db.exec(&batch.sql.record_error, &failure).await;
                 }
             }
             result
@@ -160,16 +165,18 @@ impl Engine<'_> {
 async fn open_batch(client: &mut Client, batch: &Batch<'_>) -> Result<(i32, BatchStatus), Error> {
     let tx = pg::begin(client).await?;
     let sql = &batch.sql;
-    if let Some(row) = tx.opt_row(&sql.last_batch, &[&batch.key]).await? {
-        let id: i32 = row.get(0);
+    let stream = OfStream { key: &batch.key };
+    if let Some(row) = tx.opt_row(&sql.last_batch, &stream).await? {
+        let id = row.batch_id;
         let unreadable = |what: String| Error::Unreadable {
             stream: batch.stream.key.clone(),
             batch: id,
             what,
         };
-        let status = BatchStatus::parse(row.get(1)).map_err(|e| unreadable(e.to_string()))?;
+        let status =
+            BatchStatus::parse(&row.batch_status).map_err(|e| unreadable(e.to_string()))?;
         if status.is_open() {
-            let state = BatchState::from_json(row.get(2))
+            let state = BatchState::from_json(row.state)
                 .map_err(|e| unreadable(format!("its state cannot be read ({e})")))?;
             let changed: Vec<String> = batch
                 .stream
@@ -188,9 +195,14 @@ async fn open_batch(client: &mut Client, batch: &Batch<'_>) -> Result<(i32, Batc
             return Ok((id, status));
         }
     }
-    let id: i32 = tx.row(&sql.next_batch, &[&batch.key]).await?.get(0);
+    let Single(id) = tx.row(&sql.next_batch, &stream).await?;
     let state = batch.started_state().to_json();
-    tx.exec(&sql.start, &[&batch.key, &id, &state]).await?;
+    let started = WithState {
+        key: &batch.key,
+        batch: id,
+        state: &state,
+    };
+    tx.exec(&sql.start, &started).await?;
     pg::commit(tx).await?;
     Ok((id, BatchStatus::Started))
 }

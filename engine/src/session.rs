@@ -5,6 +5,8 @@
 
 use super::error::Error;
 use crate::pg::{self, Environment, Exec};
+use datasurface_codegen::sql::batch::Lock;
+use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{BatchSql, lock_id};
 use datasurface_model::{Platform, Stream, ValidEcosystem};
 use tokio_postgres::Client;
@@ -48,7 +50,7 @@ impl<'a> Engine<'a> {
         let mut client = self.merge_db(stream.platform).await?;
         let sql = BatchSql::new(&stream.platform.name);
         let id = lock_id(&stream.platform.name, Some(&stream.key.to_string()));
-        let locked: bool = client.row(&sql.try_lock, &[&id]).await?.get(0);
+        let Single(locked) = client.row(&sql.try_lock, &Lock { id }).await?;
         if !locked {
             return Err(Error::Busy {
                 platform: stream.platform.name.clone(),
@@ -59,7 +61,7 @@ impl<'a> Engine<'a> {
         // Released now rather than when the server notices the session has ended, so the
         // next runner can start the moment this one exits. If it fails, the lock goes with
         // the session.
-        let _ = client.exec(&sql.unlock, &[&id]).await;
+        let _ = client.exec(&sql.unlock, &Lock { id }).await;
         result
     }
 }

@@ -3,64 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// Where a batch is. A run that fails leaves its batch where it was (`started` or
-/// `ingested`), so the next run carries on from there; the failure is recorded in
-/// [`BatchState::last_error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BatchStatus {
-    /// Opened; the snapshot is (still) to be taken.
-    Started,
-    /// The snapshot is in staging; the merge is to be done.
-    Ingested,
-    /// Merged, with its metrics.
-    Committed,
-    /// Rewound away by `reset-batch --to-batch`: its changes were undone.
-    Reset,
-}
-
-impl BatchStatus {
-    /// As the metrics table spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchStatus::Started => "started",
-            BatchStatus::Ingested => "ingested",
-            BatchStatus::Committed => "committed",
-            BatchStatus::Reset => "reset",
-        }
-    }
-
-    /// Reads the metrics table's spelling.
-    pub fn parse(text: &str) -> Result<Self, UnknownStatus> {
-        [
-            BatchStatus::Started,
-            BatchStatus::Ingested,
-            BatchStatus::Committed,
-            BatchStatus::Reset,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| UnknownStatus(text.to_owned()))
-    }
-
-    /// Whether a run continues this batch rather than starting a new one.
-    pub fn is_open(self) -> bool {
-        matches!(self, BatchStatus::Started | BatchStatus::Ingested)
-    }
-}
-
-impl fmt::Display for BatchStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A `batch_status` this runtime does not know (written by hand, or by another version).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("batch status `{0}` is not one this runtime knows (started, ingested, committed, reset)")]
-pub struct UnknownStatus(pub String);
+pub use datasurface_codegen::sql::{BatchStatus, UnknownStatus};
 
 /// What one dataset's merge did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

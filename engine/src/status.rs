@@ -7,6 +7,7 @@ use super::state::{BatchState, BatchStatus};
 use crate::pg::Exec;
 use chrono::{DateTime, Utc};
 use datasurface_codegen::sql::BatchSql;
+use datasurface_codegen::sql::batch::HistoryOf;
 use datasurface_model::{Platform, Store, StreamKey};
 
 /// One batch, as the metrics table records it.
@@ -39,31 +40,33 @@ impl Engine<'_> {
             return Ok(Vec::new());
         }
         let store = store.map(|s| s.name.clone());
+        let which = HistoryOf {
+            store: store.as_deref(),
+            limit,
+        };
         client
-            .rows(&sql.history, &[&store, &limit])
+            .rows(&sql.history, &which)
             .await?
-            .iter()
+            .into_iter()
             .map(|r| {
-                let key: String = r.get(0);
-                let batch_id: i32 = r.get(1);
                 let unreadable = |what: String| Error::Unreadable {
-                    stream: StreamKey::parse(&key),
-                    batch: batch_id,
+                    stream: StreamKey::parse(&r.key),
+                    batch: r.batch_id,
                     what,
                 };
                 Ok(BatchRecord {
-                    batch_start_time: r.get(2),
-                    batch_end_time: r.get(3),
-                    batch_status: BatchStatus::parse(r.get(4))
+                    batch_start_time: r.batch_start_time,
+                    batch_end_time: r.batch_end_time,
+                    batch_status: BatchStatus::parse(&r.batch_status)
                         .map_err(|e| unreadable(e.to_string()))?,
-                    records_inserted: r.get(5),
-                    records_updated: r.get(6),
-                    records_deleted: r.get(7),
-                    total_records: r.get(8),
-                    state: BatchState::from_json(r.get(9))
+                    records_inserted: r.records_inserted,
+                    records_updated: r.records_updated,
+                    records_deleted: r.records_deleted,
+                    total_records: r.total_records,
+                    state: BatchState::from_json(r.state)
                         .map_err(|e| unreadable(format!("its state cannot be read ({e})")))?,
-                    key,
-                    batch_id,
+                    key: r.key,
+                    batch_id: r.batch_id,
                 })
             })
             .collect()

@@ -4,49 +4,233 @@
 
 use super::names::q;
 use super::statement::{Ddl, Statement};
+use super::typed::{Query, Single};
 use datasurface_model::naming;
 
-/// The bookkeeping statements of one platform. Parameters are listed on each.
+/// Where a batch is, as `batch_status` spells it. A run that fails leaves its batch where it
+/// was (`started` or `ingested`), so the next run carries on from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchStatus {
+    /// Opened; the snapshot is (still) to be taken.
+    Started,
+    /// The snapshot is in staging; the merge is to be done.
+    Ingested,
+    /// Merged, with its metrics.
+    Committed,
+    /// Rewound away by `reset-batch --to-batch`: its changes were undone.
+    Reset,
+}
+
+impl BatchStatus {
+    const ALL: [BatchStatus; 4] = [
+        BatchStatus::Started,
+        BatchStatus::Ingested,
+        BatchStatus::Committed,
+        BatchStatus::Reset,
+    ];
+
+    /// As the metrics table spells it: the one spelling, in the SQL, the JSON and the text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Started => "started",
+            BatchStatus::Ingested => "ingested",
+            BatchStatus::Committed => "committed",
+            BatchStatus::Reset => "reset",
+        }
+    }
+
+    /// Reads the metrics table's spelling.
+    pub fn parse(text: &str) -> Result<Self, UnknownStatus> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+
+    /// Whether a run continues this batch rather than starting a new one.
+    pub fn is_open(self) -> bool {
+        matches!(self, BatchStatus::Started | BatchStatus::Ingested)
+    }
+
+    /// As an SQL literal: `'committed'`.
+    fn literal(self) -> String {
+        format!("'{}'", self.as_str())
+    }
+}
+
+impl std::fmt::Display for BatchStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for BatchStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A `batch_status` this runtime does not know (written by hand, or by another version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl std::fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known: Vec<_> = BatchStatus::ALL.iter().map(|s| s.as_str()).collect();
+        write!(
+            f,
+            "batch status `{}` is not one this runtime knows ({})",
+            self.0,
+            known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
+
+crate::params! {
+    /// A stream.
+    pub struct OfStream<'a> {
+        /// The stream's key (`Store1`, `Store1#people`).
+        pub key: &'a str,
+    }
+}
+
+crate::params! {
+    /// A batch of a stream.
+    pub struct BatchOf<'a> {
+        pub key: &'a str,
+        pub batch: i32,
+    }
+}
+
+crate::params! {
+    /// A batch of a stream with its new state: a started batch, or one sent back to started.
+    pub struct WithState<'a> {
+        pub key: &'a str,
+        pub batch: i32,
+        pub state: &'a serde_json::Value,
+    }
+}
+
+crate::params! {
+    /// A batch whose snapshot is in staging.
+    pub struct Ingested<'a> {
+        pub key: &'a str,
+        pub batch: i32,
+        pub state: &'a serde_json::Value,
+        /// Rows in the snapshot.
+        pub total: i64,
+    }
+}
+
+crate::params! {
+    /// A merged batch with its metrics.
+    pub struct Committed<'a> {
+        pub key: &'a str,
+        pub batch: i32,
+        pub inserted: i64,
+        pub updated: i64,
+        pub deleted: i64,
+        pub state: &'a serde_json::Value,
+        /// Rows in the snapshot.
+        pub total: i64,
+    }
+}
+
+crate::params! {
+    /// Why the last run of an open batch failed.
+    pub struct Failure<'a> {
+        pub key: &'a str,
+        pub batch: i32,
+        pub message: &'a str,
+    }
+}
+
+crate::params! {
+    /// Which batches to list.
+    pub struct HistoryOf<'a> {
+        /// A store's streams, or every stream when `None`.
+        pub store: Option<&'a str>,
+        /// How many recent batches per stream.
+        pub limit: i64,
+    }
+}
+
+crate::params! {
+    /// An advisory lock.
+    pub struct Lock {
+        /// The lock's id ([`lock_id`]).
+        pub id: i64,
+    }
+}
+
+crate::row! {
+    /// A stream's latest batch.
+    pub struct LatestBatch {
+        pub batch_id: i32,
+        /// As the table spells it ([`BatchStatus::parse`]).
+        pub batch_status: String,
+        pub state: serde_json::Value,
+    }
+}
+
+crate::row! {
+    /// One batch of the history, as the metrics table records it.
+    pub struct HistoryRow {
+        pub key: String,
+        pub batch_id: i32,
+        pub batch_start_time: chrono::DateTime<chrono::Utc>,
+        pub batch_end_time: Option<chrono::DateTime<chrono::Utc>>,
+        /// As the table spells it ([`BatchStatus::parse`]).
+        pub batch_status: String,
+        pub records_inserted: Option<i64>,
+        pub records_updated: Option<i64>,
+        pub records_deleted: Option<i64>,
+        pub total_records: Option<i64>,
+        pub state: serde_json::Value,
+    }
+}
+
+/// The bookkeeping statements of one platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchSql {
     pub counter_table: String,
     pub metrics_table: String,
     /// Creates both tables.
     pub create: Vec<Ddl>,
-    /// `$1` key → the stream's latest batch: (batch_id, batch_status, state).
-    pub last_batch: Statement,
-    /// `$1` key → the next batch id of the stream (the counter, advanced).
-    pub next_batch: Statement,
-    /// `$1` key, `$2` batch id, `$3` state → a new `started` metrics row.
-    pub start: Statement,
-    /// `$1` key, `$2` batch id, `$3` state, `$4` total records → `ingested`.
-    pub ingested: Statement,
-    /// `$1` key, `$2` batch id, `$3` inserted, `$4` updated, `$5` deleted, `$6` state, `$7`
-    /// total records → `committed`, with the end time.
-    pub committed: Statement,
-    /// `$1` key, `$2` batch id, `$3` state → back to `started`, metrics cleared.
-    pub restart: Statement,
-    /// `$1` key, `$2` batch id, `$3` message → records why the last run of the open batch
-    /// failed in its state (`last_error`); its status stays, so the next run resumes it.
-    pub record_error: Statement,
-    /// `$1` key, `$2` batch id → marks every later batch not yet `reset` as `reset` (after a
-    /// rewind).
-    pub mark_reset: Statement,
-    /// `$1` key, `$2` batch id → (batch_status) of that batch.
-    pub batch_status: Statement,
-    /// `$1` key → the batch row, locked for a status change: (batch_id, batch_status, state).
-    pub lock_batch: Statement,
-    /// `$1` store or NULL for every stream, `$2` how many recent batches per stream → rows
-    /// of (key, batch_id, start, end, status, inserted, updated, deleted, total, state).
-    pub history: Statement,
-    /// `$1` a stream's [lock id](lock_id) → whether this session now holds the stream's
-    /// runner lock (held until released or the session ends, so a dead runner's goes too).
-    pub try_lock: Statement,
-    /// `$1` a stream's lock id → releases the runner lock.
-    pub unlock: Statement,
-    /// `$1` the platform's lock id → waits for the platform's DDL lock, held until the
-    /// transaction ends: two runners creating the same tables would collide in the catalog.
-    pub ddl_lock: Statement,
+    /// The stream's latest batch.
+    pub last_batch: Query<OfStream<'static>, LatestBatch>,
+    /// The next batch id of the stream (the counter, advanced).
+    pub next_batch: Query<OfStream<'static>, Single<i32>>,
+    /// A new `started` metrics row.
+    pub start: Query<WithState<'static>>,
+    /// The batch is `ingested`.
+    pub ingested: Query<Ingested<'static>>,
+    /// The batch is `committed`, with its metrics and end time.
+    pub committed: Query<Committed<'static>>,
+    /// Back to `started`, metrics cleared.
+    pub restart: Query<WithState<'static>>,
+    /// Records why the last run of the open batch failed in its state (`last_error`); its
+    /// status stays, so the next run resumes it.
+    pub record_error: Query<Failure<'static>>,
+    /// Marks every batch after the one given not yet `reset` as `reset` (after a rewind).
+    pub mark_reset: Query<BatchOf<'static>>,
+    /// The status of one batch.
+    pub batch_status: Query<BatchOf<'static>, Single<String>>,
+    /// The batch row, locked for a status change.
+    pub lock_batch: Query<OfStream<'static>, LatestBatch>,
+    /// The most recent batches of every stream, or of one store's streams, by stream and
+    /// batch.
+    pub history: Query<HistoryOf<'static>, HistoryRow>,
+    /// Whether this session now holds the stream's runner lock (held until released or the
+    /// session ends, so a dead runner's goes too).
+    pub try_lock: Query<Lock, Single<bool>>,
+    /// Releases the runner lock.
+    pub unlock: Query<Lock>,
+    /// Waits for the platform's DDL lock, held until the transaction ends: two runners
+    /// creating the same tables would collide in the catalog.
+    pub ddl_lock: Query<Lock>,
 }
 
 /// The advisory-lock id of a stream of a platform, or of the platform itself (its DDL lock)
@@ -92,94 +276,133 @@ impl BatchSql {
                     ),
                 },
             ],
-            last_batch: Statement::new(
+            last_batch: Query::new(
                 "The latest batch of a stream",
                 format!(
-                    "SELECT batch_id, batch_status, state FROM {metrics} WHERE key = $1 ORDER BY batch_id DESC LIMIT 1"
+                    "SELECT {cols} FROM {metrics} WHERE key = {key} ORDER BY batch_id DESC LIMIT 1",
+                    cols = LatestBatch::select_list(),
+                    key = OfStream::key,
                 ),
             ),
-            next_batch: Statement::new(
+            next_batch: Query::new(
                 "Hand out the stream's next batch id",
                 format!(
-                    "INSERT INTO {counter} (key, {current}) VALUES ($1, 1) \
-                     ON CONFLICT (key) DO UPDATE SET {current} = {counter}.{current} + 1 RETURNING {current}"
+                    "INSERT INTO {counter} (key, {current}) VALUES ({key}, 1) \
+                     ON CONFLICT (key) DO UPDATE SET {current} = {counter}.{current} + 1 RETURNING {current}",
+                    key = OfStream::key,
                 ),
             ),
-            start: Statement::new(
+            start: Query::new(
                 "Record a started batch",
                 format!(
                     "INSERT INTO {metrics} (key, batch_id, batch_start_time, batch_status, state) \
-                     VALUES ($1, $2, clock_timestamp(), 'started', $3)"
+                     VALUES ({key}, {batch}, clock_timestamp(), {started}, {state})",
+                    key = WithState::key,
+                    batch = WithState::batch,
+                    state = WithState::state,
+                    started = BatchStatus::Started.literal(),
                 ),
             ),
-            ingested: Statement::new(
+            ingested: Query::new(
                 "The batch's snapshot is in staging",
                 format!(
-                    "UPDATE {metrics} SET batch_status = 'ingested', state = $3, total_records = $4 \
-                     WHERE key = $1 AND batch_id = $2"
+                    "UPDATE {metrics} SET batch_status = {ingested}, state = {state}, total_records = {total} \
+                     WHERE key = {key} AND batch_id = {batch}",
+                    ingested = BatchStatus::Ingested.literal(),
+                    state = Ingested::state,
+                    total = Ingested::total,
+                    key = Ingested::key,
+                    batch = Ingested::batch,
                 ),
             ),
-            committed: Statement::new(
+            committed: Query::new(
                 "The batch is merged",
                 format!(
-                    "UPDATE {metrics} SET batch_status = 'committed', batch_end_time = clock_timestamp(), \
-                     records_inserted = $3, records_updated = $4, records_deleted = $5, state = $6, total_records = $7 \
-                     WHERE key = $1 AND batch_id = $2"
+                    "UPDATE {metrics} SET batch_status = {committed}, batch_end_time = clock_timestamp(), \
+                     records_inserted = {inserted}, records_updated = {updated}, records_deleted = {deleted}, \
+                     state = {state}, total_records = {total} \
+                     WHERE key = {key} AND batch_id = {batch}",
+                    committed = BatchStatus::Committed.literal(),
+                    inserted = Committed::inserted,
+                    updated = Committed::updated,
+                    deleted = Committed::deleted,
+                    state = Committed::state,
+                    total = Committed::total,
+                    key = Committed::key,
+                    batch = Committed::batch,
                 ),
             ),
-            restart: Statement::new(
+            restart: Query::new(
                 "Send the batch back to started: its snapshot will be taken again",
                 format!(
-                    "UPDATE {metrics} SET batch_status = 'started', batch_end_time = NULL, records_inserted = NULL, \
-                     records_updated = NULL, records_deleted = NULL, total_records = NULL, state = $3 \
-                     WHERE key = $1 AND batch_id = $2"
+                    "UPDATE {metrics} SET batch_status = {started}, batch_end_time = NULL, records_inserted = NULL, \
+                     records_updated = NULL, records_deleted = NULL, total_records = NULL, state = {state} \
+                     WHERE key = {key} AND batch_id = {batch}",
+                    started = BatchStatus::Started.literal(),
+                    state = WithState::state,
+                    key = WithState::key,
+                    batch = WithState::batch,
                 ),
             ),
-            record_error: Statement::new(
+            record_error: Query::new(
                 "Record why the last run of an open batch failed",
                 format!(
-                    "UPDATE {metrics} SET state = state || jsonb_build_object('last_error', $3::text) \
-                     WHERE key = $1 AND batch_id = $2"
+                    "UPDATE {metrics} SET state = state || jsonb_build_object('last_error', {message}::text) \
+                     WHERE key = {key} AND batch_id = {batch}",
+                    message = Failure::message,
+                    key = Failure::key,
+                    batch = Failure::batch,
                 ),
             ),
-            mark_reset: Statement::new(
+            mark_reset: Query::new(
                 "Mark the batches after the one rewound to as reset",
                 format!(
-                    "UPDATE {metrics} SET batch_status = 'reset' WHERE key = $1 AND batch_id > $2 \
-                     AND batch_status <> 'reset'"
+                    "UPDATE {metrics} SET batch_status = {reset} WHERE key = {key} AND batch_id > {batch} \
+                     AND batch_status <> {reset}",
+                    reset = BatchStatus::Reset.literal(),
+                    key = BatchOf::key,
+                    batch = BatchOf::batch,
                 ),
             ),
-            batch_status: Statement::new(
+            batch_status: Query::new(
                 "The status of one batch",
-                format!("SELECT batch_status FROM {metrics} WHERE key = $1 AND batch_id = $2"),
+                format!(
+                    "SELECT batch_status FROM {metrics} WHERE key = {key} AND batch_id = {batch}",
+                    key = BatchOf::key,
+                    batch = BatchOf::batch,
+                ),
             ),
-            lock_batch: Statement::new(
+            lock_batch: Query::new(
                 "The stream's latest batch, locked until the transaction ends",
                 format!(
-                    "SELECT batch_id, batch_status, state FROM {metrics} WHERE key = $1 \
-                     ORDER BY batch_id DESC LIMIT 1 FOR UPDATE"
+                    "SELECT {cols} FROM {metrics} WHERE key = {key} \
+                     ORDER BY batch_id DESC LIMIT 1 FOR UPDATE",
+                    cols = LatestBatch::select_list(),
+                    key = OfStream::key,
                 ),
             ),
-            history: Statement::new(
+            history: Query::new(
                 "The most recent batches of each stream (or of one store's streams)",
                 format!(
-                    "SELECT key, batch_id, batch_start_time, batch_end_time, batch_status, records_inserted, \
-                     records_updated, records_deleted, total_records, state FROM (\
+                    "SELECT {cols} FROM (\
                      SELECT *, row_number() OVER (PARTITION BY key ORDER BY batch_id DESC) AS n FROM {metrics} \
-                     WHERE $1::text IS NULL OR split_part(key, '#', 1) = $1) AS b WHERE n <= $2 ORDER BY key, batch_id"
+                     WHERE {store}::text IS NULL OR split_part(key, '#', 1) = {store}) AS b WHERE n <= {limit} ORDER BY key, batch_id",
+                    cols = HistoryRow::select_list(),
+                    store = HistoryOf::store,
+                    limit = HistoryOf::limit,
                 ),
             ),
-            try_lock: Statement::new(
+            try_lock: Query::new(
                 "Take the stream's runner lock",
-                "SELECT pg_try_advisory_lock($1)",
+                format!("SELECT pg_try_advisory_lock({})", Lock::id),
             ),
-            unlock: Statement::new(
+            unlock: Query::new(
                 "Release the stream's runner lock",
-                "SELECT pg_advisory_unlock($1)",
+                format!("SELECT pg_advisory_unlock({})", Lock::id),
             ),
-            ddl_lock: Statement::new(
+            ddl_lock: Query::new(
                 "Take the platform's DDL lock",
-                "SELECT pg_advisory_xact_lock($1)",
+                format!("SELECT pg_advisory_xact_lock({})", Lock::id),
             ),
             counter_table,
             metrics_table,
@@ -189,20 +412,20 @@ impl BatchSql {
     /// Every statement, in the order a reader follows a batch.
     pub fn statements(&self) -> [&Statement; 14] {
         [
-            &self.try_lock,
-            &self.ddl_lock,
-            &self.last_batch,
-            &self.next_batch,
-            &self.start,
-            &self.ingested,
-            &self.committed,
-            &self.restart,
-            &self.record_error,
-            &self.lock_batch,
-            &self.mark_reset,
-            &self.batch_status,
-            &self.history,
-            &self.unlock,
+            self.try_lock.statement(),
+            self.ddl_lock.statement(),
+            self.last_batch.statement(),
+            self.next_batch.statement(),
+            self.start.statement(),
+            self.ingested.statement(),
+            self.committed.statement(),
+            self.restart.statement(),
+            self.record_error.statement(),
+            self.lock_batch.statement(),
+            self.mark_reset.statement(),
+            self.batch_status.statement(),
+            self.history.statement(),
+            self.unlock.statement(),
         ]
     }
 }

@@ -1,76 +1,146 @@
 //! Catalog queries: what a database has of a table, asked the same way of a source and of
-//! the merge database. `$1` is always the table's quoted, schema-qualified name
-//! (`"public"."customers"`), so the answer never depends on the role's `search_path`.
+//! the merge database. A table is always given quoted and schema-qualified when it has a
+//! schema ([`Relation`]: `"public"."customers"`), so the answer never depends on the role's
+//! `search_path`.
 
-use super::statement::Statement;
+use super::names::{SourceTable, q};
+use super::typed::{Query, Single};
 
-/// `$1` the table → its oid as text, or NULL when there is no such table or view.
-pub fn exists() -> Statement {
-    Statement::new(
+crate::params! {
+    /// A table or view, as the catalog functions take it.
+    pub struct Relation {
+        /// Quoted, and qualified by its schema when it has one.
+        pub table: String,
+    }
+}
+
+impl Relation {
+    /// A source table.
+    pub fn source(table: &SourceTable) -> Self {
+        Relation {
+            table: table.quoted.clone(),
+        }
+    }
+
+    /// Table `name` of schema `schema`.
+    pub fn in_schema(schema: &str, name: &str) -> Self {
+        Relation::source(&SourceTable::new(schema, name))
+    }
+
+    /// A table of the merge database, by its name there (the platform's tables live in its
+    /// default schema).
+    pub fn merge(name: &str) -> Self {
+        Relation { table: q(name) }
+    }
+}
+
+crate::params! {
+    /// A schema, by its name.
+    pub struct Schema<'a> {
+        pub schema: &'a str,
+    }
+}
+
+crate::row! {
+    /// A column of a table, as the catalog has it.
+    pub struct Column {
+        pub name: String = "a.attname::text",
+        /// The type as `format_type()` spells it (`character varying(100)`).
+        pub pg_type: String = "format_type(a.atttypid, a.atttypmod)",
+        pub nullable: bool = "NOT a.attnotnull",
+        pub has_default: bool = "a.atthasdef",
+    }
+}
+
+crate::row! {
+    /// Who and where a session is.
+    pub struct Session {
+        pub server_version: String = "current_setting('server_version')",
+        pub user_name: String = "current_user::text",
+        /// Whether the connection is encrypted.
+        pub tls: bool = "coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+        pub database: String = "current_database()::text",
+    }
+}
+
+/// The table's oid as text, or NULL when there is no such table or view.
+pub fn exists() -> Query<Relation, Single<Option<String>>> {
+    Query::new(
         "Whether the table exists",
-        "SELECT to_regclass($1)::oid::text",
+        format!("SELECT to_regclass({})::oid::text", Relation::table),
     )
 }
 
-/// `$1` the table → (name, type as `format_type()` spells it, nullable, has a default) per
-/// column, in order.
-pub fn columns() -> Statement {
-    Statement::new(
+/// The table's columns, in order.
+pub fn columns() -> Query<Relation, Column> {
+    Query::new(
         "The columns of a table or view, in order",
-        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, a.atthasdef \
-         FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY a.attnum",
+        format!(
+            "SELECT {} \
+             FROM pg_attribute a WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            Column::select_list(),
+            Relation::table
+        ),
     )
 }
 
-/// `$1` the table → its primary-key column names, in key order.
-pub fn primary_key() -> Statement {
-    Statement::new(
+/// The table's primary-key column names, in key order.
+pub fn primary_key() -> Query<Relation, Single<String>> {
+    Query::new(
         "The primary-key columns of a table, in key order",
-        "SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, ord) \
-         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
-         WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.ord",
+        format!(
+            "SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
+             WHERE i.indrelid = to_regclass({}) AND i.indisprimary ORDER BY k.ord",
+            Relation::table
+        ),
     )
 }
 
-/// `$1` the table → the names of its columns whose collation sorts text by its bytes, as
+/// The names of the table's columns whose collation sorts text by its bytes, as
 /// `COLLATE "C"` does: an explicit `C`, `POSIX` or `ucs_basic`, or the default collation of
 /// a database created with a `C` or `POSIX` libc locale.
-pub fn byte_ordered_columns() -> Statement {
-    Statement::new(
+pub fn byte_ordered_columns() -> Query<Relation, Single<String>> {
+    Query::new(
         "The columns of a table whose collation sorts text by its bytes",
-        "SELECT a.attname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation \
-         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-         AND (c.collname IN ('C', 'POSIX', 'ucs_basic') OR (c.collname = 'default' \
-         AND current_setting('lc_collate') IN ('C', 'POSIX') \
-         AND (SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') FROM pg_database d \
-         WHERE d.datname = current_database()) = 'c'))",
+        format!(
+            "SELECT a.attname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation \
+             WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped \
+             AND (c.collname IN ('C', 'POSIX', 'ucs_basic') OR (c.collname = 'default' \
+             AND current_setting('lc_collate') IN ('C', 'POSIX') \
+             AND (SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') FROM pg_database d \
+             WHERE d.datname = current_database()) = 'c'))",
+            Relation::table
+        ),
     )
 }
 
-/// `$1` the table → whether the session's user may read it.
-pub fn can_read() -> Statement {
-    Statement::new(
+/// Whether the session's user may read the table.
+pub fn can_read() -> Query<Relation, Single<bool>> {
+    Query::new(
         "Whether the session's user may read the table",
-        "SELECT has_table_privilege($1, 'SELECT')",
+        format!("SELECT has_table_privilege({}, 'SELECT')", Relation::table),
     )
 }
 
-/// `$1` a schema → whether the session's user may create tables in it, and use it.
-pub fn can_create_in() -> Statement {
-    Statement::new(
+/// Whether the session's user may create tables in the schema, and use it.
+pub fn can_create_in() -> Query<Schema<'static>, Single<bool>> {
+    Query::new(
         "Whether the session's user may create tables in the schema",
-        "SELECT has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE')",
+        format!(
+            "SELECT has_schema_privilege({s}, 'CREATE') AND has_schema_privilege({s}, 'USAGE')",
+            s = Schema::schema
+        ),
     )
 }
 
-/// The server's version, the session's user, and whether the connection is encrypted.
-pub fn session() -> Statement {
-    Statement::new(
+/// The server's version, the session's user, whether the connection is encrypted, and the
+/// database.
+pub fn session() -> Query<(), Session> {
+    Query::new(
         "The server's version, the session's user, whether the connection is encrypted, and \
          the database",
-        "SELECT current_setting('server_version'), current_user::text, \
-         coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
-         current_database()::text",
+        format!("SELECT {}", Session::select_list()),
     )
 }

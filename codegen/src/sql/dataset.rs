@@ -1,9 +1,10 @@
 //! Everything the runtime executes for one dataset of one platform, in one value.
 
 use super::ingest::{self, SnapshotSql};
-use super::names::{BATCH_OUT, CURRENT, Tables, q};
+use super::names::{BATCH_OUT, CURRENT, Tables, ThisBatch, q};
 use super::statement::{Ddl, MergeStep, Statement};
 use super::tables::{self, BulkLoad};
+use super::typed::{Query, Single};
 use super::{forensic, live};
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
 
@@ -19,19 +20,19 @@ pub struct DatasetSql {
     /// on the real size.
     pub analyze_staging: Statement,
     /// The rows in staging, checked against the count the snapshot staged before merging.
-    pub staging_rows: Statement,
+    pub staging_rows: Query<(), Single<i64>>,
     /// Whether the merge table has any current row: if not, the batch is a first load.
-    pub has_current: Statement,
+    pub has_current: Query<(), Single<bool>>,
     /// A first load into an empty merge table: its indexes built after the rows are in.
     pub bulk_load: BulkLoad,
     /// The merge of the staged changes, in order, inside one transaction.
     pub merge: Vec<MergeStep>,
     /// Empties staging once the batch is merged or reset.
     pub clear_staging: Statement,
-    /// Forensic platforms only: rewinds the merge table to its state after batch `$1`.
-    /// First the versions created after it are removed, then the versions closed after it
-    /// are made current again.
-    pub rewind: Option<[Statement; 2]>,
+    /// Forensic platforms only: rewinds the merge table to its state after a batch. First
+    /// the versions created after it are removed, then the versions closed after it are
+    /// made current again.
+    pub rewind: Option<[Query<ThisBatch>; 2]>,
 }
 
 impl DatasetSql {
@@ -56,12 +57,12 @@ impl DatasetSql {
                 format!("Refresh the statistics of the snapshot of {name}"),
                 format!("ANALYZE {}", t.staging),
             ),
-            has_current: Statement::new(
+            has_current: Query::new(
                 format!("Whether {} has a current row", t.merge),
                 format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
             ),
             bulk_load: tables::bulk_load(&t, platform.mode),
-            staging_rows: Statement::new(
+            staging_rows: Query::new(
                 format!("The changes of {name} still in staging"),
                 format!("SELECT count(*) FROM {}", t.staging),
             ),

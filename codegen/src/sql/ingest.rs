@@ -38,7 +38,7 @@ pub struct SnapshotSql {
     /// each with what to do with it (`I`, `U`, `D`).
     pub copy_in: Statement,
     /// The first load, when the merge table has no current row: loads every row of the
-    /// snapshot straight into the merge table, with its hashes and batch `$1`.
+    /// snapshot straight into the merge table, with its hashes and the batch's stamps.
     pub copy_in_first: Statement,
     casts: String,
     tables: TablesOrder,

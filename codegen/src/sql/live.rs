@@ -1,7 +1,8 @@
 //! The live merge: the merge table keeps the current row of every key (SCD1).
 
-use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, OP, Tables, q};
-use super::statement::{Counts, MergeStep, Statement};
+use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, OP, Op, Tables, ThisBatch, q};
+use super::statement::{Counts, MergeStep};
+use super::typed::Query;
 use datasurface_model::PlatformMode;
 
 /// Deletes the gone keys, updates the changed rows and inserts the new keys that staging
@@ -19,49 +20,48 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         .iter()
         .map(|c| format!("{n} = c.{n}", n = q(&c.name)))
         .chain([
-            format!("{} = $1::integer", q(BATCH_ID)),
+            format!("{} = {}::integer", q(BATCH_ID), ThisBatch::batch),
             format!("{a} = c.{a}", a = q(ALL_HASH)),
             format!("{k} = c.{k}", k = q(KEY_HASH)),
         ])
         .collect::<Vec<_>>()
         .join(", ");
     vec![
-        MergeStep::new(
-            Statement::new(
+        MergeStep::Plain {
+            query: Query::new(
                 format!("Delete the rows of {name} whose key is gone from the snapshot"),
                 format!(
-                    "DELETE FROM {merge} AS m USING {staging} AS c WHERE c.{op} = 'D' AND {eq}",
+                    "DELETE FROM {merge} AS m USING {staging} AS c WHERE c.{op} = {gone} AND {eq}",
+                    gone = Op::Delete.literal(),
                     eq = t.keys_equal("m", "c"),
                 ),
             ),
-            false,
-            Counts::Deleted,
-        ),
-        MergeStep::new(
-            Statement::new(
+            counts: Counts::Deleted,
+        },
+        MergeStep::Stamped {
+            query: Query::new(
                 format!(
                     "Update the rows of {name} whose values changed, marking them with this batch"
                 ),
                 format!(
-                    "UPDATE {merge} AS m SET {set} FROM {staging} AS c WHERE c.{op} = 'U' AND {eq}",
+                    "UPDATE {merge} AS m SET {set} FROM {staging} AS c WHERE c.{op} = {changed} AND {eq}",
+                    changed = Op::Update.literal(),
                     eq = t.keys_equal("m", "c"),
                 ),
             ),
-            true,
-            Counts::Updated,
-        ),
-        MergeStep::new(
-            Statement::new(
+            counts: Counts::Updated,
+        },
+        MergeStep::Stamped {
+            query: Query::new(
                 format!("Insert the rows of {name} whose key is new, marking them with this batch"),
                 t.insert_rows(
                     PlatformMode::Live,
                     staging,
                     "c",
-                    &format!(" WHERE c.{op} = 'I'"),
+                    &format!(" WHERE c.{op} = {}", Op::Insert.literal()),
                 ),
             ),
-            true,
-            Counts::Inserted,
-        ),
+            counts: Counts::Inserted,
+        },
     ]
 }

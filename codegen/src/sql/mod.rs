@@ -2,10 +2,11 @@
 //! merges, and the batch bookkeeping.
 //!
 //! Every identifier passes through [`naming::quote_ident`](datasurface_model::naming::quote_ident);
-//! values are bind parameters (`$1`, …). Each statement starts with a comment saying what it
-//! does.
+//! values are bind parameters, declared with their types beside the statement that takes
+//! them ([`typed`]): a statement's `$n` and its `SELECT` list come from those types. Each
+//! statement starts with a comment saying what it does.
 
-mod batch;
+pub mod batch;
 pub mod catalog;
 mod dataset;
 pub mod evolve;
@@ -16,12 +17,15 @@ mod names;
 pub mod source;
 mod statement;
 mod tables;
+pub mod typed;
 mod views;
 
-pub use batch::{BatchSql, lock_id};
+pub use batch::{BatchSql, BatchStatus, UnknownStatus, lock_id};
 pub use dataset::DatasetSql;
 pub use ingest::{SESSION_SETTINGS, SnapshotSql};
-pub use names::{ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable};
-pub use statement::{Counts, Ddl, MergeStep, PlatformColumn, Statement};
+pub use names::{
+    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Op, SourceTable, ThisBatch,
+};
+pub use statement::{Closed, Counts, Ddl, MergeStep, PlatformColumn, Statement};
 pub use tables::BulkLoad;
-pub use views::{View, longest_history, views};
+pub use views::{Version, View, longest_history, views};

@@ -12,12 +12,46 @@ pub const ALL_HASH: &str = "ds_surf_all_hash";
 pub const KEY_HASH: &str = "ds_surf_key_hash";
 pub const BATCH_IN: &str = "ds_surf_batch_in";
 pub const BATCH_OUT: &str = "ds_surf_batch_out";
-/// The column of staging saying what the batch does with a key: `I` insert, `U` update,
-/// `D` delete.
+/// The column of staging saying what the batch does with a key ([`Op`]).
 pub const OP: &str = "ds_surf_op";
 
+/// What a batch does with a staged key, as the [`OP`] column of staging holds it: written by
+/// the snapshot's diff, read by the merge statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A key new in this batch: its row is inserted.
+    Insert,
+    /// A key whose row changed.
+    Update,
+    /// A key gone from the snapshot (staged with its key columns only).
+    Delete,
+}
+
+impl Op {
+    /// As staging holds it: one byte of `text`.
+    pub const fn code(self) -> &'static [u8] {
+        match self {
+            Op::Insert => b"I",
+            Op::Update => b"U",
+            Op::Delete => b"D",
+        }
+    }
+
+    /// As an SQL literal: `'I'`.
+    pub(crate) fn literal(self) -> String {
+        format!("'{}'", String::from_utf8_lossy(self.code()))
+    }
+}
+
+crate::params! {
+    /// The batch a statement stamps rows with, or rewinds to.
+    pub struct ThisBatch {
+        pub batch: i32,
+    }
+}
+
 /// A source table: as messages name it (`schema.table`), and quoted and qualified for SQL
-/// and for the `$1` of the [catalog](super::catalog) queries (`"public"."customers"`).
+/// and for the catalog queries ([`Relation`](super::catalog::Relation): `"public"."customers"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceTable {
     pub name: String,
@@ -111,8 +145,8 @@ impl<'a> Tables<'a> {
     }
 
     /// Inserts the rows of `from AS alias` (with `filter`, a `WHERE …` or nothing) into the
-    /// merge table, stamped with batch `$1`: its `ds_surf_batch_id` on live platforms, a
-    /// current version from `$1` on forensic ones.
+    /// merge table, stamped with the batch ([`ThisBatch`]): its `ds_surf_batch_id` on live
+    /// platforms, a current version from it on forensic ones.
     pub(crate) fn insert_rows(
         &self,
         mode: PlatformMode,
@@ -121,10 +155,11 @@ impl<'a> Tables<'a> {
         filter: &str,
     ) -> String {
         let current = CURRENT.to_string();
+        let batch = format!("{}::integer", ThisBatch::batch);
         let stamps: Vec<(&str, &str)> = match mode {
-            PlatformMode::Live => vec![(BATCH_ID, "$1::integer")],
+            PlatformMode::Live => vec![(BATCH_ID, batch.as_str())],
             PlatformMode::Forensic => {
-                vec![(BATCH_IN, "$1::integer"), (BATCH_OUT, current.as_str())]
+                vec![(BATCH_IN, batch.as_str()), (BATCH_OUT, current.as_str())]
             }
         };
         let (all, key) = (q(ALL_HASH), q(KEY_HASH));

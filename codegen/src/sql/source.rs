@@ -4,6 +4,7 @@
 
 use super::names::{q, quoted};
 use super::statement::Statement;
+use super::typed::{Query, Single, TextRow, Texts};
 use datasurface_model::{Column, DatasetSchema};
 
 /// Creates a database (`CREATE DATABASE` takes no parameters; the name is quoted).
@@ -40,14 +41,14 @@ pub struct SourceSql {
     pub create_schema: Statement,
     /// Creates the table from the dataset, with its key as primary key, when it is missing.
     pub create_table: Statement,
-    /// Every column's value as text (`$1`… in column order) → the row inserted.
-    pub insert: Statement,
-    /// `$1`… the key's values as text → the row deleted.
-    pub delete: Statement,
+    /// Inserts a row: every column's value as text, in column order.
+    pub insert: Query<Texts<'static>>,
+    /// Deletes a row: the key's values as text, in key order.
+    pub delete: Query<Texts<'static>>,
     /// Every key, each column as text, in key order.
-    pub keys: Statement,
+    pub keys: Query<(), TextRow>,
     /// The number of rows.
-    pub count: Statement,
+    pub count: Query<(), Single<i64>>,
 }
 
 /// The table of `dataset` in `schema`, quoted.
@@ -112,22 +113,22 @@ impl SourceSql {
                     "CREATE TABLE IF NOT EXISTS {table} (\n{columns},\n    PRIMARY KEY ({keys})\n)"
                 ),
             ),
-            insert: Statement::new(
+            insert: Query::new(
                 format!("Insert a row of {name}"),
                 format!(
                     "INSERT INTO {table} ({}) VALUES ({values})",
                     quoted(dataset.columns.iter().map(|c| c.name.as_str()), "")
                 ),
             ),
-            delete: Statement::new(
+            delete: Query::new(
                 format!("Delete a row of {name} by key"),
                 format!("DELETE FROM {table} WHERE {}", key_match(dataset, 1)),
             ),
-            keys: Statement::new(
+            keys: Query::new(
                 format!("Every key of {name}, in key order"),
                 format!("SELECT {key_text} FROM {table} ORDER BY {keys}"),
             ),
-            count: Statement::new(
+            count: Query::new(
                 format!("The rows of {name}"),
                 format!("SELECT count(*) FROM {table}"),
             ),
@@ -135,9 +136,9 @@ impl SourceSql {
     }
 }
 
-/// Sets `columns` of one row of `dataset` in `schema`: `$1`… the new values as text, in
-/// the order of `columns`, then the key's values.
-pub fn update(schema: &str, dataset: &DatasetSchema, columns: &[&Column]) -> Statement {
+/// Sets `columns` of one row of `dataset` in `schema`: the new values as text, in the order
+/// of `columns`, then the key's values.
+pub fn update(schema: &str, dataset: &DatasetSchema, columns: &[&Column]) -> Query<Texts<'static>> {
     let set = columns
         .iter()
         .enumerate()
@@ -152,7 +153,7 @@ pub fn update(schema: &str, dataset: &DatasetSchema, columns: &[&Column]) -> Sta
         .collect::<Vec<_>>()
         .join(", ");
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    Statement::new(
+    Query::new(
         format!("Change {} of a row of {}", names.join(", "), dataset.name),
         format!(
             "UPDATE {} SET {set} WHERE {}",
@@ -160,4 +161,16 @@ pub fn update(schema: &str, dataset: &DatasetSchema, columns: &[&Column]) -> Sta
             key_match(dataset, columns.len() + 1)
         ),
     )
+}
+
+/// A query of a simulator scenario's own, its values bound as text and its columns read as
+/// text.
+pub fn scenario_query(sql: &str) -> Query<Texts<'static>, TextRow> {
+    Query::new("Run a query of the scenario", sql)
+}
+
+/// SQL a simulator scenario runs on the source before its first change (more tables,
+/// constraints): one or more statements, without parameters.
+pub fn scenario_preparation(sql: &str) -> Statement {
+    Statement::new("Prepare the source for the scenario", sql)
 }

@@ -1,6 +1,9 @@
 //! A statement with what it does, and the shapes the engine runs statements in: the DDL of
 //! one object, and the steps of a merge with what their row counts mean.
 
+use super::names::{Op, ThisBatch};
+use super::typed::Query;
+
 /// One SQL statement and what it does. The text starts with that as a comment
 /// (`-- Empty the staging table of people.`), so it shows in the generated files and in the
 /// server's logs; the runtime names it when the statement fails.
@@ -60,27 +63,39 @@ pub enum Counts {
     Deleted,
     /// New versions: keys new in this batch plus keys whose row changed.
     InsertedAndUpdated,
-    /// A query returning one row: (rows updated, rows deleted).
-    UpdatedAndDeleted,
-    /// A step that counts nothing.
-    Nothing,
 }
 
-/// One step of a merge: a statement, and what its row count means.
+crate::row! {
+    /// What closing versions did: how many were closed because their key's row changed, and
+    /// how many because their key is gone.
+    pub struct Closed {
+        pub updated: i64 = format!("count(*) FILTER (WHERE op = {})", Op::Update.literal()),
+        pub deleted: i64 = format!("count(*) FILTER (WHERE op = {})", Op::Delete.literal()),
+    }
+}
+
+/// One step of a merge: a statement, and what it counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeStep {
-    pub statement: Statement,
-    /// Whether the statement takes the batch id as `$1`.
-    pub takes_batch: bool,
-    pub counts: Counts,
+pub enum MergeStep {
+    /// Changes rows without the batch's id; its row count means `counts`.
+    Plain { query: Query<()>, counts: Counts },
+    /// Changes rows stamping them with the batch's id; its row count means `counts`.
+    Stamped {
+        query: Query<ThisBatch>,
+        counts: Counts,
+    },
+    /// Closes the current versions of changed and gone keys as of the batch, and returns
+    /// how many of each.
+    Close(Query<ThisBatch, Closed>),
 }
 
 impl MergeStep {
-    pub(crate) fn new(statement: Statement, takes_batch: bool, counts: Counts) -> Self {
-        MergeStep {
-            statement,
-            takes_batch,
-            counts,
+    /// Its statement.
+    pub fn statement(&self) -> &Statement {
+        match self {
+            MergeStep::Plain { query, .. } => query.statement(),
+            MergeStep::Stamped { query, .. } => query.statement(),
+            MergeStep::Close(query) => query.statement(),
         }
     }
 }

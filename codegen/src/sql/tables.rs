@@ -4,6 +4,7 @@ use super::names::{
     ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Tables, literal, q,
 };
 use super::statement::{Ddl, PlatformColumn, Shape, Statement};
+use super::typed::{Query, Single};
 use datasurface_model::{DatasetSchema, PlatformMode};
 
 /// The platform columns of a staging table: the change of a key, with its hashes. Nullable:
@@ -147,7 +148,7 @@ fn order_index(t: &Tables<'_>, mode: PlatformMode) -> Statement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkLoad {
     /// Whether the merge table has no row at all.
-    pub empty: Statement,
+    pub empty: Query<(), Single<bool>>,
     /// Drops the order index and the primary key.
     pub drop_indexes: Statement,
     /// Builds them again: the primary key, then the order index.
@@ -161,7 +162,7 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode) -> BulkLoad {
         PlatformMode::Forensic => format!("{}, {}", t.key_list(""), q(BATCH_IN)),
     };
     BulkLoad {
-        empty: Statement::new(
+        empty: Query::new(
             format!("Whether {} has no row at all", t.merge),
             format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.merge),
         ),

@@ -4,6 +4,7 @@
 
 use super::names::{BATCH_IN, BATCH_OUT, CURRENT, q, quoted};
 use super::statement::Statement;
+use super::typed::{Columns, Query, Row};
 use datasurface_model::naming::{self, ViewKind};
 use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
 
@@ -86,7 +87,7 @@ pub fn views(
 
 /// From a `…_view_full` of `dataset`: every version of the key with the most versions (the
 /// first such key in key order), oldest first, each column as text. What `demo` shows.
-pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Statement {
+pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Query<(), Version> {
     let view = q(view);
     let keys = quoted(dataset.primary_key.iter().map(String::as_str), "");
     let columns = dataset
@@ -95,7 +96,7 @@ pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Statement {
         .map(|c| format!("{}::text", q(&c.name)))
         .collect::<Vec<_>>()
         .join(", ");
-    Statement::new(
+    Query::new(
         format!(
             "The versions of the {} key with the most history",
             dataset.name
@@ -107,4 +108,27 @@ pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Statement {
             bout = q(BATCH_OUT),
         ),
     )
+}
+
+/// One version of a key as a forensic view shows it: the dataset's columns as text (`None`
+/// for NULL), then the batches it was current in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub values: Vec<Option<String>>,
+    pub batch_in: i32,
+    /// [`CURRENT`](super::CURRENT) while it is current.
+    pub batch_out: i32,
+}
+
+impl Row for Version {
+    fn read<C: Columns>(columns: &C) -> Result<Self, C::Error> {
+        let values = columns.len().saturating_sub(2);
+        Ok(Version {
+            values: (0..values)
+                .map(|i| columns.get(i))
+                .collect::<Result<_, _>>()?,
+            batch_in: columns.get(values)?,
+            batch_out: columns.get(values + 1)?,
+        })
+    }
 }

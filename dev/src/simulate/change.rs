@@ -5,13 +5,13 @@
 use super::error::SimulateError;
 use super::values;
 use datasurface_codegen::sql::source::{self, SourceSql};
-use datasurface_engine::pg::{DbError, Exec};
+use datasurface_codegen::sql::typed::{TextRow, Texts};
+use datasurface_engine::pg::Exec;
 use datasurface_model::DatasetSchema;
 use indexmap::IndexSet;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio_postgres::Transaction;
-use tokio_postgres::types::ToSql;
 
 /// A row's key: each key column's value as text, in key order.
 pub type Key = Vec<String>;
@@ -183,12 +183,8 @@ impl Change<'_> {
     /// Inserts `row` into `dataset`'s table.
     pub async fn insert(&mut self, dataset: &str, row: &Row) -> Result<(), SimulateError> {
         let t = self.table(dataset)?;
-        let params: Vec<&(dyn ToSql + Sync)> = row
-            .values
-            .iter()
-            .map(|v| v as &(dyn ToSql + Sync))
-            .collect();
-        self.tx.exec(&self.tables[t].sql.insert, &params).await?;
+        let values = Texts(row.values.iter().map(Option::as_deref).collect());
+        self.tx.exec(&self.tables[t].sql.insert, &values).await?;
         let key = self.tables[t].key_of(row);
         self.keys.push(KeyChange::Added(t, key));
         Ok(())
@@ -209,25 +205,21 @@ impl Change<'_> {
             .filter_map(|(name, _)| table.dataset.find_column(name))
             .collect();
         let statement = source::update(&table.schema, &table.dataset, &columns);
-        let mut params: Vec<&(dyn ToSql + Sync)> = values
+        let mut params: Vec<Option<&str>> = values
             .iter()
             .filter(|(name, _)| table.dataset.find_column(name).is_some())
-            .map(|(_, v)| v as &(dyn ToSql + Sync))
+            .map(|(_, v)| v.as_deref())
             .collect();
-        params.extend(key.iter().map(|k| k as &(dyn ToSql + Sync)));
-        Ok(self.tx.exec(&statement, &params).await? > 0)
+        params.extend(key.iter().map(|k| Some(k.as_str())));
+        Ok(self.tx.exec(&statement, &Texts(params)).await? > 0)
     }
 
     /// Deletes the row of `dataset` with `key`; whether it was deleted. A row that others
     /// refer to by foreign key stays, and the change goes on.
     pub async fn delete(&mut self, dataset: &str, key: &Key) -> Result<bool, SimulateError> {
         let t = self.table(dataset)?;
-        let params: Vec<&(dyn ToSql + Sync)> =
-            key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
-        self.tx
-            .batch_execute("SAVEPOINT ds_surf_delete")
-            .await
-            .map_err(|e| DbError::new("set a savepoint", e))?;
+        let params = Texts(key.iter().map(|k| Some(k.as_str())).collect());
+        self.tx.run(&source::savepoint()).await?;
         match self.tx.exec(&self.tables[t].sql.delete, &params).await {
             Ok(n) => {
                 self.keys.push(KeyChange::Removed(t, key.clone()));
@@ -248,16 +240,8 @@ impl Change<'_> {
         sql: &str,
         params: &[&str],
     ) -> Result<Vec<Vec<Option<String>>>, SimulateError> {
-        let params: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self
-            .tx
-            .query(sql, &params)
-            .await
-            .map_err(|e| DbError::new("run a query of the scenario", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
-            .collect())
+        let params = Texts(params.iter().copied().map(Some).collect());
+        let rows = self.tx.rows(&source::scenario_query(sql), &params).await?;
+        Ok(rows.into_iter().map(|TextRow(values)| values).collect())
     }
 }

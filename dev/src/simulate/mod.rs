@@ -14,9 +14,11 @@ pub use error::SimulateError;
 pub use scenario::{Generic, Kind, Made, Making, Scenario, Seed};
 
 use change::{KeyChange, Table};
-use datasurface_codegen::sql::catalog;
-use datasurface_engine::pg::{self, DbError, Exec, Settings};
-use datasurface_model::{DatasetSchema, Store, naming};
+use datasurface_codegen::sql::catalog::{self, Relation};
+use datasurface_codegen::sql::source;
+use datasurface_codegen::sql::typed::TextRow;
+use datasurface_engine::pg::{self, Exec, Settings};
+use datasurface_model::{DatasetSchema, Store};
 use indexmap::IndexSet;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -134,10 +136,10 @@ impl Simulator {
         for table in &mut sim.tables {
             table.keys = sim
                 .client
-                .rows(&table.sql.keys, &[])
+                .rows(&table.sql.keys, &())
                 .await?
-                .iter()
-                .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                .into_iter()
+                .map(|TextRow(key)| key.into_iter().map(Option::unwrap_or_default).collect())
                 .collect::<IndexSet<Key>>();
             table.next_key = table.keys.len() as u64 + 1;
             empty &= table.keys.is_empty();
@@ -278,27 +280,20 @@ impl Simulator {
             self.client.run(&table.sql.create_table).await?;
         }
         for sql in self.scenario.prepare() {
-            self.client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| DbError::new("prepare the source for the scenario", e))?;
+            self.client.run(&source::scenario_preparation(&sql)).await?;
         }
         Ok(())
     }
 
     async fn check_shape(&self) -> Result<(), SimulateError> {
         for table in &self.tables {
-            let quoted = format!(
-                "{}.{}",
-                naming::quote_ident(&table.schema),
-                naming::quote_ident(&table.dataset.name)
-            );
+            let relation = Relation::in_schema(&table.schema, &table.dataset.name);
             let found: Vec<String> = self
                 .client
-                .rows(&catalog::columns(), &[&quoted])
+                .rows(&catalog::columns(), &relation)
                 .await?
-                .iter()
-                .map(|r| r.get(0))
+                .into_iter()
+                .map(|c| c.name)
                 .collect();
             if found.is_empty() {
                 return Err(SimulateError::MissingTable {

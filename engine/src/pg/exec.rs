@@ -2,9 +2,9 @@
 //! statements and name what failed.
 
 use datasurface_codegen::sql::Statement;
+use datasurface_codegen::sql::typed::{Columns, FromSql, Params, Query, Row};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 /// A statement the database refused or could not run, with what it was for. Never shows a
 /// row value: details of data errors (which PostgreSQL fills with the failing row or key)
@@ -92,38 +92,55 @@ fn redact_value(message: &str) -> String {
     }
 }
 
-type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
-
-/// Runs codegen's statements on a client or a transaction; a failure names the statement.
+/// Runs codegen's statements on a client or a transaction, binding their typed parameters
+/// and reading their typed rows: the one place that does. A failure names the statement.
 // The DataSurface crates run their futures on one thread; no caller needs them `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Exec: GenericClient + Sync {
     /// Runs a statement; the number of rows it changed.
-    async fn exec(&self, s: &Statement, params: Params<'_>) -> Result<u64, DbError> {
-        self.execute(s.sql(), params)
+    async fn exec<P: Params>(&self, q: &Query<P>, params: &P) -> Result<u64, DbError> {
+        let s = q.statement();
+        self.execute(s.sql(), &params.values())
             .await
             .map_err(|e| DbError::new(s.what(), e))
     }
 
     /// Runs a query; its rows.
-    async fn rows(&self, s: &Statement, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        self.query(s.sql(), params)
+    async fn rows<P: Params, R: Row>(
+        &self,
+        q: &Query<P, R>,
+        params: &P,
+    ) -> Result<Vec<R>, DbError> {
+        let s = q.statement();
+        let rows = self
+            .query(s.sql(), &params.values())
             .await
-            .map_err(|e| DbError::new(s.what(), e))
+            .map_err(|e| DbError::new(s.what(), e))?;
+        rows.iter().map(|row| read(s, row)).collect()
     }
 
     /// Runs a query that returns exactly one row.
-    async fn row(&self, s: &Statement, params: Params<'_>) -> Result<Row, DbError> {
-        self.query_one(s.sql(), params)
+    async fn row<P: Params, R: Row>(&self, q: &Query<P, R>, params: &P) -> Result<R, DbError> {
+        let s = q.statement();
+        let row = self
+            .query_one(s.sql(), &params.values())
             .await
-            .map_err(|e| DbError::new(s.what(), e))
+            .map_err(|e| DbError::new(s.what(), e))?;
+        read(s, &row)
     }
 
     /// Runs a query that returns at most one row.
-    async fn opt_row(&self, s: &Statement, params: Params<'_>) -> Result<Option<Row>, DbError> {
-        self.query_opt(s.sql(), params)
+    async fn opt_row<P: Params, R: Row>(
+        &self,
+        q: &Query<P, R>,
+        params: &P,
+    ) -> Result<Option<R>, DbError> {
+        let s = q.statement();
+        let row = self
+            .query_opt(s.sql(), &params.values())
             .await
-            .map_err(|e| DbError::new(s.what(), e))
+            .map_err(|e| DbError::new(s.what(), e))?;
+        row.map(|row| read(s, &row)).transpose()
     }
 
     /// Runs a statement that takes no parameters, with the simple protocol (DDL, `ANALYZE`,
@@ -136,6 +153,26 @@ pub trait Exec: GenericClient + Sync {
 }
 
 impl<C: GenericClient + Sync> Exec for C {}
+
+/// Reads one row of `s` as `R`.
+fn read<R: Row>(s: &Statement, row: &tokio_postgres::Row) -> Result<R, DbError> {
+    R::read(&Received(row)).map_err(|e| DbError::new(s.what(), e))
+}
+
+/// A row as the server sent it, read by column position for a typed row.
+struct Received<'r>(&'r tokio_postgres::Row);
+
+impl Columns for Received<'_> {
+    type Error = tokio_postgres::Error;
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T, Self::Error> {
+        self.0.try_get(index)
+    }
+}
 
 /// Opens a transaction.
 pub async fn begin(client: &mut Client) -> Result<Transaction<'_>, DbError> {
