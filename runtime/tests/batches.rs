@@ -507,7 +507,7 @@ async fn values_that_concatenate_alike_or_differ_only_in_null_are_changes() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_server_crash_between_snapshot_and_merge_takes_the_snapshot_again() {
     let s = setup().await;
-    let Some(cluster) = s.pg.cluster() else {
+    let Some(throwaway) = s.pg.throwaway() else {
         return; // An external server cannot be crashed from here.
     };
     let eco = five_people_loaded(&s, "YellowLive").await;
@@ -521,7 +521,7 @@ async fn a_server_crash_between_snapshot_and_merge_takes_the_snapshot_again() {
     run_with_merge_blocked(&s, &eco, "YellowLive").await;
 
     // The server crashes: unlogged staging comes back empty.
-    cluster.restart().expect("crash and restart");
+    throwaway.restart().expect("crash and restart");
     let merge = s.pg.connect(&s.merge_db).await;
     assert_eq!(
         last_status(&merge, "yellowlive_batch_metrics", "Store1").await,

@@ -11,7 +11,7 @@
 //! databases accept the pods' login only with its password, so a pod whose Secret
 //! references are wrong cannot pass.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::serde_json::{self, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ const PASSWORD: &str = "pod-Password-7c2d91";
 /// One Airflow, one throwaway PostgreSQL with the MVP's source and merge databases, and the
 /// generated artifacts.
 struct World {
-    cluster: Cluster,
+    server: ThrowawayPostgres,
     python: PathBuf,
     dir: PathBuf,
     /// The Secrets of each namespace, as `secrets.md` says to create them.
@@ -111,7 +111,7 @@ impl World {
         assert!(out.status.success(), "{}", text(&out));
         let guide = std::fs::read_to_string(dir.join("generated/secrets.md")).expect("guide");
         let world = World {
-            cluster: Cluster::start().expect("throwaway PostgreSQL"),
+            server: ThrowawayPostgres::start().expect("throwaway PostgreSQL"),
             python,
             secrets: secrets_from_guide(&guide),
             dir,
@@ -124,7 +124,7 @@ impl World {
     /// The pods' login owns the merge database and reads the source; it logs in with its
     /// password only (the tests' own `postgres` connections stay trusted).
     async fn create_databases(&self) {
-        let admin = self.cluster.connect("postgres").await.expect("connect");
+        let admin = self.server.connect("postgres").await.expect("connect");
         for statement in [
             format!("CREATE ROLE {LOGIN} LOGIN PASSWORD '{PASSWORD}'"),
             "CREATE DATABASE customer_db".to_owned(),
@@ -144,18 +144,18 @@ impl World {
             .await
             .expect("grant");
         std::fs::write(
-            self.cluster.dir().join("data/pg_hba.conf"),
+            self.server.dir().join("data/pg_hba.conf"),
             "local all all trust\nhost all postgres 127.0.0.1/32 trust\n\
              host all all 127.0.0.1/32 scram-sha-256\n",
         )
         .expect("pg_hba.conf");
         // The restart is an immediate stop: a checkpoint first keeps the commits above.
         admin.batch_execute("CHECKPOINT").await.expect("checkpoint");
-        self.cluster.restart().expect("restart with passwords");
+        self.server.restart().expect("restart with passwords");
         let mut config = tokio_postgres::Config::new();
         config
             .host("127.0.0.1")
-            .port(self.cluster.port())
+            .port(self.server.port())
             .user(LOGIN)
             .dbname("datasurface_merge");
         assert!(
@@ -165,11 +165,11 @@ impl World {
     }
 
     async fn source(&self) -> tokio_postgres::Client {
-        self.cluster.connect("customer_db").await.expect("source")
+        self.server.connect("customer_db").await.expect("source")
     }
 
     async fn merge(&self) -> tokio_postgres::Client {
-        self.cluster
+        self.server
             .connect("datasurface_merge")
             .await
             .expect("merge")
@@ -180,7 +180,7 @@ impl World {
         let out = mvp()
             .arg("simulate")
             .args(["--host", "127.0.0.1", "--port"])
-            .arg(self.cluster.port().to_string())
+            .arg(self.server.port().to_string())
             .args(["--database", "customer_db", "--user", "postgres"])
             .args(["--min-interval", "0.001", "--max-interval", "0.001"])
             .args(args)
@@ -214,7 +214,7 @@ impl World {
 
     /// Where a database is: host, port and name, no login.
     fn location(&self, database: &str) -> String {
-        format!("postgres://127.0.0.1:{}/{database}", self.cluster.port())
+        format!("postgres://127.0.0.1:{}/{database}", self.server.port())
     }
 
     /// Starts one run of `dag_id` in the Airflow home `home`, in a cluster with `secrets`.
@@ -269,7 +269,7 @@ impl World {
             .args(["status", "--platform", platform, "--json"])
             .env(
                 "DATASURFACE_DB_MERGEDB",
-                self.cluster.url("datasurface_merge"),
+                self.server.url("datasurface_merge"),
             )
             .output()
             .expect("status");

@@ -1,6 +1,6 @@
 //! `demo`, end to end: the metrics it prints agree with what the merge tables hold.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::*;
 use std::process::Command;
 use tokio_postgres::NoTls;
@@ -155,8 +155,8 @@ async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_uses_the_databases_it_is_pointed_at() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    let (admin, conn) = tokio_postgres::connect(&cluster.url("postgres"), NoTls)
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    let (admin, conn) = tokio_postgres::connect(&server.url("postgres"), NoTls)
         .await
         .expect("connect");
     tokio::spawn(async move {
@@ -172,8 +172,8 @@ async fn the_demo_uses_the_databases_it_is_pointed_at() {
         .expect("mrg");
     let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
         .args(["demo", "--cycles", "2", "--changes", "10", "--seed", "9"])
-        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("src"))
-        .env("DATASURFACE_DB_MERGEDB", cluster.url("mrg"))
+        .env("DATASURFACE_DB_CUSTOMERDB", server.url("src"))
+        .env("DATASURFACE_DB_MERGEDB", server.url("mrg"))
         .env("postgres_USER", "postgres")
         .output()
         .expect("demo");
@@ -187,7 +187,7 @@ async fn the_demo_uses_the_databases_it_is_pointed_at() {
         stdout.starts_with("using the databases named by DATASURFACE_DB_*"),
         "{stdout}"
     );
-    check_against_tables(&cluster.url("mrg"), &printed_batches(&stdout)).await;
+    check_against_tables(&server.url("mrg"), &printed_batches(&stdout)).await;
 }
 
 /// A model unlike the MVP: two stores on two source databases, one of them

@@ -1,21 +1,21 @@
 //! The runtime binary against real PostgreSQL: its output, one runner per stream, and
 //! batches that survive being killed at any moment.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 struct Env {
-    cluster: Cluster,
+    server: ThrowawayPostgres,
     source: String,
 }
 
 impl Env {
     async fn new(rows: i64) -> Env {
-        let cluster = Cluster::start().expect("throwaway PostgreSQL");
+        let server = ThrowawayPostgres::start().expect("throwaway PostgreSQL");
         let env = Env {
-            cluster,
+            server,
             source: "customer_db".into(),
         };
         let admin = env.connect("postgres").await;
@@ -48,7 +48,7 @@ impl Env {
     }
 
     async fn connect(&self, db: &str) -> Client {
-        self.cluster.connect(db).await.expect("connect")
+        self.server.connect(db).await.expect("connect")
     }
 
     async fn create_merge_db(&self, name: &str) {
@@ -59,12 +59,12 @@ impl Env {
             .expect("merge db");
     }
 
-    /// The mvp binary, pointed at this cluster with the merge database `merge`.
+    /// The mvp binary, pointed at this server with the merge database `merge`.
     fn mvp(&self, merge: &str, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
         c.args(args)
-            .env("DATASURFACE_DB_CUSTOMERDB", self.cluster.url(&self.source))
-            .env("DATASURFACE_DB_MERGEDB", self.cluster.url(merge))
+            .env("DATASURFACE_DB_CUSTOMERDB", self.server.url(&self.source))
+            .env("DATASURFACE_DB_MERGEDB", self.server.url(merge))
             .env("postgres_USER", "postgres")
             .env("postgres_PASSWORD", "not-a-real-password-1234")
             .stdout(Stdio::piped())

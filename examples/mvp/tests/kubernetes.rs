@@ -593,7 +593,8 @@ fn the_databases_job_creates_every_database_once() {
         ["datasurface_merge", "airflow", "customer_db"]
     );
 
-    let cluster = datasurface::dev::cluster::Cluster::start().expect("throwaway PostgreSQL");
+    let server =
+        datasurface::dev::postgres::ThrowawayPostgres::start().expect("throwaway PostgreSQL");
     let bin = glob_psql();
     let run = || {
         Command::new(&command[0])
@@ -607,7 +608,7 @@ fn the_databases_job_creates_every_database_once() {
                 ),
             )
             .env("PGHOST", "127.0.0.1")
-            .env("PGPORT", cluster.port().to_string())
+            .env("PGPORT", server.port().to_string())
             .env("PGUSER", "postgres")
             .env("PGDATABASE", "postgres")
             .output()
@@ -631,7 +632,7 @@ fn the_databases_job_creates_every_database_once() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = cluster.connect("postgres").await.expect("connect");
+        let client = server.connect("postgres").await.expect("connect");
         let rows = client
             .query(
                 "SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY 1",

@@ -1,9 +1,9 @@
-//! Test support: a real PostgreSQL (a throwaway cluster, or the one named by
+//! Test support: a real PostgreSQL (a throwaway server, or the one named by
 //! `DATASURFACE_TEST_PG`), fresh databases per test, and a small `people` model.
 
 #![allow(dead_code, unreachable_pub)]
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::engine::{BatchRecord, Engine, Error, Outcome, Plan, Rewind, RunOptions};
 use datasurface::pg::Environment;
 use datasurface::*;
@@ -12,44 +12,44 @@ use tokio_postgres::{Client, NoTls};
 
 /// A PostgreSQL server for one test.
 pub struct TestPg {
-    _cluster: Option<Cluster>,
+    _throwaway: Option<ThrowawayPostgres>,
     pub host: String,
     pub port: u16,
 }
 
 impl TestPg {
     /// The server named by `DATASURFACE_TEST_PG` (`host:port`, trust auth as `postgres`), or
-    /// a new throwaway cluster.
+    /// a new throwaway server.
     pub fn start() -> TestPg {
         if let Ok(addr) = std::env::var("DATASURFACE_TEST_PG") {
             let (host, port) = addr
                 .rsplit_once(':')
                 .expect("DATASURFACE_TEST_PG is host:port");
             return TestPg {
-                _cluster: None,
+                _throwaway: None,
                 host: host.into(),
                 port: port.parse().expect("port"),
             };
         }
-        let cluster = Cluster::start().expect("start a throwaway PostgreSQL");
+        let throwaway = ThrowawayPostgres::start().expect("start a throwaway PostgreSQL");
         TestPg {
-            port: cluster.port(),
+            port: throwaway.port(),
             host: "127.0.0.1".into(),
-            _cluster: Some(cluster),
+            _throwaway: Some(throwaway),
         }
     }
 
     /// A server started elsewhere (by the test itself).
     pub fn at(host: &str, port: u16) -> TestPg {
         TestPg {
-            _cluster: None,
+            _throwaway: None,
             host: host.into(),
             port,
         }
     }
 
-    pub fn cluster(&self) -> Option<&Cluster> {
-        self._cluster.as_ref()
+    pub fn throwaway(&self) -> Option<&ThrowawayPostgres> {
+        self._throwaway.as_ref()
     }
 
     /// Creates a database with a name unique to this process and test.
