@@ -11,7 +11,10 @@
 //! databases accept the pods' login only with its password, so a pod whose Secret
 //! references are wrong cannot pass.
 
+use datasurface::StreamKey;
+use datasurface::codegen::dags::{infrastructure_dag_id, ingestion_dag_id};
 use datasurface::dev::postgres::ThrowawayPostgres;
+use datasurface::naming::{self, ViewKind};
 use datasurface::serde_json::{self, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -285,14 +288,26 @@ impl World {
         rows(&self.source().await, |dataset| dataset.to_owned()).await
     }
 
-    /// The rows a workspace's live views serve (`prefix`: platform, workspace and group),
+    /// The rows the live views of workspace Consumer1's group `dsg` on `platform` serve,
     /// by dataset and key, as text.
-    async fn served_rows(&self, prefix: &str) -> Rows {
+    async fn served_rows(&self, platform: &str, dsg: &str) -> Rows {
         rows(&self.merge().await, |dataset| {
-            format!("{prefix}_store1_{dataset}_view_live")
+            naming::view_name(
+                platform,
+                "Consumer1",
+                dsg,
+                "Store1",
+                dataset,
+                ViewKind::Live,
+            )
         })
         .await
     }
+}
+
+/// The DAG id of `platform`'s ingestion of Store1.
+fn ingestion(platform: &str) -> String {
+    ingestion_dag_id(platform, &StreamKey::new("Store1", None::<String>))
 }
 
 /// The repository's root.
@@ -389,6 +404,7 @@ fn recorded(batch: &Value) -> (String, Value) {
 
 /// Names and types of the platform's tables and views in the merge database, with owners.
 async fn relations(world: &World, platform: &str) -> Vec<String> {
+    let prefix = naming::sql_prefix(platform);
     world
         .merge()
         .await
@@ -397,7 +413,7 @@ async fn relations(world: &World, platform: &str) -> Vec<String> {
              pg_get_userbyid(c.relowner)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND c.relname LIKE $1 \
              ORDER BY 1",
-            &[&format!("{platform}\\_%")],
+            &[&format!("{prefix}\\_%")],
         )
         .await
         .expect("relations")
@@ -423,53 +439,72 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .remove("password");
     let missing = [
         (
-            world.start_dag("no-secret", "yellowforensic_infrastructure", &no_secret),
+            world.start_dag(
+                "no-secret",
+                &infrastructure_dag_id("YellowForensic"),
+                &no_secret,
+            ),
             "CreateContainerConfigError: secret \"postgres\" not found",
         ),
         (
-            world.start_dag("no-key", "yellowforensic__Store1_ingestion", &no_key),
+            world.start_dag("no-key", &ingestion("YellowForensic"), &no_key),
             "CreateContainerConfigError: couldn't find key password in Secret ns-kub-pg-test/postgres",
         ),
     ];
 
     // The infrastructure DAG creates the platform's tables and views, as the pods' login.
-    let run = world.run_dag("yellowlive_infrastructure");
+    let run = world.run_dag(&infrastructure_dag_id("YellowLive"));
     run.assert_ended("success", "success");
     assert_eq!(
         run.pod()["args"],
         json!(["infra", "--platform", "YellowLive"])
     );
+    let live_view = |dataset| {
+        naming::view_name(
+            "YellowLive",
+            "Consumer1",
+            "LiveDSG",
+            "Store1",
+            dataset,
+            ViewKind::Live,
+        )
+    };
     let expected = [
-        ("yellowlive_batch_counter", "table"),
-        ("yellowlive_batch_metrics", "table"),
+        (naming::batch_counter_table("YellowLive"), "table"),
+        (naming::batch_metrics_table("YellowLive"), "table"),
+        (live_view("addresses"), "view"),
+        (live_view("customers"), "view"),
         (
-            "yellowlive_consumer1_livedsg_store1_addresses_view_live",
-            "view",
+            naming::merge_table("YellowLive", "Store1", "addresses"),
+            "table",
         ),
         (
-            "yellowlive_consumer1_livedsg_store1_customers_view_live",
-            "view",
+            naming::staging_table("YellowLive", "Store1", "addresses"),
+            "table",
         ),
-        ("yellowlive_store1_addresses_merge", "table"),
-        ("yellowlive_store1_addresses_staging", "table"),
-        ("yellowlive_store1_customers_merge", "table"),
-        ("yellowlive_store1_customers_staging", "table"),
+        (
+            naming::merge_table("YellowLive", "Store1", "customers"),
+            "table",
+        ),
+        (
+            naming::staging_table("YellowLive", "Store1", "customers"),
+            "table",
+        ),
     ];
     assert_eq!(
-        relations(&world, "yellowlive").await,
+        relations(&world, "YellowLive").await,
         expected.map(|(name, kind)| format!("{name} {kind} {LOGIN}"))
     );
 
     // Each ingestion run commits a batch whose metrics are the source's changes, and the
     // workspace's views serve the source's rows.
-    let live = "yellowlive_consumer1_livedsg";
     let mut before = BTreeMap::new();
     for (batch, changes) in [(1, None), (2, Some("40"))] {
         if let Some(changes) = changes {
             world.simulate(&["--seed", "2", "--max-changes", changes]);
         }
         let now = world.source_rows().await;
-        let run = world.run_dag("yellowlive__Store1_ingestion");
+        let run = world.run_dag(&ingestion("YellowLive"));
         run.assert_ended("success", "success");
         assert!(
             run.log.contains(&format!(
@@ -482,7 +517,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
             recorded(&world.batches("YellowLive")[&batch]),
             ("committed".to_owned(), metrics(&before, &now))
         );
-        assert_eq!(world.served_rows(live).await, now);
+        assert_eq!(world.served_rows("YellowLive", "LiveDSG").await, now);
         before = now;
     }
 
@@ -498,7 +533,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
     assert!(held);
     world.simulate(&["--seed", "3", "--max-changes", "20"]);
     let batches = world.batches("YellowLive");
-    let run = world.run_dag("yellowlive__Store1_ingestion");
+    let run = world.run_dag(&ingestion("YellowLive"));
     run.assert_ended("success", "skipped");
     assert_eq!(run.pod()["exit_code"], 75);
     assert!(
@@ -522,7 +557,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .batch_execute("ALTER TABLE customers ALTER COLUMN email TYPE varchar(150)")
         .await
         .expect("widen");
-    let run = world.run_dag("yellowlive__Store1_ingestion");
+    let run = world.run_dag(&ingestion("YellowLive"));
     run.assert_ended("failed", "failed");
     assert_eq!(run.pod()["exit_code"], 1);
     let open = &world.batches("YellowLive")[&3];
@@ -539,29 +574,27 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .expect("fix");
     let now = world.source_rows().await;
     world
-        .run_dag("yellowlive__Store1_ingestion")
+        .run_dag(&ingestion("YellowLive"))
         .assert_ended("success", "success");
     assert_eq!(
         recorded(&world.batches("YellowLive")[&3]),
         ("committed".to_owned(), metrics(&before, &now))
     );
-    assert_eq!(world.served_rows(live).await, now);
+    assert_eq!(world.served_rows("YellowLive", "LiveDSG").await, now);
 
     // The forensic platform's DAGs: every generated DAG's pod has what the binary needs.
     for dag in [
-        "yellowforensic_infrastructure",
-        "yellowforensic__Store1_ingestion",
+        infrastructure_dag_id("YellowForensic"),
+        ingestion("YellowForensic"),
     ] {
-        world.run_dag(dag).assert_ended("success", "success");
+        world.run_dag(&dag).assert_ended("success", "success");
     }
     assert_eq!(
         recorded(&world.batches("YellowForensic")[&1]),
         ("committed".to_owned(), metrics(&BTreeMap::new(), &now))
     );
     assert_eq!(
-        world
-            .served_rows("yellowforensic_consumer1_forensicdsg")
-            .await,
+        world.served_rows("YellowForensic", "ForensicDSG").await,
         now
     );
 
