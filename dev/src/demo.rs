@@ -3,7 +3,7 @@
 //! the source tables created from the model and changed by the simulator, and batches on
 //! every platform after each burst of changes.
 
-use super::cluster::{Cluster, ClusterError};
+use super::postgres::{ThrowawayPostgres, ThrowawayPostgresError};
 use super::simulate::{self, Scenario, SimulateError, Simulator, scenario_for};
 use datasurface_codegen::sql::{longest_history, source, views};
 use datasurface_engine::pg::{self, ConnectError, DbError, Environment, Exec};
@@ -34,7 +34,7 @@ pub type BatchTable = fn(&str, &[engine::BatchRecord], &mut dyn Write) -> std::i
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("could not start a throwaway PostgreSQL: {0}")]
-    Cluster(#[from] ClusterError),
+    Cluster(#[from] ThrowawayPostgresError),
     #[error(transparent)]
     Connect(#[from] ConnectError),
     #[error(transparent)]
@@ -69,7 +69,7 @@ pub async fn run(
         (None, env.clone())
     } else {
         writeln!(out, "starting a throwaway PostgreSQL…")?;
-        let cluster = Cluster::start()?;
+        let cluster = ThrowawayPostgres::start()?;
         if stop.load(Ordering::Relaxed) {
             return Err(DemoError::Interrupted);
         }

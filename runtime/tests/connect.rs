@@ -4,13 +4,13 @@
 mod common;
 
 use common::*;
-use datasurface::dev::cluster::{Cluster, Options};
+use datasurface::dev::postgres::{Options, ThrowawayPostgres};
 use datasurface::pg::Environment;
 use datasurface::*;
 
-/// The people model on `cluster`, its source and merge databases created.
-async fn model_on(cluster: &Cluster) -> ValidEcosystem {
-    let admin = cluster.connect("postgres").await.expect("admin");
+/// The people model on `server`, its source and merge databases created.
+async fn model_on(server: &ThrowawayPostgres) -> ValidEcosystem {
+    let admin = server.connect("postgres").await.expect("admin");
     for statement in [
         "CREATE DATABASE src",
         "CREATE DATABASE merge",
@@ -20,14 +20,14 @@ async fn model_on(cluster: &Cluster) -> ValidEcosystem {
     ] {
         admin.batch_execute(statement).await.expect(statement);
     }
-    cluster
+    server
         .connect("merge")
         .await
         .expect("merge")
         .batch_execute("GRANT ALL ON SCHEMA public TO app, tls_only")
         .await
         .expect("grant");
-    let pg = TestPg::at("127.0.0.1", cluster.port());
+    let pg = TestPg::at("127.0.0.1", server.port());
     model(
         &pg,
         "src",
@@ -47,17 +47,17 @@ async fn status(eco: &ValidEcosystem, env: &Environment) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_connects_as_sslmode_asks_and_checks_what_it_must() {
-    let cluster = Cluster::start_with(Options {
+    let server = ThrowawayPostgres::start_with(Options {
         tls: true,
         passwords: true,
     })
-    .expect("a TLS cluster");
-    let eco = model_on(&cluster).await;
+    .expect("a TLS server");
+    let eco = model_on(&server).await;
     let (right, other) = (
-        cluster.ca_cert().display().to_string(),
-        cluster.other_ca_cert().display().to_string(),
+        server.ca_cert().display().to_string(),
+        server.other_ca_cert().display().to_string(),
     );
-    let port = cluster.port();
+    let port = server.port();
     let env = |host: &str, query: String| {
         Environment::new()
             .set("merge_USER", "tls_only")
@@ -131,13 +131,13 @@ async fn tls_connects_as_sslmode_asks_and_checks_what_it_must() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_connection_says_why_and_never_the_password() {
-    let cluster = Cluster::start_with(Options {
+    let server = ThrowawayPostgres::start_with(Options {
         tls: false,
         passwords: true,
     })
-    .expect("a cluster with passwords");
-    let eco = model_on(&cluster).await;
-    let port = cluster.port();
+    .expect("a server with passwords");
+    let eco = model_on(&server).await;
+    let port = server.port();
     let env = |user: &str, password: &str, url: String| {
         Environment::new()
             .set("merge_USER", user)

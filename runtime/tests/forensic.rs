@@ -3,17 +3,19 @@
 mod common;
 
 use common::*;
-use datasurface::engine::RunOptions;
 use datasurface::*;
 
 const CURRENT: i32 = i32::MAX;
 
 /// Every version as (id, firstName, batch_in, batch_out), in key and time order.
 async fn versions(client: &tokio_postgres::Client) -> Vec<(i32, String, i32, i32)> {
+    let table = naming::merge_table("YellowForensic", "Store1", "people");
     client
         .query(
-            r#"SELECT id, "firstName", ds_surf_batch_in, ds_surf_batch_out FROM yellowforensic_store1_people_merge
-               ORDER BY id, ds_surf_batch_in"#,
+            &format!(
+                r#"SELECT id, "firstName", ds_surf_batch_in, ds_surf_batch_out FROM {table}
+               ORDER BY id, ds_surf_batch_in"#
+            ),
             &[],
         )
         .await
@@ -29,47 +31,34 @@ fn v(id: i32, name: &str, batch_in: i32, batch_out: i32) -> (i32, String, i32, i
 
 #[tokio::test(flavor = "current_thread")]
 async fn forensic_history() {
-    let s = setup().await;
-    let eco = s.model(vec![people()]);
-    let Setup {
-        pg, source, merge, ..
-    } = s;
-    let env = pg.env();
-    source
-        .batch_execute(PEOPLE_DDL)
-        .await
-        .expect("create people");
-    let options = RunOptions::default();
-    let run = || run_batch(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let t = Scenario::people().start().await;
+    let merge = &t.merge;
+    let run = || t.batch("YellowForensic");
     let billy = "INSERT INTO people VALUES (1, 'billy', 'Newport', '1970-01-01', NULL, NULL)";
 
     // {id1 billy}
-    source.batch_execute(billy).await.expect("billy");
+    t.change_source(billy).await;
     let b = run().await.expect("batch 1");
     assert_eq!(counts(&b), (1, 0, 0, 1));
-    assert_eq!(versions(&merge).await, [v(1, "billy", 1, CURRENT)]);
+    assert_eq!(versions(merge).await, [v(1, "billy", 1, CURRENT)]);
 
     // {id1 billy, id2 laura}
-    source
-        .batch_execute("INSERT INTO people VALUES (2, 'laura', 'Diaz', '1975-02-02', NULL, NULL)")
-        .await
-        .expect("laura");
+    t.change_source("INSERT INTO people VALUES (2, 'laura', 'Diaz', '1975-02-02', NULL, NULL)")
+        .await;
     let b = run().await.expect("batch 2");
     assert_eq!(counts(&b), (1, 0, 0, 2));
     assert_eq!(
-        versions(&merge).await,
+        versions(merge).await,
         [v(1, "billy", 1, CURRENT), v(2, "laura", 2, CURRENT)]
     );
 
     // {id1 william, id2 laura}: billy's version was last current in batch 2.
-    source
-        .batch_execute(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1"#)
-        .await
-        .expect("william");
+    t.change_source(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1"#)
+        .await;
     let b = run().await.expect("batch 3");
     assert_eq!(counts(&b), (0, 1, 0, 2));
     assert_eq!(
-        versions(&merge).await,
+        versions(merge).await,
         [
             v(1, "billy", 1, 2),
             v(1, "william", 3, CURRENT),
@@ -78,14 +67,11 @@ async fn forensic_history() {
     );
 
     // {id2 laura}: william was last current in batch 3.
-    source
-        .batch_execute("DELETE FROM people WHERE id = 1")
-        .await
-        .expect("delete");
+    t.change_source("DELETE FROM people WHERE id = 1").await;
     let b = run().await.expect("batch 4");
     assert_eq!(counts(&b), (0, 0, 1, 1));
     assert_eq!(
-        versions(&merge).await,
+        versions(merge).await,
         [
             v(1, "billy", 1, 2),
             v(1, "william", 3, 3),
@@ -94,11 +80,11 @@ async fn forensic_history() {
     );
 
     // {id1 billy, id2 laura}: billy comes back as a new version.
-    source.batch_execute(billy).await.expect("billy again");
+    t.change_source(billy).await;
     let b = run().await.expect("batch 5");
     assert_eq!(counts(&b), (1, 0, 0, 2));
     assert_eq!(
-        versions(&merge).await,
+        versions(merge).await,
         [
             v(1, "billy", 1, 2),
             v(1, "william", 3, 3),
@@ -110,27 +96,19 @@ async fn forensic_history() {
     // No change: no version moves.
     let b = run().await.expect("batch 6");
     assert_eq!(counts(&b), (0, 0, 0, 2));
-    assert_eq!(versions(&merge).await.len(), 4);
+    assert_eq!(versions(merge).await.len(), 4);
 }
 
 async fn table(client: &tokio_postgres::Client) -> Vec<String> {
-    text_rows(client, "SELECT * FROM yellowforensic_store1_people_merge").await
+    let table = naming::merge_table("YellowForensic", "Store1", "people");
+    text_rows(client, &format!("SELECT * FROM {table}")).await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn rewinding_to_a_batch_restores_exactly_its_state() {
-    let s = setup().await;
-    let eco = s.model(vec![people()]);
-    let Setup {
-        pg, source, merge, ..
-    } = s;
-    let env = pg.env();
-    source
-        .batch_execute(PEOPLE_DDL)
-        .await
-        .expect("create people");
-    let options = RunOptions::default();
-    let run = || run_batch(&eco, "YellowForensic", "Store1", None, &options, &env);
+    let t = Scenario::people().start().await;
+    let (merge, eco, env) = (&t.merge, &t.eco, &t.env);
+    let run = || t.batch("YellowForensic");
     let steps = [
         "INSERT INTO people VALUES (1, 'billy', 'Newport', '1970-01-01', NULL, NULL)",
         "INSERT INTO people VALUES (2, 'laura', 'Diaz', '1975-02-02', NULL, NULL)",
@@ -140,13 +118,13 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
     ];
     let mut after = vec![Vec::new()];
     for step in steps {
-        source.batch_execute(step).await.expect(step);
+        t.change_source(step).await;
         run().await.expect(step);
-        after.push(table(&merge).await);
+        after.push(table(merge).await);
     }
 
     // A dry run says what would change and changes nothing.
-    let dry = rewind(&eco, "YellowForensic", "Store1", None, 3, true, &env)
+    let dry = rewind(eco, "YellowForensic", "Store1", None, 3, true, env)
         .await
         .expect("dry run");
     assert!(!dry.applied);
@@ -156,16 +134,19 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
         "billy(5) removed, william reopened"
     );
     assert_eq!(dry.batches_reset, 2);
-    assert_eq!(table(&merge).await, after[5]);
+    assert_eq!(table(merge).await, after[5]);
 
-    let done = rewind(&eco, "YellowForensic", "Store1", None, 3, false, &env)
+    let done = rewind(eco, "YellowForensic", "Store1", None, 3, false, env)
         .await
         .expect("rewind");
     assert_eq!(done.per_dataset["people"], (1, 1));
-    assert_eq!(table(&merge).await, after[3]);
+    assert_eq!(table(merge).await, after[3]);
     let statuses: Vec<String> = merge
         .query(
-            "SELECT batch_status FROM yellowforensic_batch_metrics ORDER BY batch_id",
+            &format!(
+                "SELECT batch_status FROM {} ORDER BY batch_id",
+                naming::batch_metrics_table("YellowForensic")
+            ),
             &[],
         )
         .await
@@ -182,7 +163,7 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
     let b = run().await.expect("batch 6");
     assert_eq!((b.batch, counts(&b)), (6, (0, 1, 0, 2)));
     assert_eq!(
-        versions(&merge).await,
+        versions(merge).await,
         [
             v(1, "billy", 1, 2),
             v(1, "william", 3, 5),
@@ -193,22 +174,22 @@ async fn rewinding_to_a_batch_restores_exactly_its_state() {
 
     // Rewinding to nothing empties the table; rewinding a live platform or to a batch that
     // is not committed is refused.
-    let err = rewind(&eco, "YellowForensic", "Store1", None, 4, true, &env)
+    let err = rewind(eco, "YellowForensic", "Store1", None, 4, true, env)
         .await
         .expect_err("reset batch");
     assert_eq!(
         err.to_string(),
         "stream Store1 has no committed batch 4 to rewind to (it is reset)"
     );
-    let err = rewind(&eco, "YellowLive", "Store1", None, 1, true, &env)
+    let err = rewind(eco, "YellowLive", "Store1", None, 1, true, env)
         .await
         .expect_err("live");
     assert!(
         err.to_string().contains("is live and keeps no history"),
         "{err}"
     );
-    rewind(&eco, "YellowForensic", "Store1", None, 0, false, &env)
+    rewind(eco, "YellowForensic", "Store1", None, 0, false, env)
         .await
         .expect("to empty");
-    assert!(table(&merge).await.is_empty());
+    assert!(table(merge).await.is_empty());
 }

@@ -4,11 +4,18 @@ mod common;
 
 use common::*;
 use datasurface::engine::Error;
+use datasurface::naming::{ViewKind, quote_ident};
 use datasurface::*;
 
-const LIVE_VIEW: &str = "yellowlive_ws_livedsg_store1_people_view_live";
-const FORENSIC_LIVE_VIEW: &str = "yellowforensic_ws_forensicdsg_store1_people_view_live";
-const FORENSIC_FULL_VIEW: &str = "yellowforensic_ws_forensicdsg_store1_people_view_full";
+/// The view of `kind` of the people dataset that the test model's workspace `WS` sees
+/// through its group on `platform`.
+fn people_view(platform: &str, kind: ViewKind) -> String {
+    let dsg = match platform {
+        "YellowLive" => "LiveDSG",
+        _ => "ForensicDSG",
+    };
+    naming::view_name(platform, "WS", dsg, "Store1", "people", kind)
+}
 
 /// Every column of every table and view of the merge database, and every view's text:
 /// what must not move when a change is refused.
@@ -42,31 +49,24 @@ fn pets() -> DatasetSchema {
 
 #[tokio::test(flavor = "current_thread")]
 async fn infra_creates_once_evolves_safely_and_keeps_history() {
-    let s = setup().await;
-    let eco = s.model(vec![people()]);
-    let Setup {
-        pg,
-        src_db,
-        merge_db,
-        source,
-        merge,
-        ..
-    } = s;
-    let env = pg.env();
+    let t = Scenario::of(vec![people()]).start().await;
+    let (eco, env, merge) = (&t.eco, &t.env, &t.merge);
+    let live_view = people_view("YellowLive", ViewKind::Live);
+    let forensic_live_view = people_view("YellowForensic", ViewKind::Live);
+    let forensic_full_view = people_view("YellowForensic", ViewKind::Full);
+    let forensic_merge = naming::merge_table("YellowForensic", "Store1", "people");
 
     // A plan changes nothing; the first run creates everything; the second does nothing.
-    let plan = infra(&eco, "YellowForensic", true, &env)
-        .await
-        .expect("plan");
+    let plan = infra(eco, "YellowForensic", true, env).await.expect("plan");
     assert!(plan.statements.iter().any(|s| {
         s.sql()
-            .contains("CREATE VIEW \"yellowforensic_ws_forensicdsg_store1_people_view_full\"")
+            .contains(&format!("CREATE VIEW {}", quote_ident(&forensic_full_view)))
     }));
-    assert!(catalog(&merge).await.is_empty());
+    assert!(catalog(merge).await.is_empty());
     for platform in ["YellowLive", "YellowForensic"] {
-        let created = infra(&eco, platform, false, &env).await.expect("create");
+        let created = infra(eco, platform, false, env).await.expect("create");
         assert!(!created.statements.is_empty());
-        let again = infra(&eco, platform, false, &env).await.expect("again");
+        let again = infra(eco, platform, false, env).await.expect("again");
         assert_eq!(
             again.statements,
             [],
@@ -75,49 +75,44 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
     }
 
     // A few batches; the views show exactly the rows they should.
-    source.batch_execute(PEOPLE_DDL).await.expect("people");
-    source
-        .batch_execute(
-            "INSERT INTO people VALUES (1, 'billy', 'N', '1970-01-01', 'Acme', NULL), (2, 'laura', 'D', '1975-02-02', NULL, NULL)",
-        )
-        .await
-        .expect("rows");
+    t.change_source(PEOPLE_DDL).await;
+    t.change_source(
+        "INSERT INTO people VALUES (1, 'billy', 'N', '1970-01-01', 'Acme', NULL), (2, 'laura', 'D', '1975-02-02', NULL, NULL)",
+    )
+    .await;
     let runs = || async {
         for platform in ["YellowLive", "YellowForensic"] {
-            one_batch(&eco, platform, None, &env).await.expect(platform);
+            t.batch(platform).await.expect(platform);
         }
     };
     runs().await;
-    source.batch_execute(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1; DELETE FROM people WHERE id = 2"#).await.expect("change");
+    t.change_source(r#"UPDATE people SET "firstName" = 'william' WHERE id = 1; DELETE FROM people WHERE id = 2"#).await;
     runs().await;
     let current = ["(1,william,N,1970-01-01,Acme,)"];
     assert_eq!(
-        text_rows(&merge, &format!("SELECT * FROM {LIVE_VIEW}")).await,
+        text_rows(merge, &format!("SELECT * FROM {live_view}")).await,
         current
     );
     assert_eq!(
-        text_rows(&merge, &format!("SELECT * FROM {FORENSIC_LIVE_VIEW}")).await,
+        text_rows(merge, &format!("SELECT * FROM {forensic_live_view}")).await,
         current
     );
     assert_eq!(
-        text_rows(&merge, &format!("SELECT * FROM {FORENSIC_FULL_VIEW}")).await,
+        text_rows(merge, &format!("SELECT * FROM {forensic_full_view}")).await,
         [
             "(1,billy,N,1970-01-01,Acme,,1,1)",
             "(1,william,N,1970-01-01,Acme,,2,2147483647)",
             "(2,laura,D,1975-02-02,,,1,1)",
         ]
     );
-    let history_before = text_rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await;
+    let history = format!(
+        "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM {forensic_merge}"
+    );
+    let history_before = text_rows(merge, &history).await;
 
     // Evolve: a nullable column and a new dataset.
-    let eco2 = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people_with_nickname(), pets()],
-        Consistency::MultiDataset,
-    );
-    let plan = infra(&eco2, "YellowForensic", true, &env)
+    let eco2 = t.model(vec![people_with_nickname(), pets()]);
+    let plan = infra(&eco2, "YellowForensic", true, env)
         .await
         .expect("plan the evolution");
     let mut settings = insta::Settings::clone_current();
@@ -142,21 +137,29 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         .iter()
         .filter_map(|s| s.sql().lines().nth(1))
         .collect();
+    let forensic_staging = naming::staging_table("YellowForensic", "Store1", "people");
+    let pets_merge = naming::merge_table("YellowForensic", "Store1", "pets");
     for expected in [
-        "ALTER TABLE \"yellowforensic_store1_people_staging\" ADD COLUMN \"nickname\" character varying(30)",
-        "ALTER TABLE \"yellowforensic_store1_people_merge\" ADD COLUMN \"nickname\" character varying(30)",
-        "DROP VIEW IF EXISTS \"yellowforensic_ws_forensicdsg_store1_people_view_full\"",
-        "CREATE TABLE IF NOT EXISTS \"yellowforensic_store1_pets_merge\" (",
+        format!(
+            "ALTER TABLE {} ADD COLUMN \"nickname\" character varying(30)",
+            quote_ident(&forensic_staging)
+        ),
+        format!(
+            "ALTER TABLE {} ADD COLUMN \"nickname\" character varying(30)",
+            quote_ident(&forensic_merge)
+        ),
+        format!("DROP VIEW IF EXISTS {}", quote_ident(&forensic_full_view)),
+        format!("CREATE TABLE IF NOT EXISTS {} (", quote_ident(&pets_merge)),
     ] {
         assert!(
-            first_lines.contains(&expected),
+            first_lines.contains(&expected.as_str()),
             "missing {expected:?} in {first_lines:#?}"
         );
     }
     for platform in ["YellowLive", "YellowForensic"] {
-        infra(&eco2, platform, false, &env).await.expect("evolve");
+        infra(&eco2, platform, false, env).await.expect("evolve");
         assert!(
-            infra(&eco2, platform, false, &env)
+            infra(&eco2, platform, false, env)
                 .await
                 .expect("again")
                 .statements
@@ -164,30 +167,24 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         );
     }
     assert_eq!(
-        text_rows(&merge, "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM yellowforensic_store1_people_merge").await,
+        text_rows(merge, &history).await,
         history_before,
         "old versions are untouched"
     );
     assert_eq!(
-        text_rows(
-            &merge,
-            &format!("SELECT nickname FROM {FORENSIC_FULL_VIEW}")
-        )
-        .await,
+        text_rows(merge, &format!("SELECT nickname FROM {forensic_full_view}")).await,
         ["(\"\")", "(\"\")", "(\"\")"].map(|_| "()".to_owned()),
         "old versions show NULL in the new column"
     );
 
     // The source gains the column and the table; the next batch fills the column, and
     // only the rows whose value is new are new versions.
-    source
-        .batch_execute(
-            "ALTER TABLE people ADD COLUMN nickname varchar(30); CREATE TABLE pets (id integer PRIMARY KEY, name text); \
-             INSERT INTO people VALUES (3, 'sam', 'S', '1980-03-03', NULL, NULL, 'sammy'); INSERT INTO pets VALUES (1, 'rex')",
-        )
-        .await
-        .expect("source evolves");
-    let b = one_batch(&eco2, "YellowForensic", None, &env)
+    t.change_source(
+        "ALTER TABLE people ADD COLUMN nickname varchar(30); CREATE TABLE pets (id integer PRIMARY KEY, name text); \
+         INSERT INTO people VALUES (3, 'sam', 'S', '1980-03-03', NULL, NULL, 'sammy'); INSERT INTO pets VALUES (1, 'rex')",
+    )
+    .await;
+    let b = one_batch(&eco2, "YellowForensic", None, env)
         .await
         .expect("batch 3");
     assert_eq!(
@@ -195,40 +192,30 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
         (3, (2, 0, 0, 3)),
         "william unchanged; sam and rex new"
     );
-    let b = one_batch(&eco2, "YellowLive", None, &env)
+    let b = one_batch(&eco2, "YellowLive", None, env)
         .await
         .expect("live batch 3");
     assert_eq!(counts(&b), (2, 0, 0, 3));
-    source
-        .batch_execute("UPDATE people SET nickname = 'will' WHERE id = 1")
-        .await
-        .expect("nickname");
-    let b = one_batch(&eco2, "YellowForensic", None, &env)
+    t.change_source("UPDATE people SET nickname = 'will' WHERE id = 1")
+        .await;
+    let b = one_batch(&eco2, "YellowForensic", None, env)
         .await
         .expect("batch 4");
     assert_eq!(counts(&b), (0, 1, 0, 3));
     assert_eq!(
-        text_rows(&merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {FORENSIC_FULL_VIEW} WHERE id = 1")).await,
+        text_rows(merge, &format!("SELECT id, nickname, ds_surf_batch_in, ds_surf_batch_out FROM {forensic_full_view} WHERE id = 1")).await,
         ["(1,,1,1)", "(1,,2,3)", "(1,will,4,2147483647)"]
     );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn refused_changes_leave_the_database_as_it_was() {
-    let s = setup().await;
-    let eco = s.model(vec![people()]);
-    let Setup {
-        pg,
-        src_db,
-        merge_db,
-        merge,
-        ..
-    } = s;
-    let env = pg.env();
+    let t = Scenario::of(vec![people()]).start().await;
+    let (env, merge) = (&t.env, &t.merge);
     for platform in ["YellowLive", "YellowForensic"] {
-        infra(&eco, platform, false, &env).await.expect("create");
+        infra(&t.eco, platform, false, env).await.expect("create");
     }
-    let before = catalog(&merge).await;
+    let before = catalog(merge).await;
 
     let mut dropped = people();
     dropped.columns.retain(|c| c.name != "employer");
@@ -258,15 +245,9 @@ async fn refused_changes_leave_the_database_as_it_was() {
             "column id: the table has integer, the model says bigint",
         ),
     ] {
-        let eco2 = model(
-            &pg,
-            &src_db,
-            &merge_db,
-            vec![model_change],
-            Consistency::MultiDataset,
-        );
+        let eco2 = t.model(vec![model_change]);
         for platform in ["YellowLive", "YellowForensic"] {
-            let err = infra(&eco2, platform, false, &env)
+            let err = infra(&eco2, platform, false, env)
                 .await
                 .expect_err("refused");
             assert!(matches!(err, Error::Refused(_)));
@@ -275,33 +256,28 @@ async fn refused_changes_leave_the_database_as_it_was() {
                 "{platform}: missing {expected:?} in {err}"
             );
             // run refuses the same way.
-            let err = one_batch(&eco2, platform, None, &env)
+            let err = one_batch(&eco2, platform, None, env)
                 .await
                 .expect_err("run refuses too");
             assert!(err.to_string().contains(expected), "{err}");
         }
-        assert_eq!(catalog(&merge).await, before, "{expected}");
+        assert_eq!(catalog(merge).await, before, "{expected}");
     }
     // Widening is fine, and the views are recreated around it.
     let mut widened = people();
     widened.columns[1].data_type = DataType::Varchar(80);
-    let eco3 = model(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![widened],
-        Consistency::MultiDataset,
-    );
-    let done = infra(&eco3, "YellowForensic", false, &env)
+    let eco3 = t.model(vec![widened]);
+    let done = infra(&eco3, "YellowForensic", false, env)
         .await
         .expect("widen");
     assert!(done.statements.iter().any(|s| {
         s.sql()
             .contains("ALTER COLUMN \"firstName\" TYPE character varying(80)")
     }));
+    let forensic_full_view = people_view("YellowForensic", ViewKind::Full);
     let types: Vec<String> = text_rows(
-        &merge,
-        &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{FORENSIC_FULL_VIEW}'::regclass AND attname = 'firstName'"),
+        merge,
+        &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{forensic_full_view}'::regclass AND attname = 'firstName'"),
     )
     .await;
     assert_eq!(types, ["(\"character varying(80)\")"]);
@@ -309,45 +285,40 @@ async fn refused_changes_leave_the_database_as_it_was() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_decommissioned_groups_views_go_and_its_tables_stay() {
-    let s = setup().await;
-    let eco = s.model(vec![people()]);
-    let Setup {
-        pg,
-        src_db,
-        merge_db,
-        merge,
-        ..
-    } = s;
-    let env = pg.env();
-    infra(&eco, "YellowForensic", false, &env)
+    let t = Scenario::of(vec![people()]).start().await;
+    let env = &t.env;
+    infra(&t.eco, "YellowForensic", false, env)
         .await
         .expect("create");
-    let mut decommissioned = ecosystem(
-        &pg,
-        &src_db,
-        &merge_db,
-        vec![people()],
-        Consistency::MultiDataset,
-    );
+    let mut decommissioned = t.ecosystem(vec![people()]);
     decommissioned.assignments[1].status = AssignmentStatus::Decommissioned;
     let eco2 = decommissioned.validate().expect("valid");
-    let done = infra(&eco2, "YellowForensic", false, &env)
+    let done = infra(&eco2, "YellowForensic", false, env)
         .await
         .expect("decommission");
     assert_eq!(done.statements.len(), 2, "{:#?}", done.statements);
-    let relations = text_rows(&merge, "SELECT relname::text FROM pg_class WHERE relname LIKE 'yellowforensic%' AND relkind IN ('r', 'v')").await;
+    let relations = text_rows(
+        &t.merge,
+        &format!(
+            "SELECT relname::text FROM pg_class WHERE relname LIKE '{}%' AND relkind IN ('r', 'v')",
+            naming::sql_prefix("YellowForensic")
+        ),
+    )
+    .await;
     assert!(
         relations.iter().all(|r| !r.contains("_view_")),
         "{relations:?}"
     );
     assert!(
-        relations
-            .iter()
-            .any(|r| r.contains("yellowforensic_store1_people_merge")),
+        relations.iter().any(|r| r.contains(&naming::merge_table(
+            "YellowForensic",
+            "Store1",
+            "people"
+        ))),
         "{relations:?}"
     );
     assert!(
-        infra(&eco2, "YellowForensic", false, &env)
+        infra(&eco2, "YellowForensic", false, env)
             .await
             .expect("again")
             .statements

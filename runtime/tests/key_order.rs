@@ -26,13 +26,12 @@ async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
 }
 
 /// The source, and each platform's current rows, hold the same rows.
-async fn same_everywhere(s: &Setup, step: &str) {
-    let source = rows(&s.source, "SELECT site, day, amount, seq, note FROM events").await;
-    for current in [
-        "SELECT site, day, amount, seq, note FROM yellowlive_store1_events_merge",
-        "SELECT site, day, amount, seq, note FROM yellowforensic_store1_events_merge WHERE ds_surf_batch_out = 2147483647",
-    ] {
-        let found = rows(&s.merge, current).await;
+async fn same_everywhere(t: &Scenario, step: &str) {
+    let columns = "site, day, amount, seq, note";
+    let source = rows(&t.source, &format!("SELECT {columns} FROM events")).await;
+    for platform in ["YellowLive", "YellowForensic"] {
+        let current = t.current_rows(platform, "events", columns);
+        let found = rows(&t.merge, &current).await;
         let missing: Vec<_> = source
             .iter()
             .filter(|r| !found.contains(r))
@@ -54,11 +53,9 @@ async fn same_everywhere(s: &Setup, step: &str) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn composite_keys_of_text_dates_numbers_merge_exactly_whatever_the_collations() {
-    let s = setup_collated().await;
-    let eco = s.model(vec![events()]);
-    let env = s.pg.env();
-    s.source
-        .batch_execute(
+    let t = Scenario::of(vec![events()])
+        .collated()
+        .source(
             "CREATE TABLE events (site varchar(20), day date, amount numeric, seq bigint, note text, \
              PRIMARY KEY (site, day, amount, seq)); \
              INSERT INTO events SELECT site, day, amount, seq, site || seq FROM \
@@ -67,20 +64,18 @@ async fn composite_keys_of_text_dates_numbers_merge_exactly_whatever_the_collati
              unnest(ARRAY[-1.5, 0, 2.25, 10, 9.5]) AS amount, \
              unnest(ARRAY[-9000000000, -1, 1, 7]) AS seq",
         )
-        .await
-        .expect("source");
+        .start()
+        .await;
     let mut expected_rows = 9 * 3 * 5 * 4;
     for platform in ["YellowLive", "YellowForensic"] {
-        let b = one_batch(&eco, platform, None, &env)
-            .await
-            .expect("batch 1");
+        let b = t.batch(platform).await.expect("batch 1");
         assert_eq!(
             counts(&b),
             (expected_rows, 0, 0, expected_rows),
             "{platform}"
         );
     }
-    same_everywhere(&s, "first load").await;
+    same_everywhere(&t, "first load").await;
     for (step, change, (ins, upd, del)) in [
         (
             "deletes across the orders",
@@ -100,16 +95,16 @@ async fn composite_keys_of_text_dates_numbers_merge_exactly_whatever_the_collati
             (6, 0, 0),
         ),
     ] {
-        s.source.batch_execute(change).await.expect(step);
+        t.source.batch_execute(change).await.expect(step);
         expected_rows = expected_rows + ins - del;
         for platform in ["YellowLive", "YellowForensic"] {
-            let b = one_batch(&eco, platform, None, &env).await.expect(step);
+            let b = t.batch(platform).await.expect(step);
             assert_eq!(
                 counts(&b),
                 (ins, upd, del, expected_rows),
                 "{step} {platform}"
             );
         }
-        same_everywhere(&s, step).await;
+        same_everywhere(&t, step).await;
     }
 }

@@ -129,16 +129,18 @@ fn close(versions: &mut [(Key, Row, i32, i32)], key: &Key, b: i32) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn random_changes_match_the_reference_after_every_batch() {
-    let s = setup_collated().await;
-    let eco = s.model(vec![items()]);
-    let Setup {
-        pg, source, merge, ..
-    } = s;
-    let env = pg.env();
-    source
-        .batch_execute("CREATE TABLE items (k1 text, k2 integer, a text, b varchar(20), n integer, PRIMARY KEY (k1, k2))")
-        .await
-        .expect("create");
+    let t = Scenario::of(vec![items()])
+        .collated()
+        .source("CREATE TABLE items (k1 text, k2 integer, a text, b varchar(20), n integer, PRIMARY KEY (k1, k2))")
+        .start()
+        .await;
+    let (source, merge) = (&t.source, &t.merge);
+    // What each seed drops to start from empty platforms.
+    let platforms = ["YellowLive", "YellowForensic"];
+    let merge_tables = platforms.map(|p| naming::merge_table(p, "Store1", "items"));
+    let metrics = platforms.map(naming::batch_metrics_table);
+    let counters = platforms.map(naming::batch_counter_table);
+    let platform_tables = [merge_tables, metrics, counters].concat().join(", ");
     let unguarded = RunOptions {
         max_delete_percent: Some(100),
         ..RunOptions::default()
@@ -154,11 +156,7 @@ async fn random_changes_match_the_reference_after_every_batch() {
             .expect("truncate");
         // Start each seed from empty platforms.
         merge
-            .batch_execute(
-                "DROP TABLE IF EXISTS yellowlive_store1_items_merge, yellowforensic_store1_items_merge, \
-                 yellowlive_batch_metrics, yellowforensic_batch_metrics, yellowlive_batch_counter, \
-                 yellowforensic_batch_counter",
-            )
+            .batch_execute(&format!("DROP TABLE IF EXISTS {platform_tables}"))
             .await
             .expect("reset platforms");
         for step in 1..=25 {
@@ -225,8 +223,9 @@ async fn random_changes_match_the_reference_after_every_batch() {
                 }
             }
             let expected = reference.batch(step, &src);
-            for platform in ["YellowLive", "YellowForensic"] {
-                let b = run_batch(&eco, platform, "Store1", None, &unguarded, &env)
+            for platform in platforms {
+                let b = t
+                    .batch_with(platform, &unguarded)
                     .await
                     .unwrap_or_else(|e| panic!("seed {seed} step {step} {platform}: {e}"));
                 assert_eq!(
@@ -236,7 +235,7 @@ async fn random_changes_match_the_reference_after_every_batch() {
                 );
             }
             let live: Vec<(Key, Row, i32)> = merge
-                .query("SELECT k1, k2, a, b, n, ds_surf_batch_id FROM yellowlive_store1_items_merge ORDER BY k1 COLLATE \"C\", k2", &[])
+                .query(&format!("SELECT k1, k2, a, b, n, ds_surf_batch_id FROM {} ORDER BY k1 COLLATE \"C\", k2", naming::merge_table("YellowLive", "Store1", "items")), &[])
                 .await
                 .expect("live")
                 .iter()
@@ -250,14 +249,24 @@ async fn random_changes_match_the_reference_after_every_batch() {
             assert_eq!(live, want, "seed {seed} step {step}: live table");
             let forensic: Vec<(Key, Row, i32, i32)> = merge
                 .query(
-                    "SELECT k1, k2, a, b, n, ds_surf_batch_in, ds_surf_batch_out FROM yellowforensic_store1_items_merge \
-                     ORDER BY k1 COLLATE \"C\", k2, ds_surf_batch_in",
+                    &format!(
+                        "SELECT k1, k2, a, b, n, ds_surf_batch_in, ds_surf_batch_out FROM {} \
+                         ORDER BY k1 COLLATE \"C\", k2, ds_surf_batch_in",
+                        naming::merge_table("YellowForensic", "Store1", "items")
+                    ),
                     &[],
                 )
                 .await
                 .expect("forensic")
                 .iter()
-                .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4)), r.get(5), r.get(6)))
+                .map(|r| {
+                    (
+                        (r.get(0), r.get(1)),
+                        (r.get(2), r.get(3), r.get(4)),
+                        r.get(5),
+                        r.get(6),
+                    )
+                })
                 .collect();
             assert_eq!(
                 forensic, reference.versions,

@@ -8,14 +8,14 @@
 //! platform's tables grew.
 
 use bytes::Bytes;
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use futures_util::{SinkExt, TryStreamExt, pin_mut};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
-async fn connect(cluster: &Cluster, db: &str) -> Client {
-    cluster.connect(db).await.expect("connect")
+async fn connect(server: &ThrowawayPostgres, db: &str) -> Client {
+    server.connect(db).await.expect("connect")
 }
 
 /// A plain binary COPY of `customers` from the source into a fresh unindexed table.
@@ -50,7 +50,7 @@ async fn copy_floor(source: &Client, merge: &Client, unlogged: bool) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// The WAL position of the cluster, and the size of `platform`'s tables in the merge
+/// The WAL position of the server, and the size of `platform`'s tables in the merge
 /// database (bytes).
 async fn written(merge: &Client, platform: &str) -> (String, i64) {
     let row = merge
@@ -87,9 +87,14 @@ struct Measured {
 }
 
 /// Runs one batch with the mvp binary and measures it.
-async fn measured(cluster: &Cluster, merge: &Client, platform: &str, what: String) -> Measured {
+async fn measured(
+    server: &ThrowawayPostgres,
+    merge: &Client,
+    platform: &str,
+    what: String,
+) -> Measured {
     let before = written(merge, platform).await;
-    let (seconds, peak_mib, summary) = batch(cluster, platform);
+    let (seconds, peak_mib, summary) = batch(server, platform);
     let after = written(merge, platform).await;
     let mib = |b: i64| b as f64 / 1024.0 / 1024.0;
     Measured {
@@ -103,7 +108,7 @@ async fn measured(cluster: &Cluster, merge: &Client, platform: &str, what: Strin
 }
 
 /// Runs one batch with the mvp binary; returns (seconds, peak resident MiB, summary line).
-fn batch(cluster: &Cluster, platform: &str) -> (f64, f64, String) {
+fn batch(server: &ThrowawayPostgres, platform: &str) -> (f64, f64, String) {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mvp"))
         .args([
@@ -115,8 +120,8 @@ fn batch(cluster: &Cluster, platform: &str) -> (f64, f64, String) {
             "--max-delete-percent",
             "100",
         ])
-        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("customer_db"))
-        .env("DATASURFACE_DB_MERGEDB", cluster.url("datasurface_merge"))
+        .env("DATASURFACE_DB_CUSTOMERDB", server.url("customer_db"))
+        .env("DATASURFACE_DB_MERGEDB", server.url("datasurface_merge"))
         .env("postgres_USER", "postgres")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -157,16 +162,16 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
-    let cluster = Cluster::start().expect("throwaway PostgreSQL");
-    let admin = connect(&cluster, "postgres").await;
+    let server = ThrowawayPostgres::start().expect("throwaway PostgreSQL");
+    let admin = connect(&server, "postgres").await;
     for db in ["customer_db", "datasurface_merge"] {
         admin
             .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
             .expect("database");
     }
-    let source = connect(&cluster, "customer_db").await;
-    let merge = connect(&cluster, "datasurface_merge").await;
+    let source = connect(&server, "customer_db").await;
+    let merge = connect(&server, "datasurface_merge").await;
     source
         .batch_execute(&mvp::source_ddl())
         .await
@@ -185,14 +190,14 @@ async fn main() {
         .await
         .expect("vacuum");
     println!(
-        "{rows} customers rows; PostgreSQL 15 throwaway cluster, source and merge databases on it\n"
+        "{rows} customers rows; PostgreSQL 15 throwaway server, source and merge databases on it\n"
     );
 
     let mut results: Vec<Measured> = Vec::new();
     for platform in ["YellowLive", "YellowForensic"] {
         results.push(
             measured(
-                &cluster,
+                &server,
                 &merge,
                 platform,
                 format!("{platform} initial load"),
@@ -239,10 +244,10 @@ async fn main() {
         .expect("insert");
     for platform in ["YellowLive", "YellowForensic"] {
         let what = format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)");
-        results.push(measured(&cluster, &merge, platform, what).await);
+        results.push(measured(&server, &merge, platform, what).await);
     }
     for platform in ["YellowLive", "YellowForensic"] {
-        results.push(measured(&cluster, &merge, platform, format!("{platform} no change")).await);
+        results.push(measured(&server, &merge, platform, format!("{platform} no change")).await);
     }
 
     println!(

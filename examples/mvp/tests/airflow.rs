@@ -11,7 +11,10 @@
 //! databases accept the pods' login only with its password, so a pod whose Secret
 //! references are wrong cannot pass.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::StreamKey;
+use datasurface::codegen::dags::{infrastructure_dag_id, ingestion_dag_id};
+use datasurface::dev::postgres::ThrowawayPostgres;
+use datasurface::naming::{self, ViewKind};
 use datasurface::serde_json::{self, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,7 @@ const PASSWORD: &str = "pod-Password-7c2d91";
 /// One Airflow, one throwaway PostgreSQL with the MVP's source and merge databases, and the
 /// generated artifacts.
 struct World {
-    cluster: Cluster,
+    server: ThrowawayPostgres,
     python: PathBuf,
     dir: PathBuf,
     /// The Secrets of each namespace, as `secrets.md` says to create them.
@@ -111,7 +114,7 @@ impl World {
         assert!(out.status.success(), "{}", text(&out));
         let guide = std::fs::read_to_string(dir.join("generated/secrets.md")).expect("guide");
         let world = World {
-            cluster: Cluster::start().expect("throwaway PostgreSQL"),
+            server: ThrowawayPostgres::start().expect("throwaway PostgreSQL"),
             python,
             secrets: secrets_from_guide(&guide),
             dir,
@@ -124,7 +127,7 @@ impl World {
     /// The pods' login owns the merge database and reads the source; it logs in with its
     /// password only (the tests' own `postgres` connections stay trusted).
     async fn create_databases(&self) {
-        let admin = self.cluster.connect("postgres").await.expect("connect");
+        let admin = self.server.connect("postgres").await.expect("connect");
         for statement in [
             format!("CREATE ROLE {LOGIN} LOGIN PASSWORD '{PASSWORD}'"),
             "CREATE DATABASE customer_db".to_owned(),
@@ -144,18 +147,18 @@ impl World {
             .await
             .expect("grant");
         std::fs::write(
-            self.cluster.dir().join("data/pg_hba.conf"),
+            self.server.dir().join("data/pg_hba.conf"),
             "local all all trust\nhost all postgres 127.0.0.1/32 trust\n\
              host all all 127.0.0.1/32 scram-sha-256\n",
         )
         .expect("pg_hba.conf");
         // The restart is an immediate stop: a checkpoint first keeps the commits above.
         admin.batch_execute("CHECKPOINT").await.expect("checkpoint");
-        self.cluster.restart().expect("restart with passwords");
+        self.server.restart().expect("restart with passwords");
         let mut config = tokio_postgres::Config::new();
         config
             .host("127.0.0.1")
-            .port(self.cluster.port())
+            .port(self.server.port())
             .user(LOGIN)
             .dbname("datasurface_merge");
         assert!(
@@ -165,11 +168,11 @@ impl World {
     }
 
     async fn source(&self) -> tokio_postgres::Client {
-        self.cluster.connect("customer_db").await.expect("source")
+        self.server.connect("customer_db").await.expect("source")
     }
 
     async fn merge(&self) -> tokio_postgres::Client {
-        self.cluster
+        self.server
             .connect("datasurface_merge")
             .await
             .expect("merge")
@@ -180,7 +183,7 @@ impl World {
         let out = mvp()
             .arg("simulate")
             .args(["--host", "127.0.0.1", "--port"])
-            .arg(self.cluster.port().to_string())
+            .arg(self.server.port().to_string())
             .args(["--database", "customer_db", "--user", "postgres"])
             .args(["--min-interval", "0.001", "--max-interval", "0.001"])
             .args(args)
@@ -214,7 +217,7 @@ impl World {
 
     /// Where a database is: host, port and name, no login.
     fn location(&self, database: &str) -> String {
-        format!("postgres://127.0.0.1:{}/{database}", self.cluster.port())
+        format!("postgres://127.0.0.1:{}/{database}", self.server.port())
     }
 
     /// Starts one run of `dag_id` in the Airflow home `home`, in a cluster with `secrets`.
@@ -269,7 +272,7 @@ impl World {
             .args(["status", "--platform", platform, "--json"])
             .env(
                 "DATASURFACE_DB_MERGEDB",
-                self.cluster.url("datasurface_merge"),
+                self.server.url("datasurface_merge"),
             )
             .output()
             .expect("status");
@@ -285,14 +288,26 @@ impl World {
         rows(&self.source().await, |dataset| dataset.to_owned()).await
     }
 
-    /// The rows a workspace's live views serve (`prefix`: platform, workspace and group),
+    /// The rows the live views of workspace Consumer1's group `dsg` on `platform` serve,
     /// by dataset and key, as text.
-    async fn served_rows(&self, prefix: &str) -> Rows {
+    async fn served_rows(&self, platform: &str, dsg: &str) -> Rows {
         rows(&self.merge().await, |dataset| {
-            format!("{prefix}_store1_{dataset}_view_live")
+            naming::view_name(
+                platform,
+                "Consumer1",
+                dsg,
+                "Store1",
+                dataset,
+                ViewKind::Live,
+            )
         })
         .await
     }
+}
+
+/// The DAG id of `platform`'s ingestion of Store1.
+fn ingestion(platform: &str) -> String {
+    ingestion_dag_id(platform, &StreamKey::new("Store1", None::<String>))
 }
 
 /// The repository's root.
@@ -389,6 +404,7 @@ fn recorded(batch: &Value) -> (String, Value) {
 
 /// Names and types of the platform's tables and views in the merge database, with owners.
 async fn relations(world: &World, platform: &str) -> Vec<String> {
+    let prefix = naming::sql_prefix(platform);
     world
         .merge()
         .await
@@ -397,7 +413,7 @@ async fn relations(world: &World, platform: &str) -> Vec<String> {
              pg_get_userbyid(c.relowner)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND c.relname LIKE $1 \
              ORDER BY 1",
-            &[&format!("{platform}\\_%")],
+            &[&format!("{prefix}\\_%")],
         )
         .await
         .expect("relations")
@@ -423,53 +439,72 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .remove("password");
     let missing = [
         (
-            world.start_dag("no-secret", "yellowforensic_infrastructure", &no_secret),
+            world.start_dag(
+                "no-secret",
+                &infrastructure_dag_id("YellowForensic"),
+                &no_secret,
+            ),
             "CreateContainerConfigError: secret \"postgres\" not found",
         ),
         (
-            world.start_dag("no-key", "yellowforensic__Store1_ingestion", &no_key),
+            world.start_dag("no-key", &ingestion("YellowForensic"), &no_key),
             "CreateContainerConfigError: couldn't find key password in Secret ns-kub-pg-test/postgres",
         ),
     ];
 
     // The infrastructure DAG creates the platform's tables and views, as the pods' login.
-    let run = world.run_dag("yellowlive_infrastructure");
+    let run = world.run_dag(&infrastructure_dag_id("YellowLive"));
     run.assert_ended("success", "success");
     assert_eq!(
         run.pod()["args"],
         json!(["infra", "--platform", "YellowLive"])
     );
+    let live_view = |dataset| {
+        naming::view_name(
+            "YellowLive",
+            "Consumer1",
+            "LiveDSG",
+            "Store1",
+            dataset,
+            ViewKind::Live,
+        )
+    };
     let expected = [
-        ("yellowlive_batch_counter", "table"),
-        ("yellowlive_batch_metrics", "table"),
+        (naming::batch_counter_table("YellowLive"), "table"),
+        (naming::batch_metrics_table("YellowLive"), "table"),
+        (live_view("addresses"), "view"),
+        (live_view("customers"), "view"),
         (
-            "yellowlive_consumer1_livedsg_store1_addresses_view_live",
-            "view",
+            naming::merge_table("YellowLive", "Store1", "addresses"),
+            "table",
         ),
         (
-            "yellowlive_consumer1_livedsg_store1_customers_view_live",
-            "view",
+            naming::staging_table("YellowLive", "Store1", "addresses"),
+            "table",
         ),
-        ("yellowlive_store1_addresses_merge", "table"),
-        ("yellowlive_store1_addresses_staging", "table"),
-        ("yellowlive_store1_customers_merge", "table"),
-        ("yellowlive_store1_customers_staging", "table"),
+        (
+            naming::merge_table("YellowLive", "Store1", "customers"),
+            "table",
+        ),
+        (
+            naming::staging_table("YellowLive", "Store1", "customers"),
+            "table",
+        ),
     ];
     assert_eq!(
-        relations(&world, "yellowlive").await,
+        relations(&world, "YellowLive").await,
         expected.map(|(name, kind)| format!("{name} {kind} {LOGIN}"))
     );
 
     // Each ingestion run commits a batch whose metrics are the source's changes, and the
     // workspace's views serve the source's rows.
-    let live = "yellowlive_consumer1_livedsg";
     let mut before = BTreeMap::new();
     for (batch, changes) in [(1, None), (2, Some("40"))] {
         if let Some(changes) = changes {
             world.simulate(&["--seed", "2", "--max-changes", changes]);
         }
         let now = world.source_rows().await;
-        let run = world.run_dag("yellowlive__Store1_ingestion");
+        let run = world.run_dag(&ingestion("YellowLive"));
         run.assert_ended("success", "success");
         assert!(
             run.log.contains(&format!(
@@ -482,7 +517,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
             recorded(&world.batches("YellowLive")[&batch]),
             ("committed".to_owned(), metrics(&before, &now))
         );
-        assert_eq!(world.served_rows(live).await, now);
+        assert_eq!(world.served_rows("YellowLive", "LiveDSG").await, now);
         before = now;
     }
 
@@ -498,7 +533,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
     assert!(held);
     world.simulate(&["--seed", "3", "--max-changes", "20"]);
     let batches = world.batches("YellowLive");
-    let run = world.run_dag("yellowlive__Store1_ingestion");
+    let run = world.run_dag(&ingestion("YellowLive"));
     run.assert_ended("success", "skipped");
     assert_eq!(run.pod()["exit_code"], 75);
     assert!(
@@ -522,7 +557,7 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .batch_execute("ALTER TABLE customers ALTER COLUMN email TYPE varchar(150)")
         .await
         .expect("widen");
-    let run = world.run_dag("yellowlive__Store1_ingestion");
+    let run = world.run_dag(&ingestion("YellowLive"));
     run.assert_ended("failed", "failed");
     assert_eq!(run.pod()["exit_code"], 1);
     let open = &world.batches("YellowLive")[&3];
@@ -539,29 +574,27 @@ async fn airflow_runs_the_generated_dags(airflow: &str) {
         .expect("fix");
     let now = world.source_rows().await;
     world
-        .run_dag("yellowlive__Store1_ingestion")
+        .run_dag(&ingestion("YellowLive"))
         .assert_ended("success", "success");
     assert_eq!(
         recorded(&world.batches("YellowLive")[&3]),
         ("committed".to_owned(), metrics(&before, &now))
     );
-    assert_eq!(world.served_rows(live).await, now);
+    assert_eq!(world.served_rows("YellowLive", "LiveDSG").await, now);
 
     // The forensic platform's DAGs: every generated DAG's pod has what the binary needs.
     for dag in [
-        "yellowforensic_infrastructure",
-        "yellowforensic__Store1_ingestion",
+        infrastructure_dag_id("YellowForensic"),
+        ingestion("YellowForensic"),
     ] {
-        world.run_dag(dag).assert_ended("success", "success");
+        world.run_dag(&dag).assert_ended("success", "success");
     }
     assert_eq!(
         recorded(&world.batches("YellowForensic")[&1]),
         ("committed".to_owned(), metrics(&BTreeMap::new(), &now))
     );
     assert_eq!(
-        world
-            .served_rows("yellowforensic_consumer1_forensicdsg")
-            .await,
+        world.served_rows("YellowForensic", "ForensicDSG").await,
         now
     );
 

@@ -1,6 +1,6 @@
 //! `demo`, end to end: the metrics it prints agree with what the merge tables hold.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::*;
 use std::process::Command;
 use tokio_postgres::NoTls;
@@ -36,15 +36,23 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
     tokio::spawn(async move {
         let _ = conn.await;
     });
+    let merge_tables =
+        |platform| ["customers", "addresses"].map(|d| naming::merge_table(platform, "Store1", d));
+    let [live_customers, live_addresses] = merge_tables("YellowLive");
+    let [forensic_customers, forensic_addresses] = merge_tables("YellowForensic");
     for (platform, current_sql) in [
         (
             "YellowLive",
-            "SELECT (SELECT count(*) FROM yellowlive_store1_customers_merge) + (SELECT count(*) FROM yellowlive_store1_addresses_merge)",
+            format!(
+                "SELECT (SELECT count(*) FROM {live_customers}) + (SELECT count(*) FROM {live_addresses})"
+            ),
         ),
         (
             "YellowForensic",
-            "SELECT (SELECT count(*) FROM yellowforensic_store1_customers_merge WHERE ds_surf_batch_out = 2147483647) \
-             + (SELECT count(*) FROM yellowforensic_store1_addresses_merge WHERE ds_surf_batch_out = 2147483647)",
+            format!(
+                "SELECT (SELECT count(*) FROM {forensic_customers} WHERE ds_surf_batch_out = 2147483647) \
+                 + (SELECT count(*) FROM {forensic_addresses} WHERE ds_surf_batch_out = 2147483647)"
+            ),
         ),
     ] {
         let mine: Vec<_> = printed.iter().filter(|b| b.0 == platform).collect();
@@ -57,8 +65,8 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
             .query(
                 &format!(
                     "SELECT batch_id, records_inserted, records_updated, records_deleted, total_records \
-                     FROM {}_batch_metrics ORDER BY batch_id",
-                    platform.to_lowercase()
+                     FROM {} ORDER BY batch_id",
+                    naming::batch_metrics_table(platform)
                 ),
                 &[],
             )
@@ -70,7 +78,7 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
         let printed: Vec<_> = mine.iter().map(|b| (b.1, b.2, b.3, b.4, b.5)).collect();
         assert_eq!(metrics, printed, "{platform}");
         let current: i64 = client
-            .query_one(current_sql, &[])
+            .query_one(&current_sql, &[])
             .await
             .expect("current rows")
             .get(0);
@@ -88,7 +96,9 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
     // The forensic history counts every update as a new version.
     let versions: i64 = client
         .query_one(
-            "SELECT (SELECT count(*) FROM yellowforensic_store1_customers_merge) + (SELECT count(*) FROM yellowforensic_store1_addresses_merge)",
+            &format!(
+                "SELECT (SELECT count(*) FROM {forensic_customers}) + (SELECT count(*) FROM {forensic_addresses})"
+            ),
             &[],
         )
         .await
@@ -102,19 +112,13 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
     assert_eq!(versions, expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
+/// `mvp demo` with `args`, in the environment `env` adds to the test's: what it printed,
+/// once it succeeded.
+fn demo(args: &[&str], env: &[(&str, String)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
-        .args([
-            "demo",
-            "--cycles",
-            "2",
-            "--changes",
-            "15",
-            "--seed",
-            "4",
-            "--keep",
-        ])
+        .arg("demo")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("demo");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -122,6 +126,15 @@ async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
+    let stdout = demo(
+        &["--cycles", "2", "--changes", "15", "--seed", "4", "--keep"],
+        &[],
     );
     assert!(stdout.contains("The history of customer"), "{stdout}");
     let url = stdout
@@ -155,8 +168,8 @@ async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_uses_the_databases_it_is_pointed_at() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    let (admin, conn) = tokio_postgres::connect(&cluster.url("postgres"), NoTls)
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    let (admin, conn) = tokio_postgres::connect(&server.url("postgres"), NoTls)
         .await
         .expect("connect");
     tokio::spawn(async move {
@@ -170,24 +183,19 @@ async fn the_demo_uses_the_databases_it_is_pointed_at() {
         .batch_execute("CREATE DATABASE mrg")
         .await
         .expect("mrg");
-    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
-        .args(["demo", "--cycles", "2", "--changes", "10", "--seed", "9"])
-        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("src"))
-        .env("DATASURFACE_DB_MERGEDB", cluster.url("mrg"))
-        .env("postgres_USER", "postgres")
-        .output()
-        .expect("demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = demo(
+        &["--cycles", "2", "--changes", "10", "--seed", "9"],
+        &[
+            ("DATASURFACE_DB_CUSTOMERDB", server.url("src")),
+            ("DATASURFACE_DB_MERGEDB", server.url("mrg")),
+            ("postgres_USER", "postgres".to_owned()),
+        ],
     );
     assert!(
         stdout.starts_with("using the databases named by DATASURFACE_DB_*"),
         "{stdout}"
     );
-    check_against_tables(&cluster.url("mrg"), &printed_batches(&stdout)).await;
+    check_against_tables(&server.url("mrg"), &printed_batches(&stdout)).await;
 }
 
 /// A model unlike the MVP: two stores on two source databases, one of them

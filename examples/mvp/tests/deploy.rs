@@ -109,7 +109,8 @@ fn an_operator_plans_deploys_redeploys_and_undeploys_the_mvp() {
     );
     assert!(
         out.contains(&format!(
-            "infra: job ns-kub-pg-test/yellowlive-infra-{tag} complete ("
+            "infra: job {NS}/{}-infra-{tag} complete (",
+            naming::k8s_name("YellowLive")
         )),
         "{out}"
     );

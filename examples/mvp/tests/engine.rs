@@ -1,21 +1,22 @@
 //! The runtime binary against real PostgreSQL: its output, one runner per stream, and
 //! batches that survive being killed at any moment.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
+use datasurface::naming;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 struct Env {
-    cluster: Cluster,
+    server: ThrowawayPostgres,
     source: String,
 }
 
 impl Env {
     async fn new(rows: i64) -> Env {
-        let cluster = Cluster::start().expect("throwaway PostgreSQL");
+        let server = ThrowawayPostgres::start().expect("throwaway PostgreSQL");
         let env = Env {
-            cluster,
+            server,
             source: "customer_db".into(),
         };
         let admin = env.connect("postgres").await;
@@ -48,7 +49,7 @@ impl Env {
     }
 
     async fn connect(&self, db: &str) -> Client {
-        self.cluster.connect(db).await.expect("connect")
+        self.server.connect(db).await.expect("connect")
     }
 
     async fn create_merge_db(&self, name: &str) {
@@ -59,12 +60,12 @@ impl Env {
             .expect("merge db");
     }
 
-    /// The mvp binary, pointed at this cluster with the merge database `merge`.
+    /// The mvp binary, pointed at this server with the merge database `merge`.
     fn mvp(&self, merge: &str, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
         c.args(args)
-            .env("DATASURFACE_DB_CUSTOMERDB", self.cluster.url(&self.source))
-            .env("DATASURFACE_DB_MERGEDB", self.cluster.url(merge))
+            .env("DATASURFACE_DB_CUSTOMERDB", self.server.url(&self.source))
+            .env("DATASURFACE_DB_MERGEDB", self.server.url(merge))
             .env("postgres_USER", "postgres")
             .env("postgres_PASSWORD", "not-a-real-password-1234")
             .stdout(Stdio::piped())
@@ -126,18 +127,13 @@ async fn change_source(env: &Env, step: i64) {
 async fn fingerprint(env: &Env, merge: &str) -> Vec<String> {
     let client = env.connect(merge).await;
     let mut out = Vec::new();
-    for (table, order) in [
-        ("yellowlive_store1_customers_merge", "id"),
-        ("yellowlive_store1_addresses_merge", "id"),
-        (
-            "yellowforensic_store1_customers_merge",
-            "id, ds_surf_batch_in",
-        ),
-        (
-            "yellowforensic_store1_addresses_merge",
-            "id, ds_surf_batch_in",
-        ),
+    for (platform, dataset, order) in [
+        ("YellowLive", "customers", "id"),
+        ("YellowLive", "addresses", "id"),
+        ("YellowForensic", "customers", "id, ds_surf_batch_in"),
+        ("YellowForensic", "addresses", "id, ds_surf_batch_in"),
     ] {
+        let table = naming::merge_table(platform, "Store1", dataset);
         let row = client
             .query_one(
                 &format!("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} AS t"),
@@ -151,7 +147,7 @@ async fn fingerprint(env: &Env, merge: &str) -> Vec<String> {
             row.get::<_, Option<String>>(1).unwrap_or_default()
         ));
     }
-    for metrics in ["yellowlive_batch_metrics", "yellowforensic_batch_metrics"] {
+    for metrics in ["YellowLive", "YellowForensic"].map(naming::batch_metrics_table) {
         for row in client
             .query(
                 &format!(
@@ -178,11 +174,13 @@ async fn fingerprint(env: &Env, merge: &str) -> Vec<String> {
     out
 }
 
+/// The status of the last batch of `platform`, once there is one.
 async fn status(client: &Client, platform: &str) -> Option<String> {
     client
         .query_opt(
             &format!(
-                "SELECT batch_status FROM {platform}_batch_metrics ORDER BY batch_id DESC LIMIT 1"
+                "SELECT batch_status FROM {} ORDER BY batch_id DESC LIMIT 1",
+                naming::batch_metrics_table(platform)
             ),
             &[],
         )
@@ -304,7 +302,7 @@ async fn two_runners_of_one_stream_one_works_one_is_busy() {
         .spawn()
         .expect("first");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while status(&merge, "yellowlive").await.is_none() {
+    while status(&merge, "YellowLive").await.is_none() {
         assert!(
             Instant::now() < deadline,
             "the first runner never started a batch"
@@ -373,7 +371,8 @@ async fn committed(client: &Client, platform: &str) -> i64 {
     client
         .query_one(
             &format!(
-                "SELECT count(*) FROM {platform}_batch_metrics WHERE batch_status = 'committed'"
+                "SELECT count(*) FROM {} WHERE batch_status = 'committed'",
+                naming::batch_metrics_table(platform)
             ),
             &[],
         )
@@ -409,15 +408,14 @@ async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
         for platform in ["YellowLive", "YellowForensic"] {
             let reference = env.run("reference", platform);
             assert!(reference.status.success(), "{}", text(&reference));
-            let prefix = platform.to_lowercase();
             let done = step + 1;
             let args = ["run", "--platform", platform, "--store", "Store1"];
 
             // Killed while taking the snapshot: after a random delay once it started.
             let child = env.mvp("crashed", &args).spawn().expect("spawn");
             let start = Instant::now();
-            while status(&crashed, &prefix).await.as_deref() != Some("started")
-                && committed(&crashed, &prefix).await < done
+            while status(&crashed, platform).await.as_deref() != Some("started")
+                && committed(&crashed, platform).await < done
                 && start.elapsed() < Duration::from_secs(30)
             {
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -425,18 +423,20 @@ async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
             tokio::time::sleep(Duration::from_millis(rng.next(40))).await;
             kill(child);
             kills += 1;
-            if committed(&crashed, &prefix).await < done {
+            if committed(&crashed, platform).await < done {
                 interrupted += 1;
             }
 
             // Killed while writing the merge tables: another session holds them so that
             // reads go on and writes wait, and the kill comes once the runner waits.
             kills += 1;
-            if committed(&crashed, &prefix).await < done {
+            if committed(&crashed, platform).await < done {
                 let holder = crashed.transaction().await.expect("begin");
                 holder
                     .batch_execute(&format!(
-                        "LOCK TABLE {prefix}_store1_customers_merge, {prefix}_store1_addresses_merge IN EXCLUSIVE MODE"
+                        "LOCK TABLE {}, {} IN EXCLUSIVE MODE",
+                        naming::merge_table(platform, "Store1", "customers"),
+                        naming::merge_table(platform, "Store1", "addresses")
                     ))
                     .await
                     .expect("hold the merge tables");
@@ -470,7 +470,7 @@ async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
             // The killed runner's server session holds the stream's lock until the server
             // notices it is gone: retry while busy, as a scheduler would.
             let deadline = Instant::now() + Duration::from_secs(60);
-            while committed(&crashed, &prefix).await < done {
+            while committed(&crashed, platform).await < done {
                 let out = env.run("crashed", platform);
                 assert!(
                     out.status.success() || out.status.code() == Some(75),

@@ -7,7 +7,7 @@
 //! follows the model and the build.
 
 use datasurface::codegen::kube::{self, AIRFLOW_IMAGE, Object, POSTGRES_IMAGE};
-use datasurface::codegen::{Artifact, Context, generate, required_secrets};
+use datasurface::codegen::{Artifact, Context, JOB_SERVICE_ACCOUNT, generate, required_secrets};
 use datasurface::serde_json::Value;
 use datasurface::*;
 use std::collections::BTreeSet;
@@ -339,7 +339,7 @@ fn the_airflow_role_grants_what_the_pod_operator_calls_and_nothing_more() {
         assert_eq!(binding.json["subjects"][0]["name"], "airflow");
         let job_account = objects
             .iter()
-            .find(|o| o.kind.kind == "ServiceAccount" && o.name == "datasurface-job")
+            .find(|o| o.kind.kind == "ServiceAccount" && o.name == JOB_SERVICE_ACCOUNT)
             .unwrap();
         assert_eq!(job_account.json["automountServiceAccountToken"], false);
     }
@@ -398,7 +398,10 @@ fn every_container_asks_for_cpu_and_memory_and_has_a_memory_limit() {
     let eco = model.validate().expect("valid");
     let infra = kube::objects(&eco, &context())
         .into_iter()
-        .find(|o| o.name.starts_with("yellowlive-infra-"))
+        .find(|o| {
+            o.name
+                .starts_with(&format!("{}-infra-", naming::k8s_name("YellowLive")))
+        })
         .unwrap();
     let resources = &containers(&infra)[0]["resources"];
     assert_eq!(resources["requests"]["cpu"], "750m");
@@ -593,7 +596,8 @@ fn the_databases_job_creates_every_database_once() {
         ["datasurface_merge", "airflow", "customer_db"]
     );
 
-    let cluster = datasurface::dev::cluster::Cluster::start().expect("throwaway PostgreSQL");
+    let server =
+        datasurface::dev::postgres::ThrowawayPostgres::start().expect("throwaway PostgreSQL");
     let bin = glob_psql();
     let run = || {
         Command::new(&command[0])
@@ -607,7 +611,7 @@ fn the_databases_job_creates_every_database_once() {
                 ),
             )
             .env("PGHOST", "127.0.0.1")
-            .env("PGPORT", cluster.port().to_string())
+            .env("PGPORT", server.port().to_string())
             .env("PGUSER", "postgres")
             .env("PGDATABASE", "postgres")
             .output()
@@ -631,7 +635,7 @@ fn the_databases_job_creates_every_database_once() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = cluster.connect("postgres").await.expect("connect");
+        let client = server.connect("postgres").await.expect("connect");
         let rows = client
             .query(
                 "SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY 1",

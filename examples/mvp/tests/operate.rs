@@ -2,7 +2,7 @@
 //! outputs (`--json`, `--report`, `--metrics-file`), the log, `--help`, `--version` and
 //! completions.
 
-use datasurface::dev::cluster::{Cluster, Options};
+use datasurface::dev::postgres::{Options, ThrowawayPostgres};
 use datasurface::serde_json::{self, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -10,22 +10,22 @@ use std::process::{Command, Output, Stdio};
 const PASSWORD: &str = "not-a-real-password-1234";
 
 struct Env {
-    cluster: Cluster,
+    server: ThrowawayPostgres,
 }
 
 impl Env {
-    /// A cluster with the source database and its tables (a few rows), and an empty merge
+    /// A server with the source database and its tables (a few rows), and an empty merge
     /// database; batches log in as `batch`, with a password and only the privileges they
     /// need.
     async fn new() -> Env {
         let env = Env {
-            cluster: Cluster::start_with(Options {
+            server: ThrowawayPostgres::start_with(Options {
                 passwords: true,
                 ..Options::default()
             })
             .expect("throwaway PostgreSQL"),
         };
-        let admin = env.cluster.connect("postgres").await.expect("connect");
+        let admin = env.server.connect("postgres").await.expect("connect");
         admin
             .batch_execute(&format!("CREATE ROLE batch LOGIN PASSWORD '{PASSWORD}'"))
             .await
@@ -36,14 +36,14 @@ impl Env {
                 .await
                 .expect("database");
         }
-        env.cluster
+        env.server
             .connect("merge")
             .await
             .expect("connect")
             .batch_execute("GRANT CREATE ON SCHEMA public TO batch")
             .await
             .expect("grant");
-        let source = env.cluster.connect("customer_db").await.expect("connect");
+        let source = env.server.connect("customer_db").await.expect("connect");
         source
             .batch_execute(&mvp::source_ddl())
             .await
@@ -65,10 +65,10 @@ impl Env {
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgres://127.0.0.1:{}/{db}", self.cluster.port())
+        format!("postgres://127.0.0.1:{}/{db}", self.server.port())
     }
 
-    /// The mvp binary, pointed at this cluster; its standard output is a pipe (not a
+    /// The mvp binary, pointed at this server; its standard output is a pipe (not a
     /// terminal), as in a pod.
     fn mvp(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
@@ -117,8 +117,8 @@ fn doctor_line<'a>(text: &'a str, subject: &str, check: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_finds_what_stops_a_batch_and_says_what_to_do() {
     let env = Env::new().await;
-    let source = env.cluster.connect("customer_db").await.expect("connect");
-    let merge = env.cluster.connect("merge").await.expect("connect");
+    let source = env.server.connect("customer_db").await.expect("connect");
+    let merge = env.server.connect("merge").await.expect("connect");
 
     // `batch` may read addresses and create the merge tables, or not.
     let allow = async |yes: bool| {
@@ -246,7 +246,7 @@ async fn a_run_reports_to_machines_and_logs_json_lines_in_a_pod() {
     assert_eq!(infra["applied"], true);
     assert!(infra["created"].as_u64().is_some_and(|n| n > 0), "{infra}");
 
-    let dir = env.cluster.dir().to_owned();
+    let dir = env.server.dir().to_owned();
     let report = dir.join("run.json");
     let metrics = dir.join("datasurface.prom");
     let out = env.output(&[

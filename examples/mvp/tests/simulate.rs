@@ -1,30 +1,30 @@
 //! The data change simulator, run as the `simulate` subcommand of the model's binary.
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use tokio_postgres::Client;
 
-async fn connect(cluster: &Cluster, db: &str) -> Client {
-    cluster.connect(db).await.expect("connect")
+async fn connect(server: &ThrowawayPostgres, db: &str) -> Client {
+    server.connect(db).await.expect("connect")
 }
 
-async fn create_db(cluster: &Cluster, name: &str) {
-    connect(cluster, "postgres")
+async fn create_db(server: &ThrowawayPostgres, name: &str) {
+    connect(server, "postgres")
         .await
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create database");
 }
 
-fn simulate(cluster: &Cluster, db: &str, args: &[&str]) -> Command {
+fn simulate(server: &ThrowawayPostgres, db: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
     c.arg("simulate")
         .args([
             "--host",
             "127.0.0.1",
             "--port",
-            &cluster.port().to_string(),
+            &server.port().to_string(),
             "--database",
             db,
             "--user",
@@ -92,10 +92,10 @@ fn bad_flags_get_errors_that_say_what_is_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_run_makes_the_same_changes_twice() {
-    let cluster = Cluster::start().expect("PostgreSQL");
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
     let mut results = Vec::new();
     for db in ["first", "second"] {
-        create_db(&cluster, db).await;
+        create_db(&server, db).await;
         let mut args = vec![
             "--create-tables",
             "--seed",
@@ -105,11 +105,11 @@ async fn a_seeded_run_makes_the_same_changes_twice() {
             "--verbose",
         ];
         args.extend(FAST);
-        let out = simulate(&cluster, db, &args).output().expect("simulate");
+        let out = simulate(&server, db, &args).output().expect("simulate");
         assert!(out.status.success(), "{}", text(&out));
         results.push((
             String::from_utf8_lossy(&out.stdout).to_string(),
-            contents(&connect(&cluster, db).await).await,
+            contents(&connect(&server, db).await).await,
         ));
     }
     assert_eq!(results[0], results[1]);
@@ -122,23 +122,23 @@ async fn a_seeded_run_makes_the_same_changes_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_says_exactly_what_changed() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    create_db(&cluster, "customer_db").await;
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    create_db(&server, "customer_db").await;
     let mut args = vec!["--create-tables", "--max-changes", "1", "--seed", "7"];
     args.extend(FAST);
     assert!(
-        simulate(&cluster, "customer_db", &args)
+        simulate(&server, "customer_db", &args)
             .output()
             .expect("seed")
             .status
             .success()
     );
-    let client = connect(&cluster, "customer_db").await;
+    let client = connect(&server, "customer_db").await;
     let before = contents(&client).await;
 
     let mut args = vec!["--max-changes", "20", "--verbose", "--seed", "8"];
     args.extend(FAST);
-    let out = simulate(&cluster, "customer_db", &args)
+    let out = simulate(&server, "customer_db", &args)
         .output()
         .expect("simulate");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -191,8 +191,8 @@ async fn the_summary_says_exactly_what_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_mid_run_is_survived() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    create_db(&cluster, "customer_db").await;
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    create_db(&server, "customer_db").await;
     let args = [
         "--create-tables",
         "--max-changes",
@@ -204,11 +204,11 @@ async fn a_database_restart_mid_run_is_survived() {
         "--seed",
         "3",
     ];
-    let child = simulate(&cluster, "customer_db", &args)
+    let child = simulate(&server, "customer_db", &args)
         .spawn()
         .expect("simulate");
     tokio::time::sleep(Duration::from_millis(600)).await;
-    cluster.restart().expect("restart PostgreSQL");
+    server.restart().expect("restart PostgreSQL");
     let out = child.wait_with_output().expect("simulate");
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -224,9 +224,9 @@ async fn a_database_restart_mid_run_is_survived() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_of_another_shape_are_named() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    create_db(&cluster, "other").await;
-    let out = simulate(&cluster, "other", &["--max-changes", "1"])
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    create_db(&server, "other").await;
+    let out = simulate(&server, "other", &["--max-changes", "1"])
         .output()
         .expect("simulate");
     assert_eq!(out.status.code(), Some(1));
@@ -235,12 +235,12 @@ async fn tables_of_another_shape_are_named() {
         "{}",
         text(&out)
     );
-    connect(&cluster, "other")
+    connect(&server, "other")
         .await
         .batch_execute("CREATE TABLE customers (id text); CREATE TABLE addresses (id text)")
         .await
         .expect("tables");
-    let out = simulate(&cluster, "other", &["--max-changes", "1"])
+    let out = simulate(&server, "other", &["--max-changes", "1"])
         .output()
         .expect("simulate");
     assert!(
@@ -253,8 +253,8 @@ async fn tables_of_another_shape_are_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_after_the_current_change_with_a_summary() {
-    let cluster = Cluster::start().expect("PostgreSQL");
-    create_db(&cluster, "customer_db").await;
+    let server = ThrowawayPostgres::start().expect("PostgreSQL");
+    create_db(&server, "customer_db").await;
     let args = [
         "--create-tables",
         "--min-interval",
@@ -263,7 +263,7 @@ async fn sigterm_stops_after_the_current_change_with_a_summary() {
         "0.2",
         "--verbose",
     ];
-    let child = simulate(&cluster, "customer_db", &args)
+    let child = simulate(&server, "customer_db", &args)
         .spawn()
         .expect("simulate");
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -1,9 +1,9 @@
-//! Test support: a real PostgreSQL (a throwaway cluster, or the one named by
+//! Test support: a real PostgreSQL (a throwaway server, or the one named by
 //! `DATASURFACE_TEST_PG`), fresh databases per test, and a small `people` model.
 
 #![allow(dead_code, unreachable_pub)]
 
-use datasurface::dev::cluster::Cluster;
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::engine::{BatchRecord, Engine, Error, Outcome, Plan, Rewind, RunOptions};
 use datasurface::pg::Environment;
 use datasurface::*;
@@ -12,44 +12,44 @@ use tokio_postgres::{Client, NoTls};
 
 /// A PostgreSQL server for one test.
 pub struct TestPg {
-    _cluster: Option<Cluster>,
+    _throwaway: Option<ThrowawayPostgres>,
     pub host: String,
     pub port: u16,
 }
 
 impl TestPg {
     /// The server named by `DATASURFACE_TEST_PG` (`host:port`, trust auth as `postgres`), or
-    /// a new throwaway cluster.
+    /// a new throwaway server.
     pub fn start() -> TestPg {
         if let Ok(addr) = std::env::var("DATASURFACE_TEST_PG") {
             let (host, port) = addr
                 .rsplit_once(':')
                 .expect("DATASURFACE_TEST_PG is host:port");
             return TestPg {
-                _cluster: None,
+                _throwaway: None,
                 host: host.into(),
                 port: port.parse().expect("port"),
             };
         }
-        let cluster = Cluster::start().expect("start a throwaway PostgreSQL");
+        let throwaway = ThrowawayPostgres::start().expect("start a throwaway PostgreSQL");
         TestPg {
-            port: cluster.port(),
+            port: throwaway.port(),
             host: "127.0.0.1".into(),
-            _cluster: Some(cluster),
+            _throwaway: Some(throwaway),
         }
     }
 
     /// A server started elsewhere (by the test itself).
     pub fn at(host: &str, port: u16) -> TestPg {
         TestPg {
-            _cluster: None,
+            _throwaway: None,
             host: host.into(),
             port,
         }
     }
 
-    pub fn cluster(&self) -> Option<&Cluster> {
-        self._cluster.as_ref()
+    pub fn throwaway(&self) -> Option<&ThrowawayPostgres> {
+        self._throwaway.as_ref()
     }
 
     /// Creates a database with a name unique to this process and test.
@@ -101,45 +101,98 @@ impl TestPg {
     }
 }
 
-/// A server with a fresh source and merge database, connected to both.
-pub struct Setup {
+/// A test's world, set up: a server with a fresh source and merge database, connected to
+/// both, the test model over them (`eco`), and the environment batches run with (`env`).
+/// Made by [`Scenario::people`] or [`Scenario::of`], which say what the source holds.
+pub struct Scenario {
     pub pg: TestPg,
     pub src_db: String,
     pub merge_db: String,
     pub source: Client,
     pub merge: Client,
+    pub eco: ValidEcosystem,
+    pub env: Environment,
 }
 
-/// Starts a server and creates the two databases of a test.
-pub async fn setup() -> Setup {
-    let pg = TestPg::start();
-    let (src_db, merge_db) = (pg.create_db("src").await, pg.create_db("merge").await);
-    connect_setup(pg, src_db, merge_db).await
+/// What a [`Scenario`] starts with: the model's datasets, how its store is captured, how
+/// the databases sort text, and the statements the source runs first.
+pub struct Given {
+    datasets: Vec<DatasetSchema>,
+    consistency: Consistency,
+    collated: bool,
+    source: Vec<String>,
 }
 
-/// [`setup`], with a source and a merge database whose text sorts by two different ICU
-/// collations: neither sorts like the other, nor by bytes.
-pub async fn setup_collated() -> Setup {
-    let pg = TestPg::start();
-    let src_db = pg.create_collated_db("src", "en-US").await;
-    let merge_db = pg.create_collated_db("merge", "sv-SE").await;
-    connect_setup(pg, src_db, merge_db).await
-}
+impl Scenario {
+    /// The `people` model, its source table created (and empty).
+    pub fn people() -> Given {
+        Scenario::of(vec![people()]).source(PEOPLE_DDL)
+    }
 
-async fn connect_setup(pg: TestPg, src_db: String, merge_db: String) -> Setup {
-    let source = pg.connect(&src_db).await;
-    let merge = pg.connect(&merge_db).await;
-    Setup {
-        pg,
-        src_db,
-        merge_db,
-        source,
-        merge,
+    /// A model of one MULTI_DATASET store of `datasets`; the source has no table yet.
+    pub fn of(datasets: Vec<DatasetSchema>) -> Given {
+        Given {
+            datasets,
+            consistency: Consistency::MultiDataset,
+            collated: false,
+            source: Vec::new(),
+        }
     }
 }
 
-impl Setup {
-    /// The test model over these databases, one MULTI_DATASET store of `datasets`.
+impl Given {
+    /// The store is captured with `consistency` instead.
+    pub fn consistency(mut self, consistency: Consistency) -> Given {
+        self.consistency = consistency;
+        self
+    }
+
+    /// The source and the merge database sort text by two different ICU collations:
+    /// neither sorts like the other, nor by bytes.
+    pub fn collated(mut self) -> Given {
+        self.collated = true;
+        self
+    }
+
+    /// A statement the source runs before the test starts (tables, rows), after those
+    /// given before it.
+    pub fn source(mut self, sql: impl Into<String>) -> Given {
+        self.source.push(sql.into());
+        self
+    }
+
+    /// Starts a server, creates the two databases and runs the source's statements.
+    pub async fn start(self) -> Scenario {
+        let pg = TestPg::start();
+        let (src_db, merge_db) = if self.collated {
+            (
+                pg.create_collated_db("src", "en-US").await,
+                pg.create_collated_db("merge", "sv-SE").await,
+            )
+        } else {
+            (pg.create_db("src").await, pg.create_db("merge").await)
+        };
+        let source = pg.connect(&src_db).await;
+        let merge = pg.connect(&merge_db).await;
+        for sql in &self.source {
+            source.batch_execute(sql).await.expect(sql);
+        }
+        let eco = model(&pg, &src_db, &merge_db, self.datasets, self.consistency);
+        let env = pg.env();
+        Scenario {
+            pg,
+            src_db,
+            merge_db,
+            source,
+            merge,
+            eco,
+            env,
+        }
+    }
+}
+
+impl Scenario {
+    /// Another model over these databases, one MULTI_DATASET store of `datasets`.
     pub fn model(&self, datasets: Vec<DatasetSchema>) -> ValidEcosystem {
         model(
             &self.pg,
@@ -149,6 +202,101 @@ impl Setup {
             Consistency::MultiDataset,
         )
     }
+
+    /// [`Scenario::model`], before validation, for tests that change it first.
+    pub fn ecosystem(&self, datasets: Vec<DatasetSchema>) -> Ecosystem {
+        ecosystem(
+            &self.pg,
+            &self.src_db,
+            &self.merge_db,
+            datasets,
+            Consistency::MultiDataset,
+        )
+    }
+
+    /// Runs `sql` on the source: rows arrive, change or go, or the tables change.
+    pub async fn change_source(&self, sql: &str) {
+        self.source.batch_execute(sql).await.expect(sql);
+    }
+
+    /// One batch of `Store1` on `platform` with the scenario's model, default options.
+    pub async fn batch(&self, platform: &str) -> Result<Outcome, Error> {
+        one_batch(&self.eco, platform, None, &self.env).await
+    }
+
+    /// [`Scenario::batch`] with `options`.
+    pub async fn batch_with(&self, platform: &str, options: &RunOptions) -> Result<Outcome, Error> {
+        run_batch(&self.eco, platform, "Store1", None, options, &self.env).await
+    }
+
+    /// Runs a batch of `platform` whose merge cannot write the people merge table (another
+    /// session holds a lock that lets reads go on and makes writes wait; the runner gives
+    /// up after 300 ms), leaving the batch `ingested`; returns the batch's error.
+    pub async fn batch_with_merge_blocked(&self, platform: &str) -> Error {
+        let url = format!(
+            "postgres://postgres@{}:{}/{}?options=-c%20lock_timeout%3D300",
+            self.pg.host, self.pg.port, self.merge_db
+        );
+        let blocked = self.env.clone().set("DATASURFACE_DB_MERGEDB", url);
+        let mut holder = self.pg.connect(&self.merge_db).await;
+        let tx = holder.transaction().await.expect("begin");
+        let table = naming::merge_table(platform, "Store1", "people");
+        tx.batch_execute(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            .await
+            .expect("lock");
+        let err = one_batch(&self.eco, platform, None, &blocked)
+            .await
+            .expect_err("merge blocked");
+        tx.rollback().await.expect("release");
+        err
+    }
+
+    /// The one number `sql` selects in the merge database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        count(&self.merge, sql).await
+    }
+
+    /// The last batch of `Store1` on `platform` and its status, from the metrics table.
+    pub async fn last_status(&self, platform: &str) -> (i32, String) {
+        last_status(&self.merge, platform).await
+    }
+
+    /// A query of `columns` of the current rows of `dataset` on `platform`: every row of a
+    /// live merge table, the open versions of a forensic one.
+    pub fn current_rows(&self, platform: &str, dataset: &str, columns: &str) -> String {
+        let table = naming::merge_table(platform, "Store1", dataset);
+        let mode = self
+            .eco
+            .find_platform(platform)
+            .expect("a platform of the model")
+            .mode;
+        match mode {
+            PlatformMode::Live => format!("SELECT {columns} FROM {table}"),
+            PlatformMode::Forensic => {
+                format!("SELECT {columns} FROM {table} WHERE ds_surf_batch_out = 2147483647")
+            }
+        }
+    }
+}
+
+/// The one number `sql` selects.
+pub async fn count(client: &Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.expect(sql).get(0)
+}
+
+/// The last batch of `Store1` on `platform` and its status, from the metrics table.
+pub async fn last_status(client: &Client, platform: &str) -> (i32, String) {
+    let table = naming::batch_metrics_table(platform);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT batch_id, batch_status FROM {table} WHERE key = $1 ORDER BY batch_id DESC LIMIT 1"
+            ),
+            &[&"Store1"],
+        )
+        .await
+        .expect("metrics row");
+    (row.get(0), row.get(1))
 }
 
 /// The rows of `sql` as text (`(1,billy,…)`), sorted.
@@ -174,6 +322,20 @@ pub fn people() -> DatasetSchema {
         .key(["id"])
         .classified(Classification::Personal)
 }
+
+/// Three people of the source.
+pub const THREE_PEOPLE: &str = "INSERT INTO people VALUES \
+    (1, 'Billy', 'Newport', '1970-01-01', 'Acme', NULL), \
+    (2, 'Laura', 'Diaz', '1975-02-02', 'Acme', NULL), \
+    (3, 'Sam', 'Stone', '1980-03-03', NULL, NULL)";
+
+/// Five people of the source: [`THREE_PEOPLE`] and two more.
+pub const FIVE_PEOPLE: &str = "INSERT INTO people VALUES \
+    (1, 'Billy', 'Newport', '1970-01-01', 'Acme', NULL), \
+    (2, 'Laura', 'Diaz', '1975-02-02', 'Acme', NULL), \
+    (3, 'Sam', 'Stone', '1980-03-03', NULL, NULL), \
+    (4, 'Ana', 'Ruiz', '1985-04-04', 'Initech', NULL), \
+    (5, 'Tom', 'Li', '1990-05-05', 'Globex', NULL)";
 
 pub const PEOPLE_DDL: &str = r#"CREATE TABLE people (
     id integer PRIMARY KEY,

@@ -1,15 +1,17 @@
-//! A throwaway PostgreSQL cluster from the machine's install: for the demo and the tests.
+//! A throwaway PostgreSQL server from the machine's install: for the demo and the tests.
+//! (A PostgreSQL server only; the Kubernetes cluster is `datasurface_deploy`'s `Cluster`.)
 //!
-//! `initdb` refuses to run as root, so as root the cluster belongs to the `postgres` user
-//! (created by the distribution's package) and its commands run through `runuser`.
+//! `initdb` refuses to run as root, so as root the server's data belongs to the `postgres`
+//! user (created by the distribution's package) and its commands run through `runuser`.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A running cluster in a temporary directory; stopped and removed on drop.
+/// A running PostgreSQL server, its data in a temporary directory; stopped and removed on
+/// drop.
 #[derive(Debug)]
-pub struct Cluster {
+pub struct ThrowawayPostgres {
     dir: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
@@ -17,20 +19,21 @@ pub struct Cluster {
     tls: bool,
 }
 
-/// How a cluster differs from the plain one: for testing what a real server does.
+/// How a server differs from the plain one: for testing what a real server does.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// Serve TLS with a certificate for `localhost` signed by the cluster's own test
-    /// authority ([`Cluster::ca_cert`]; [`Cluster::other_ca_cert`] signed nothing).
+    /// Serve TLS with a certificate for `localhost` signed by the server's own test
+    /// authority ([`ThrowawayPostgres::ca_cert`]; [`ThrowawayPostgres::other_ca_cert`] signed
+    /// nothing).
     pub tls: bool,
     /// Log in every role but `postgres` with its password (SCRAM); a role named
     /// `tls_only` only over TLS.
     pub passwords: bool,
 }
 
-/// Why a cluster could not be started.
+/// Why a throwaway PostgreSQL could not be started or restarted.
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub enum ThrowawayPostgresError {
     #[error(
         "no PostgreSQL server install found (looked for initdb on PATH and in /usr/lib/postgresql/*/bin); \
          install one with: apt-get install -y postgresql"
@@ -44,18 +47,18 @@ pub enum ClusterError {
     Step { step: String, detail: String },
 }
 
-impl Cluster {
-    /// Starts a new cluster on a free local port, trusting local connections as `postgres`.
-    pub fn start() -> Result<Cluster, ClusterError> {
+impl ThrowawayPostgres {
+    /// Starts a new server on a free local port, trusting local connections as `postgres`.
+    pub fn start() -> Result<ThrowawayPostgres, ThrowawayPostgresError> {
         Self::start_with(Options::default())
     }
 
-    /// Starts a new cluster with `options`.
-    pub fn start_with(options: Options) -> Result<Cluster, ClusterError> {
-        let bin = find_bin_dir().ok_or(ClusterError::NotInstalled)?;
+    /// Starts a new server with `options`.
+    pub fn start_with(options: Options) -> Result<ThrowawayPostgres, ThrowawayPostgresError> {
+        let bin = find_bin_dir().ok_or(ThrowawayPostgresError::NotInstalled)?;
         let run_as = if is_root() {
             if !user_exists("postgres") {
-                return Err(ClusterError::NoUnprivilegedUser);
+                return Err(ThrowawayPostgresError::NoUnprivilegedUser);
             }
             Some("postgres".to_owned())
         } else {
@@ -67,21 +70,21 @@ impl Cluster {
             unique()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| step("create the cluster directory", e))?;
-        let mut cluster = Cluster {
+        let mut pg = ThrowawayPostgres {
             dir,
             bin,
             run_as,
             port: 0,
             tls: options.tls,
         };
-        if let Some(user) = &cluster.run_as {
+        if let Some(user) = &pg.run_as {
             run(
-                Command::new("chown").arg(user).arg(&cluster.dir),
+                Command::new("chown").arg(user).arg(&pg.dir),
                 "chown the cluster directory",
             )?;
         }
-        let data = cluster.dir.join("data");
-        cluster.pg("initdb", "initdb", |c| {
+        let data = pg.dir.join("data");
+        pg.pg("initdb", "initdb", |c| {
             c.arg("-D").arg(&data).args([
                 "-U",
                 "postgres",
@@ -93,7 +96,7 @@ impl Cluster {
             ]);
         })?;
         if options.tls {
-            cluster.certificates()?;
+            pg.certificates()?;
         }
         if options.passwords {
             std::fs::write(
@@ -105,24 +108,24 @@ impl Cluster {
             )
             .map_err(|e| step("write pg_hba.conf", e))?;
         }
-        cluster.port = free_port().map_err(|e| step("find a free port", e))?;
-        cluster.start_server()?;
-        Ok(cluster)
+        pg.port = free_port().map_err(|e| step("find a free port", e))?;
+        pg.start_server()?;
+        Ok(pg)
     }
 
-    /// The test authority's certificate, which signed the server's (TLS clusters).
+    /// The test authority's certificate, which signed the server's (TLS servers).
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.join("ca.crt")
     }
 
-    /// An authority's certificate that signed nothing of this cluster's (TLS clusters).
+    /// An authority's certificate that signed nothing of this server's (TLS servers).
     pub fn other_ca_cert(&self) -> PathBuf {
         self.dir.join("other-ca.crt")
     }
 
     /// Makes the test authorities and the server's certificate (for `localhost` only) with
     /// openssl; the key is the server user's, readable by it alone, as PostgreSQL wants.
-    fn certificates(&self) -> Result<(), ClusterError> {
+    fn certificates(&self) -> Result<(), ThrowawayPostgresError> {
         let dir = &self.dir;
         let openssl = |args: &[&str], what: &str| {
             run(Command::new("openssl").args(args).current_dir(dir), what)
@@ -232,7 +235,7 @@ impl Cluster {
         datasurface_engine::pg::connect_with(&settings, 1).await
     }
 
-    /// The cluster's directory (data, socket, server log).
+    /// The server's directory (data, socket, server log).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -256,12 +259,12 @@ impl Cluster {
     }
 
     /// Stops the server at once, then starts it again on the same port (for restart tests).
-    pub fn restart(&self) -> Result<(), ClusterError> {
+    pub fn restart(&self) -> Result<(), ThrowawayPostgresError> {
         self.stop_server()?;
         self.start_server()
     }
 
-    fn start_server(&self) -> Result<(), ClusterError> {
+    fn start_server(&self) -> Result<(), ThrowawayPostgresError> {
         let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             self.port,
@@ -286,7 +289,7 @@ impl Cluster {
         })
     }
 
-    fn stop_server(&self) -> Result<(), ClusterError> {
+    fn stop_server(&self) -> Result<(), ThrowawayPostgresError> {
         let data = self.dir.join("data");
         self.pg("pg_ctl", "stop the server", |c| {
             c.arg("-D")
@@ -300,7 +303,7 @@ impl Cluster {
         tool: &str,
         what: &str,
         args: impl FnOnce(&mut Command),
-    ) -> Result<(), ClusterError> {
+    ) -> Result<(), ThrowawayPostgresError> {
         let exe = self.bin.join(tool);
         let mut command = match &self.run_as {
             Some(user) => {
@@ -316,7 +319,7 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl Drop for ThrowawayPostgres {
     fn drop(&mut self) {
         if self.dir.as_os_str().is_empty() {
             return;
@@ -326,14 +329,14 @@ impl Drop for Cluster {
     }
 }
 
-fn step(what: &str, e: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Step {
+fn step(what: &str, e: impl std::fmt::Display) -> ThrowawayPostgresError {
+    ThrowawayPostgresError::Step {
         step: what.to_owned(),
         detail: e.to_string(),
     }
 }
 
-fn run(command: &mut Command, what: &str) -> Result<(), ClusterError> {
+fn run(command: &mut Command, what: &str) -> Result<(), ThrowawayPostgresError> {
     let output = command.output().map_err(|e| step(what, e))?;
     if output.status.success() {
         Ok(())
