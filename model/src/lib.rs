@@ -59,7 +59,7 @@ pub use resources::{Resources, check_quantity};
 pub use schema::{Classification, Column, Dataset, DatasetSchema};
 pub use store::{
     Capture, Consistency, Credential, CredentialKind, DEFAULT_MAX_DELETE_PERCENT, Datastore,
-    PostgresDatabase, SqlSnapshot,
+    LogicalReplication, PostgresDatabase, SqlSnapshot,
 };
 pub use types::{DataType, MAX_CHAR_LENGTH, MAX_NUMERIC_PRECISION};
 pub use validate::{Diagnostic, ModelPath, Report, Severity, suggest};

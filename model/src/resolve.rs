@@ -9,7 +9,9 @@
 use crate::ecosystem::Ecosystem;
 use crate::platform::{YellowPlatform, YellowServiceProvider};
 use crate::schema::DatasetSchema;
-use crate::store::{Consistency, Credential, Datastore, PostgresDatabase, SqlSnapshot};
+use crate::store::{
+    Consistency, Credential, Datastore, LogicalReplication, PostgresDatabase, SqlSnapshot,
+};
 use crate::validate::{self, Diagnostic, Report, suggest};
 use std::collections::HashSet;
 use std::fmt;
@@ -66,7 +68,12 @@ impl Deref for Platform<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Store<'a> {
     pub model: &'a Datastore,
+    /// How its source is read by a snapshot: every batch of an SQL snapshot store, the
+    /// first batch (and any resync) of a logical replication store.
     pub capture: &'a SqlSnapshot,
+    /// Its logical replication, when the store is captured so: every batch after the first
+    /// reads the changes since the last one.
+    pub replication: Option<&'a LogicalReplication>,
 }
 
 impl Deref for Store<'_> {
@@ -220,6 +227,7 @@ impl ValidEcosystem {
             Some(Store {
                 model: s,
                 capture: s.sql_snapshot()?,
+                replication: s.logical_replication(),
             })
         })
     }
@@ -240,7 +248,15 @@ impl ValidEcosystem {
             .into_iter()
             .filter_map(|(model, dataset)| {
                 let capture = model.sql_snapshot()?;
-                Some((Store { model, capture }, dataset))
+                let replication = model.logical_replication();
+                Some((
+                    Store {
+                        model,
+                        capture,
+                        replication,
+                    },
+                    dataset,
+                ))
             })
             .collect()
     }

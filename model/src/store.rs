@@ -1,4 +1,5 @@
-//! Datastores and how they are captured: SQL snapshots of a PostgreSQL database.
+//! Datastores and how they are captured: SQL snapshots of a PostgreSQL database, or its
+//! changes read from a logical replication slot.
 
 use crate::schema::{Dataset, DatasetSchema};
 
@@ -160,10 +161,62 @@ impl SqlSnapshot {
     }
 }
 
+/// Capture by PostgreSQL logical replication: every trigger, the platform reads only the
+/// changes committed at the source since its last batch, from a replication slot of its
+/// own (one per platform and stream, with a publication of the stream's tables), and merges
+/// them exactly as a snapshot's difference. The first batch of a stream, and any batch after
+/// the slot was lost, takes a snapshot instead, read as [`SqlSnapshot`] reads it, so the
+/// settings are a snapshot's. The source's login needs the `REPLICATION` attribute and the
+/// server `wal_level = logical`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalReplication {
+    /// How the source is read when a snapshot is taken, and the store's other settings.
+    pub snapshot: SqlSnapshot,
+}
+
+impl LogicalReplication {
+    /// The changes of `database`, read with `credential`, on the cron `trigger`;
+    /// MULTI_DATASET unless [`consistency`](Self::consistency) says otherwise.
+    pub fn new(
+        database: PostgresDatabase,
+        credential: Credential,
+        trigger: impl Into<String>,
+    ) -> Self {
+        LogicalReplication {
+            snapshot: SqlSnapshot::new(database, credential, trigger),
+        }
+    }
+
+    /// Sets the schema the source tables are read from.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.snapshot = self.snapshot.schema(schema);
+        self
+    }
+
+    /// Sets how the store's datasets are grouped into batches.
+    pub fn consistency(mut self, consistency: Consistency) -> Self {
+        self.snapshot = self.snapshot.consistency(consistency);
+        self
+    }
+
+    /// Sets the mass-delete guard of this store.
+    pub fn max_delete_percent(mut self, percent: u8) -> Self {
+        self.snapshot = self.snapshot.max_delete_percent(percent);
+        self
+    }
+}
+
 /// How a datastore's data reaches the platforms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capture {
     SqlSnapshot(SqlSnapshot),
+    LogicalReplication(LogicalReplication),
+}
+
+impl From<LogicalReplication> for Capture {
+    fn from(replication: LogicalReplication) -> Self {
+        Capture::LogicalReplication(replication)
+    }
 }
 
 impl From<SqlSnapshot> for Capture {
@@ -212,11 +265,22 @@ impl Datastore {
         self.datasets.iter().find(|d| d.name == name)
     }
 
-    /// The SQL snapshot capture, if that is how the store is captured.
+    /// How the store's source is read by a snapshot: its SQL snapshot capture, or the
+    /// snapshot settings of its logical replication (whose first batch is a snapshot).
+    /// `None` when the store is not captured.
     pub fn sql_snapshot(&self) -> Option<&SqlSnapshot> {
         match &self.capture {
             Some(Capture::SqlSnapshot(s)) => Some(s),
+            Some(Capture::LogicalReplication(r)) => Some(&r.snapshot),
             None => None,
+        }
+    }
+
+    /// The logical replication capture, if that is how the store is captured.
+    pub fn logical_replication(&self) -> Option<&LogicalReplication> {
+        match &self.capture {
+            Some(Capture::LogicalReplication(r)) => Some(r),
+            _ => None,
         }
     }
 }
