@@ -62,8 +62,6 @@ pub enum Counts {
     InsertedAndUpdated,
     /// A query returning one row: (rows updated, rows deleted).
     UpdatedAndDeleted,
-    /// A step that counts nothing.
-    Nothing,
 }
 
 /// One step of a merge: a statement, and what its row count means.

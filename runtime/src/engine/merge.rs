@@ -168,7 +168,7 @@ async fn merge_dataset(
             Counts::Updated => m.updated = n,
             Counts::Deleted => m.deleted = n,
             Counts::InsertedAndUpdated => new_versions = n,
-            Counts::UpdatedAndDeleted | Counts::Nothing => {}
+            Counts::UpdatedAndDeleted => {}
         }
     }
     if new_versions > 0 {
