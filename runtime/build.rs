@@ -10,7 +10,7 @@ fn main() {
     let var = |name: &str| std::env::var_os(name).expect("set by cargo");
     let manifest = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(var("OUT_DIR"));
-    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let version = std::env::var("CARGO_PKG_VERSION").expect("set by cargo");
     let fingerprint = fingerprint::fingerprint(&manifest, &out, &version);
     for input in &fingerprint.inputs {
         println!("cargo:rerun-if-changed={}", input.display());

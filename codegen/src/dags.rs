@@ -12,7 +12,6 @@
 
 use crate::artifact::{Artifact, Context};
 use crate::image::image;
-use crate::naming_k8s;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use askama::Template;
 use datasurface_model::{Credential, PlatformMode, Resources, StreamKey, ValidEcosystem, naming};
@@ -192,11 +191,10 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
                 schedule: py(&snapshot.trigger),
                 tags: py_list(&["datasurface", &k8s, "ingestion"]),
                 task_id: py("snapshot_merge"),
-                pod_name: py(&naming_k8s::object_name(&[
-                    &k8s,
+                pod_name: py(&naming::ingestion_pod_name(
+                    &platform.name,
                     &stream.key.to_string(),
-                    "batch",
-                ])),
+                )),
                 namespace: py(&provider.namespace),
                 image: py(image),
                 arguments: py_list(&arguments),
@@ -219,7 +217,7 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
             schedule: py("@daily"),
             tags: py_list(&["datasurface", &k8s, "infrastructure"]),
             task_id: py("infra"),
-            pod_name: py(&naming_k8s::object_name(&[&k8s, "infra"])),
+            pod_name: py(&naming::infra_pod_name(&platform.name)),
             namespace: py(&provider.namespace),
             image: py(image),
             arguments: py_list(&["infra", "--platform", &platform.name]),

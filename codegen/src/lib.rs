@@ -13,7 +13,6 @@ pub mod dags;
 mod generate;
 mod image;
 pub mod kube;
-mod naming_k8s;
 mod pods;
 mod secrets;
 pub mod sql;

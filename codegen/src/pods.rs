@@ -27,7 +27,7 @@ pub(crate) fn secret_env(credentials: &[&Credential]) -> Vec<SecretEnv> {
         seen.push(&c.name);
         out.extend(c.env_vars().into_iter().map(|(var, key)| SecretEnv {
             var,
-            secret: naming::k8s_name(&c.name),
+            secret: naming::secret_name(&c.name),
             key,
         }));
     }

@@ -32,7 +32,7 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
     for provider in &eco.providers {
         let ns = provider.namespace.as_str();
         let mut add = |c: &Credential, what: String| {
-            let name = naming::k8s_name(&c.name);
+            let name = naming::secret_name(&c.name);
             let at = *index
                 .entry((ns.to_owned(), name.clone()))
                 .or_insert_with(|| {

@@ -78,9 +78,14 @@ fn per_dataset(
         for artifact in receive {
             sink(artifact);
         }
+        // A worker that panicked would leave its datasets' DDL out of tables.sql: its panic
+        // goes on here instead.
         workers
             .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }

@@ -54,8 +54,10 @@ fn api(cluster: &Cluster, kind: &Kind, namespace: Option<&str>) -> Api<DynamicOb
     }
 }
 
+/// An object the server sent, as JSON again: it was JSON a moment ago (its fields are the
+/// type's, the metadata's and a JSON value), so this cannot fail.
 fn json(object: DynamicObject) -> Value {
-    serde_json::to_value(object).unwrap_or(Value::Null)
+    serde_json::to_value(object).expect("an object read from the API is JSON")
 }
 
 /// The live object, if there is one.

@@ -15,6 +15,7 @@ mod api;
 mod connect;
 mod diff;
 mod error;
+mod kind;
 mod manifest;
 mod plan;
 mod progress;

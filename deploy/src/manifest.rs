@@ -1,7 +1,7 @@
 //! What a deploy wants the cluster to hold: the ecosystem's objects in apply order, the
 //! Secrets they read, and the labels that mark the ecosystem's objects.
 
-use datasurface_codegen::kube::{self, Object};
+use datasurface_codegen::kube::{self, Kind, Object};
 use datasurface_codegen::{Context, RequiredSecret, required_secrets};
 use datasurface_model::ValidEcosystem;
 
@@ -41,9 +41,9 @@ impl Manifest {
     }
 
     /// Whether `kind`/`namespace`/`name` is one of its objects.
-    pub(crate) fn has(&self, kind: &str, namespace: Option<&str>, name: &str) -> bool {
+    pub(crate) fn has(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> bool {
         self.objects
             .iter()
-            .any(|o| o.kind.kind == kind && o.namespace.as_deref() == namespace && o.name == name)
+            .any(|o| o.kind == *kind && o.namespace.as_deref() == namespace && o.name == name)
     }
 }

@@ -6,6 +6,7 @@ use crate::api::{self, Ref};
 use crate::connect::Cluster;
 use crate::diff::{FieldChange, changes};
 use crate::error::{Error, MissingSecret};
+use crate::kind::ObjectKind;
 use crate::manifest::Manifest;
 use crate::prune;
 use crate::secrets;
@@ -145,7 +146,7 @@ pub(crate) async fn decide(
             ours: manifest.ecosystem.clone(),
         });
     }
-    let job = object.kind.kind == "Job";
+    let job = ObjectKind::of(&object.kind) == ObjectKind::Job;
     if job && failed(&live) {
         return Ok(Decision::Replace("it failed".into()));
     }

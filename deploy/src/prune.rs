@@ -6,6 +6,7 @@
 use crate::api::{self, Ref};
 use crate::connect::Cluster;
 use crate::error::Error;
+use crate::kind::ObjectKind;
 use crate::manifest::Manifest;
 use datasurface_codegen::kube::{ECOSYSTEM_LABEL, Kind, MANAGED_BY, managed_kinds};
 use serde_json::Value;
@@ -34,7 +35,7 @@ impl LiveObject {
 
     /// Whether it holds data (a PersistentVolumeClaim) or everything else (a Namespace).
     pub fn holds_data(&self) -> bool {
-        matches!(self.kind.kind, "PersistentVolumeClaim" | "Namespace")
+        ObjectKind::of(&self.kind).holds_data()
     }
 }
 
@@ -103,6 +104,6 @@ pub(crate) async fn candidates(
     Ok(live_objects(cluster, manifest)
         .await?
         .into_iter()
-        .filter(|o| !o.holds_data() && !manifest.has(o.kind.kind, o.namespace.as_deref(), &o.name))
+        .filter(|o| !o.holds_data() && !manifest.has(&o.kind, o.namespace.as_deref(), &o.name))
         .collect())
 }

@@ -6,8 +6,9 @@
 use crate::api::{Ref, refused};
 use crate::connect::Cluster;
 use crate::error::{Diagnostics, Error};
+use crate::kind::ObjectKind;
 use crate::progress::{Event, Progress};
-use datasurface_codegen::kube::{Kind, Object};
+use datasurface_codegen::kube::Object;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
@@ -30,30 +31,22 @@ enum State {
     Failed(String),
 }
 
-/// What `object` is waited for, if anything: `ready`, `rolled out` or `complete`.
-pub(crate) fn awaited(object: &Object) -> Option<&'static str> {
-    match object.kind.kind {
-        "StatefulSet" => Some("ready"),
-        "Deployment" => Some("rolled out"),
-        "Job" => Some("complete"),
-        _ => None,
-    }
-}
-
-/// Waits until `object` is what [`awaited`] says.
+/// Waits until `object` is what its kind is waited for to be ([`ObjectKind::awaited`]).
 pub(crate) async fn until_done(
     cluster: &Cluster,
     object: &Object,
     patience: Patience,
     progress: &mut dyn Progress,
 ) -> Result<(), Error> {
-    let Some(what) = awaited(object) else {
+    let kind = ObjectKind::of(&object.kind);
+    let Some(what) = kind.awaited() else {
         return Ok(());
     };
+    // What is waited for lives in a namespace.
     let ns = object.namespace.as_deref().unwrap_or_default();
     let start = Instant::now();
     loop {
-        let state = state(cluster, object, ns).await?;
+        let state = state(cluster, object, kind, ns).await?;
         let elapsed = start.elapsed();
         match state {
             State::Done => {
@@ -121,12 +114,18 @@ pub(crate) async fn until_gone(
     }
 }
 
-async fn state(cluster: &Cluster, object: &Object, ns: &str) -> Result<State, Error> {
+/// How far `object`, of `kind`, is.
+async fn state(
+    cluster: &Cluster,
+    object: &Object,
+    kind: ObjectKind,
+    ns: &str,
+) -> Result<State, Error> {
     let at = Ref::of(object);
     let client = cluster.client.clone();
     let get_err = |e| refused(e, "get", at);
-    Ok(match object.kind.kind {
-        "StatefulSet" => {
+    Ok(match kind {
+        ObjectKind::StatefulSet => {
             let s = Api::<StatefulSet>::namespaced(client, ns)
                 .get(&object.name)
                 .await
@@ -140,7 +139,7 @@ async fn state(cluster: &Cluster, object: &Object, ns: &str) -> Result<State, Er
                     && status.updated_replicas.unwrap_or(0) >= want,
             )
         }
-        "Deployment" => {
+        ObjectKind::Deployment => {
             // As `kubectl rollout status` decides it.
             let d = Api::<Deployment>::namespaced(client, ns)
                 .get(&object.name)
@@ -156,7 +155,7 @@ async fn state(cluster: &Cluster, object: &Object, ns: &str) -> Result<State, Er
                     && status.available_replicas.unwrap_or(0) >= updated,
             )
         }
-        _ => {
+        ObjectKind::Job => {
             let j = Api::<Job>::namespaced(client, ns)
                 .get(&object.name)
                 .await
@@ -181,6 +180,10 @@ async fn state(cluster: &Cluster, object: &Object, ns: &str) -> Result<State, Er
                 State::Pending
             }
         }
+        // Nothing to wait for: ready as soon as it is applied.
+        ObjectKind::PersistentVolumeClaim | ObjectKind::Namespace | ObjectKind::Other => {
+            State::Done
+        }
     })
 }
 
@@ -197,7 +200,7 @@ const LOG_LINES: i64 = 20;
 pub(crate) async fn diagnostics(cluster: &Cluster, object: &Object, ns: &str) -> Diagnostics {
     let mut d = Diagnostics::default();
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
-    let selector = match pod_selector(object) {
+    let selector = match pod_selector(object, ObjectKind::of(&object.kind)) {
         Some(s) => s,
         None => return d,
     };
@@ -274,9 +277,9 @@ pub(crate) async fn diagnostics(cluster: &Cluster, object: &Object, ns: &str) ->
     d
 }
 
-/// The label selector of the pods of `object`.
-fn pod_selector(object: &Object) -> Option<String> {
-    if object.kind == Kind::of::<Job>() {
+/// The label selector of the pods of `object`, of `kind`.
+fn pod_selector(object: &Object, kind: ObjectKind) -> Option<String> {
+    if kind == ObjectKind::Job {
         return Some(format!("job-name={}", object.name));
     }
     let labels = object

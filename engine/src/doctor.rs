@@ -199,7 +199,7 @@ impl Engine<'_> {
                 fix: Some(format!(
                     "set {} (in Kubernetes from the Secret `{}`; see secrets.md)",
                     vars.join(" and "),
-                    datasurface_model::naming::k8s_name(&credential.name)
+                    datasurface_model::naming::secret_name(&credential.name)
                 )),
             }
         });

@@ -11,7 +11,7 @@ use super::session::Engine;
 use crate::pg::{self, DbError, Exec};
 use datasurface_codegen::sql::batch::Lock;
 use datasurface_codegen::sql::catalog::{self, Relation};
-use datasurface_codegen::sql::evolve::{self, Change, ExistingColumn, ExistingTable};
+use datasurface_codegen::sql::evolve::{self, ExistingColumn, ExistingTable, SchemaChange};
 use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{BatchSql, DatasetSql, Statement, View, lock_id, views};
 use datasurface_model::{DatasetSchema, Platform, Store, naming};
@@ -121,7 +121,7 @@ async fn plan_tables(
                 (Some(existing), Some(shape), Some(dataset)) => {
                     let e =
                         evolve::evolve(&ddl.object, dataset, shape, &existing, staging.as_ref());
-                    if e.changes.iter().any(Change::retypes) {
+                    if e.changes.iter().any(SchemaChange::retypes) {
                         out.retyped.push(ddl.object.clone());
                     }
                     out.plan

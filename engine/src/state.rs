@@ -84,7 +84,10 @@ impl BatchState {
 
     /// Writes the `state` column.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        // Serialising to a JSON value fails only on a map key that is not a string or on a
+        // `Serialize` that refuses; the state holds string-keyed maps, numbers, strings and
+        // JSON values, so it cannot fail.
+        serde_json::to_value(self).expect("a batch state is plain JSON")
     }
 
     /// The snapshot record of `dataset`, once ingested.

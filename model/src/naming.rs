@@ -1,7 +1,8 @@
 //! Naming rules: which names the model accepts, and every physical name derived from them.
 //!
-//! All SQL table and view names, Kubernetes names and environment-variable names are
-//! computed here and nowhere else, so the generator, the runtime and validation agree.
+//! All SQL table and view names, Kubernetes names (every object, label value and Secret
+//! name made from a model name or an image tag) and environment-variable names are computed
+//! here and nowhere else, so the generator, the runtime and validation agree.
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -288,6 +289,90 @@ pub fn k8s_name(name: &str) -> String {
         .collect()
 }
 
+/// A Kubernetes object name (a DNS-1123 label) from `parts`: lower case, every other
+/// character as `-`, runs of `-` collapsed, at most 63 characters (cut, with a hash of the
+/// whole, when longer). Always valid, whatever the parts.
+pub fn k8s_object_name(parts: &[&str]) -> String {
+    let mut name = String::new();
+    for c in parts.join("-").to_lowercase().chars() {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && (name.is_empty() || name.ends_with('-'))) {
+            name.push(c);
+        }
+    }
+    let name = name.trim_end_matches('-').to_owned();
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = hex_digest(name.as_bytes(), 4);
+    format!("{}-{hash}", name[..54].trim_end_matches('-'))
+}
+
+/// The value of the `datasurface.io/ecosystem` label on every object of `ecosystem`.
+pub fn ecosystem_label(ecosystem: &str) -> String {
+    k8s_object_name(&[ecosystem])
+}
+
+/// The Secret holding `credential`.
+pub fn secret_name(credential: &str) -> String {
+    k8s_name(credential)
+}
+
+/// The Service of an in-cluster PostgreSQL at `host`, which is also its StatefulSet's
+/// name and its pods' `app`.
+pub fn postgres_service_name(host: &str) -> String {
+    k8s_name(host)
+}
+
+/// The NetworkPolicy that lets only pods of its namespace reach the in-cluster PostgreSQL
+/// at `host`: `{service}-same-namespace-only`.
+pub fn postgres_policy_name(host: &str) -> String {
+    format!("{}-same-namespace-only", postgres_service_name(host))
+}
+
+/// The Job creating the databases on the in-cluster PostgreSQL at `host`, for the image
+/// `tag`: `{service}-databases-{tag}`.
+pub fn databases_job_name(host: &str, tag: &str) -> String {
+    k8s_object_name(&[&postgres_service_name(host), "databases", tag])
+}
+
+/// The Job migrating Airflow's metadata database, for the image `tag`:
+/// `airflow-migrate-{tag}`.
+pub fn airflow_migrate_job_name(tag: &str) -> String {
+    k8s_object_name(&["airflow-migrate", tag])
+}
+
+/// The Job running `infra` for `platform`, for the image `tag`: `{platform}-infra-{tag}`.
+pub fn infra_job_name(platform: &str, tag: &str) -> String {
+    k8s_object_name(&[&k8s_name(platform), "infra", tag])
+}
+
+/// The `app` of the pods of [`infra_job_name`]: `{platform}-infra`, the platform's
+/// [`k8s_name`] as it is.
+pub fn infra_job_app(platform: &str) -> String {
+    format!("{}-infra", k8s_name(platform))
+}
+
+/// The pod of `platform`'s infrastructure DAG: `{platform}-infra`.
+pub fn infra_pod_name(platform: &str) -> String {
+    k8s_object_name(&[&k8s_name(platform), "infra"])
+}
+
+/// The pod of the ingestion DAG of `stream` (its key as written: `Store1`,
+/// `Store1#people`) into `platform`: `{platform}-{store}[-{dataset}]-batch`.
+pub fn ingestion_pod_name(platform: &str, stream: &str) -> String {
+    k8s_object_name(&[&k8s_name(platform), stream, "batch"])
+}
+
+/// The simulator Deployment of `store`, and its pods' `app`: `{store}-simulator`.
+pub fn simulator_name(store: &str) -> String {
+    k8s_object_name(&[store, "simulator"])
+}
+
 /// An RFC 1123 label: 1 to 63 characters of `a-z`, `0-9` and `-`, starting and ending
 /// with a letter or digit.
 pub fn is_rfc1123_label(name: &str) -> bool {
@@ -450,6 +535,42 @@ mod tests {
         assert!(!is_rfc1123_label("ns_test"));
         assert!(!is_rfc1123_label(""));
         assert!(!is_rfc1123_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn kubernetes_object_names_are_dns_labels() {
+        assert_eq!(
+            k8s_object_name(&["yellowlive", "Store1", "batch"]),
+            "yellowlive-store1-batch"
+        );
+        assert_eq!(
+            k8s_object_name(&["marketing-history", "Marketing#events", "batch"]),
+            "marketing-history-marketing-events-batch"
+        );
+        let long = k8s_object_name(&["a".repeat(70).as_str()]);
+        assert_eq!(long.len(), 63);
+        assert!(is_rfc1123_label(&long));
+    }
+
+    #[test]
+    fn kubernetes_names_of_the_objects() {
+        assert_eq!(ecosystem_label("Acme_Eco"), "acme-eco");
+        assert_eq!(secret_name("postgres_cred"), "postgres-cred");
+        assert_eq!(postgres_service_name("pg"), "pg");
+        assert_eq!(postgres_policy_name("pg"), "pg-same-namespace-only");
+        assert_eq!(databases_job_name("pg", "0abc"), "pg-databases-0abc");
+        assert_eq!(airflow_migrate_job_name("0abc"), "airflow-migrate-0abc");
+        assert_eq!(
+            infra_job_name("YellowLive", "0abc"),
+            "yellowlive-infra-0abc"
+        );
+        assert_eq!(infra_job_app("YellowLive"), "yellowlive-infra");
+        assert_eq!(infra_pod_name("YellowLive"), "yellowlive-infra");
+        assert_eq!(
+            ingestion_pod_name("YellowLive", "Store1#people"),
+            "yellowlive-store1-people-batch"
+        );
+        assert_eq!(simulator_name("Store1"), "store1-simulator");
     }
 
     #[test]

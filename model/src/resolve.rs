@@ -4,7 +4,9 @@
 //! captured; [`ValidEcosystem`] hands out [`Platform`], [`Store`] and [`Stream`] values that
 //! carry what was resolved, so no caller looks a name up again and nothing can fail after
 //! validation. Looking up what a *command line* names can still fail: [`LookupError`] says
-//! what was not found and suggests the near miss.
+//! what was not found and suggests the near miss. A command line may spell a name in any
+//! case, as names are compared elsewhere: the name spelt exactly so, or else the only one
+//! equal to it without case, is the one meant.
 
 use crate::ecosystem::Ecosystem;
 use crate::platform::{YellowPlatform, YellowServiceProvider};
@@ -199,17 +201,15 @@ impl ValidEcosystem {
         })
     }
 
-    /// The platform called `name` (its model name, as written: `YellowLive`).
+    /// The platform called `name` (`YellowLive`, or `yellowlive`: see [`named`]).
     pub fn platform(&self, name: &str) -> Result<Platform<'_>, LookupError> {
-        self.platforms()
-            .find(|p| p.name == name)
-            .ok_or_else(|| LookupError::UnknownPlatform {
-                platform: name.into(),
-                suggestion: suggest(
-                    name,
-                    self.ecosystem.platforms.iter().map(|p| p.name.as_str()),
-                ),
-            })
+        named(self.platforms(), name, |p| &p.name).ok_or_else(|| LookupError::UnknownPlatform {
+            platform: name.into(),
+            suggestion: suggest(
+                name,
+                self.ecosystem.platforms.iter().map(|p| p.name.as_str()),
+            ),
+        })
     }
 
     /// The platforms of a service provider.
@@ -232,14 +232,12 @@ impl ValidEcosystem {
         })
     }
 
-    /// The datastore called `name`.
+    /// The datastore called `name` (in any case: see [`named`]).
     pub fn store(&self, name: &str) -> Result<Store<'_>, LookupError> {
-        self.stores()
-            .find(|s| s.name == name)
-            .ok_or_else(|| LookupError::UnknownStore {
-                store: name.into(),
-                suggestion: suggest(name, self.datastores().map(|s| s.name.as_str())),
-            })
+        named(self.stores(), name, |s| &s.name).ok_or_else(|| LookupError::UnknownStore {
+            store: name.into(),
+            suggestion: suggest(name, self.datastores().map(|s| s.name.as_str())),
+        })
     }
 
     /// The datasets `platform` ingests, each with its store, in model order.
@@ -282,7 +280,7 @@ impl ValidEcosystem {
     }
 
     /// The stream of `platform` a command line names by store and, for SINGLE_DATASET
-    /// stores, dataset.
+    /// stores, dataset (each in any case: see [`named`]).
     pub fn stream(
         &self,
         platform: &str,
@@ -291,8 +289,9 @@ impl ValidEcosystem {
     ) -> Result<Stream<'_>, LookupError> {
         let platform = self.platform(platform)?;
         let found = self.store(store)?;
+        let store = found.name.as_str();
         let single = found.capture.consistency == Consistency::SingleDataset;
-        match (single, dataset) {
+        let dataset = match (single, dataset) {
             (false, Some(_)) => {
                 return Err(LookupError::DatasetNotAllowed {
                     store: store.into(),
@@ -303,15 +302,18 @@ impl ValidEcosystem {
                     store: store.into(),
                 });
             }
-            (true, Some(d)) if found.find_dataset(d).is_none() => {
-                return Err(LookupError::UnknownDataset {
-                    store: store.into(),
-                    dataset: d.into(),
-                    suggestion: suggest(d, found.datasets.iter().map(|x| x.name.as_str())),
-                });
-            }
-            _ => {}
-        }
+            (false, None) => None,
+            (true, Some(d)) => match named(found.datasets.iter(), d, |x| &x.name) {
+                Some(known) => Some(known.name.as_str()),
+                None => {
+                    return Err(LookupError::UnknownDataset {
+                        store: store.into(),
+                        dataset: d.into(),
+                        suggestion: suggest(d, found.datasets.iter().map(|x| x.name.as_str())),
+                    });
+                }
+            },
+        };
         let key = StreamKey::new(store, dataset);
         self.streams(platform)
             .into_iter()
@@ -340,9 +342,38 @@ impl ValidEcosystem {
     }
 }
 
+/// The one of `candidates` that a command line's `name` means: the one spelt exactly so,
+/// or else the only one equal to it without case (`yellowlive` is `YellowLive`). `None`
+/// when there is none, or when several differ from `name` only in case: which one is
+/// meant is not for a guess.
+fn named<T>(
+    candidates: impl Iterator<Item = T>,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Option<T> {
+    let mut without_case = None;
+    let mut several = false;
+    for candidate in candidates {
+        let candidate_name = name_of(&candidate);
+        if candidate_name == name {
+            return Some(candidate);
+        }
+        if equal_without_case(candidate_name, name) {
+            several |= without_case.is_some();
+            without_case = Some(candidate);
+        }
+    }
+    without_case.filter(|_| !several)
+}
+
+/// Whether `a` and `b` are the same name but for case, as validation compares names.
+fn equal_without_case(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::StreamKey;
+    use super::{StreamKey, equal_without_case, named};
 
     #[test]
     fn stream_keys_read_back_as_written() {
@@ -354,5 +385,23 @@ mod tests {
             assert_eq!(key.to_string(), text);
             assert_eq!(StreamKey::parse(text), key);
         }
+    }
+
+    #[test]
+    fn a_name_is_found_exactly_or_alone_without_case() {
+        let names = ["YellowLive", "YellowForensic", "Store1", "STORE1"];
+        let find = |name: &str| named(names.iter(), name, |n| n);
+        assert_eq!(find("YellowLive"), Some(&"YellowLive"));
+        assert_eq!(find("yellowlive"), Some(&"YellowLive"));
+        assert_eq!(find("YELLOWFORENSIC"), Some(&"YellowForensic"));
+        // Spelt exactly, a name is itself even beside one that differs only in case.
+        assert_eq!(find("Store1"), Some(&"Store1"));
+        assert_eq!(find("STORE1"), Some(&"STORE1"));
+        // Otherwise which of them is meant is not guessed.
+        assert_eq!(find("store1"), None);
+        assert_eq!(find("YelowLive"), None);
+        assert_eq!(find(""), None);
+        assert!(equal_without_case("Store1", "sTORE1"));
+        assert!(!equal_without_case("Store1", "Store2"));
     }
 }

@@ -89,6 +89,7 @@ fn store(eco: &mut Ecosystem) -> &mut Datastore {
 fn snapshot(eco: &mut Ecosystem) -> &mut SqlSnapshot {
     match store(eco).capture.as_mut() {
         Some(Capture::SqlSnapshot(s)) => s,
+        Some(Capture::LogicalReplication(r)) => &mut r.snapshot,
         None => panic!("base model has a capture"),
     }
 }
@@ -392,6 +393,44 @@ fn assignments_match_retention_and_resolve() {
     assert_error(
         with(|e| e.assignments.push(e.assignments[0].clone())),
         &["assigned to this platform twice"],
+    );
+}
+
+#[test]
+fn a_command_line_names_the_model_in_any_case() {
+    let eco = base().validate().expect("valid");
+    assert_eq!(eco.platform("YellowLive").unwrap().name, "YellowLive");
+    assert_eq!(eco.platform("yellowlive").unwrap().name, "YellowLive");
+    assert_eq!(eco.store("hr").unwrap().name, "HR");
+    assert_eq!(
+        eco.platform("yelowlive"),
+        Err(LookupError::UnknownPlatform {
+            platform: "yelowlive".into(),
+            suggestion: Some("did you mean `YellowLive`?".into()),
+        })
+    );
+    let stream = eco.stream("yellowlive", "hr", None).unwrap();
+    assert_eq!(stream.platform.name, "YellowLive");
+    assert_eq!(stream.key.to_string(), "HR");
+    assert_eq!(
+        eco.stream("yellowlive", "hr", Some("people")),
+        Err(LookupError::DatasetNotAllowed { store: "HR".into() })
+    );
+
+    let single = with(|e| snapshot(e).consistency = Consistency::SingleDataset)
+        .validate()
+        .expect("valid");
+    let stream = single.stream("YELLOWLIVE", "Hr", Some("PEOPLE")).unwrap();
+    assert_eq!(stream.key.to_string(), "HR#people");
+    assert_eq!(stream.datasets.len(), 1);
+    assert_eq!(stream.datasets[0].name, "people");
+    assert_eq!(
+        single.stream("YellowLive", "HR", Some("peeple")),
+        Err(LookupError::UnknownDataset {
+            store: "HR".into(),
+            dataset: "peeple".into(),
+            suggestion: Some("did you mean `people`?".into()),
+        })
     );
 }
 

@@ -9,9 +9,16 @@
 //! (the same files in another directory) agree. Nothing else enters — not the features,
 //! the profile or the target directory — because the image is built without the
 //! development features the operator's binary has, and both must print the same tag.
+//!
+//! A file that is there but cannot be read fails the build, naming it: hashed as empty it
+//! would leave the tag unchanged when the file changes. What is not there is not an error:
+//! a part of a crate its package does not have, a symbolic link pointing nowhere (an
+//! editor's lock file), and the lock file itself, which a crate from a registry built into
+//! a target directory outside any workspace has none of (the build script warns then).
 
 use sha2::{Digest, Sha256};
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The DataSurface crates whose sources go into the image's binary, relative to the
@@ -39,8 +46,12 @@ pub(crate) fn fingerprint(manifest: &Path, out: &Path, version: &str) -> Fingerp
     hash.update(version);
     let mut inputs = Vec::new();
     // A checkout of the DataSurface crates: the codegen crate sits next to this one.
-    let checkout = fs::read_to_string(manifest.join("../codegen/Cargo.toml"))
-        .is_ok_and(|t| t.contains("name = \"datasurface-codegen\""));
+    let codegen = manifest.join("../codegen/Cargo.toml");
+    let checkout = match fs::read_to_string(&codegen) {
+        Ok(text) => text.contains("name = \"datasurface-codegen\""),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => unreadable(&codegen, &e),
+    };
     let crates: &[(&str, &[&str])] = if checkout { &SOURCES } else { &SOURCES[5..] };
     for (dir, parts) in crates {
         for part in *parts {
@@ -52,7 +63,7 @@ pub(crate) fn fingerprint(manifest: &Path, out: &Path, version: &str) -> Fingerp
                 let relative = file.strip_prefix(manifest).unwrap_or(&file);
                 hash.update(relative.to_string_lossy().as_bytes());
                 hash.update([0]);
-                hash.update(fs::read(&file).unwrap_or_default());
+                hash.update(read(&file));
                 hash.update([0]);
             }
             inputs.push(path);
@@ -62,7 +73,7 @@ pub(crate) fn fingerprint(manifest: &Path, out: &Path, version: &str) -> Fingerp
     // is a member of the workspace being built.
     let lock = lock_file(out).or_else(|| lock_file(manifest));
     if let Some(lock) = &lock {
-        hash.update(fs::read(lock).unwrap_or_default());
+        hash.update(read(lock));
         inputs.push(lock.clone());
     }
     let digest = hash.finalize();
@@ -73,17 +84,39 @@ pub(crate) fn fingerprint(manifest: &Path, out: &Path, version: &str) -> Fingerp
     }
 }
 
-/// Every file under `path` (or `path` itself).
+/// Every file under `path` (or `path` itself); nothing when it is not there.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) {
-    match fs::read_dir(path) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                collect(&entry.path(), files);
-            }
-        }
-        Err(_) if path.is_file() => files.push(path.to_owned()),
-        Err(_) => {}
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => unreadable(path, &e),
+    };
+    if metadata.is_file() {
+        files.push(path.to_owned());
+        return;
     }
+    if !metadata.is_dir() {
+        // A socket or a pipe: no contents to hash.
+        return;
+    }
+    let entries = fs::read_dir(path).unwrap_or_else(|e| unreadable(path, &e));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| unreadable(path, &e));
+        collect(&entry.path(), files);
+    }
+}
+
+/// The bytes of `file`, which is there.
+fn read(file: &Path) -> Vec<u8> {
+    fs::read(file).unwrap_or_else(|e| unreadable(file, &e))
+}
+
+/// Fails the build: the fingerprint cannot cover `path`.
+fn unreadable(path: &Path, e: &io::Error) -> ! {
+    panic!(
+        "the build fingerprint cannot read {}: {e}; the image tag would not follow it",
+        path.display()
+    )
 }
 
 /// The nearest `Cargo.lock` in `start` or a folder above it.

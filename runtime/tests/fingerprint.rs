@@ -125,3 +125,32 @@ fn without_a_checkout_the_runtime_and_the_lock_file_are_what_counts() {
     );
     let _ = fs::remove_dir_all(&root);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_source_that_cannot_be_read_fails_the_build_naming_it() {
+    let root = scratch("unreadable");
+    let (runtime, out) = checkout(&root);
+    // A link that is there but leads nowhere readable (root reads any file, whatever its
+    // mode): the build must not hash it as empty.
+    let looped = root.join("codegen/src/looped.rs");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let failure =
+        std::panic::catch_unwind(|| fingerprint::fingerprint(&runtime, &out, "0.1.0").hex)
+            .expect_err("an unreadable source fails the build");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("codegen/src/looped.rs"),
+        "the message names the file: {message}"
+    );
+    // A link to nothing has no contents: it is left out, as an editor's lock file is.
+    fs::remove_file(&looped).unwrap();
+    std::os::unix::fs::symlink(root.join("gone"), &looped).unwrap();
+    let with_link = hex(&runtime, &out);
+    fs::remove_file(&looped).unwrap();
+    assert_eq!(hex(&runtime, &out), with_link);
+    let _ = fs::remove_dir_all(&root);
+}

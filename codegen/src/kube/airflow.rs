@@ -14,9 +14,8 @@ use super::meta::{
     selector,
 };
 use super::object::{Object, Step};
-use crate::naming_k8s;
 use crate::pods::JOB_SERVICE_ACCOUNT;
-use datasurface_model::{Resources, YellowServiceProvider};
+use datasurface_model::{Resources, YellowServiceProvider, naming};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -273,7 +272,7 @@ airflow users create --role Admin --username "$AIRFLOW_ADMIN_USERNAME" --passwor
 /// The migration Job; its name carries the tag, so each model or image gives its own.
 fn migrate_job(labels: &Labels, provider: &YellowServiceProvider, tag: &str) -> Job {
     let ns = provider.namespace.as_str();
-    let name = naming_k8s::object_name(&["airflow-migrate", tag]);
+    let name = naming::airflow_migrate_job_name(tag);
     let mut migrate = container(provider, "migrate", &["bash", "-c", MIGRATE]);
     if let Some(env) = &mut migrate.env {
         env.extend(

@@ -10,7 +10,6 @@ use super::object::{Object, Step};
 use super::postgres;
 use crate::artifact::Context;
 use crate::image::{dev_image, image};
-use crate::naming_k8s;
 use crate::pods::JOB_SERVICE_ACCOUNT;
 use datasurface_model::{Resources, Store, ValidEcosystem, YellowServiceProvider, naming};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -47,7 +46,7 @@ pub(crate) fn objects(
     let mut out = Vec::new();
     for platform in eco.platforms_of(provider) {
         let k8s = naming::k8s_name(&platform.name);
-        let name = naming_k8s::object_name(&[&k8s, "infra", tag]);
+        let name = naming::infra_job_name(&platform.name, tag);
         let container = binary_container(
             "infra",
             image(eco, provider, context),
@@ -60,7 +59,10 @@ pub(crate) fn objects(
             spec: Some(JobSpec {
                 // The databases may still be being created when `kubectl apply -k` runs.
                 backoff_limit: Some(4),
-                template: labels.pod_template(&format!("{k8s}-infra"), pod(container, "Never")),
+                template: labels.pod_template(
+                    &naming::infra_job_app(&platform.name),
+                    pod(container, "Never"),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -68,7 +70,7 @@ pub(crate) fn objects(
         out.push(Object::new(Step::Infra, &format!("{k8s}-infra-job"), &job));
     }
     for store in simulated(eco, provider) {
-        let app = naming_k8s::object_name(&[&store.name, "simulator"]);
+        let app = naming::simulator_name(&store.name);
         let container = binary_container(
             "simulate",
             dev_image(eco, provider, context),

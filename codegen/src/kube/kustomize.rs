@@ -19,7 +19,7 @@ sortOptions:\n  order: fifo\n";
 pub(crate) fn artifacts(objects: &[Object]) -> Vec<Artifact> {
     let mut folders: Vec<&str> = Vec::new();
     for object in objects {
-        let folder = folder_of(object);
+        let folder = object.folder();
         if !folders.contains(&folder) {
             folders.push(folder);
         }
@@ -27,7 +27,7 @@ pub(crate) fn artifacts(objects: &[Object]) -> Vec<Artifact> {
     let mut out = Vec::new();
     for folder in &folders {
         let mut text = format!("{HEADER}resources:\n");
-        for object in objects.iter().filter(|o| folder_of(o) == *folder) {
+        for object in objects.iter().filter(|o| o.folder() == *folder) {
             let file = object.path.rsplit('/').next().unwrap_or(&object.path);
             text.push_str(&format!("- {file}\n"));
         }
@@ -45,13 +45,4 @@ pub(crate) fn artifacts(objects: &[Object]) -> Vec<Artifact> {
         contents: top,
     });
     out
-}
-
-/// The folder of an object's file under `kubernetes/`.
-fn folder_of(object: &Object) -> &str {
-    object
-        .path
-        .strip_prefix("kubernetes/")
-        .and_then(|p| p.split('/').next())
-        .unwrap_or_default()
 }

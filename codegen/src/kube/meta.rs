@@ -3,9 +3,8 @@
 //! removes), pod templates, environment variables from Secrets, resources and security
 //! contexts.
 
-use crate::naming_k8s;
 use crate::pods::secret_env;
-use datasurface_model::{Credential, Resources, ValidEcosystem};
+use datasurface_model::{Credential, Resources, ValidEcosystem, naming};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, ResourceRequirements,
     SecretKeySelector, SecurityContext,
@@ -24,7 +23,7 @@ const APP: &str = "app";
 
 /// The value of [`ECOSYSTEM_LABEL`] for `eco`: its name as a DNS label.
 pub fn ecosystem_label(eco: &ValidEcosystem) -> String {
-    naming_k8s::object_name(&[&eco.name])
+    naming::ecosystem_label(&eco.name)
 }
 
 /// The label selector of every object of `eco`:

@@ -106,7 +106,7 @@ impl Object {
         let meta = value.metadata();
         let name = meta.name.clone().expect("generated objects are named");
         let namespace = meta.namespace.clone();
-        let folder = namespace.as_deref().unwrap_or(&name);
+        let folder = folder(namespace.as_deref(), &name);
         Object {
             kind: Kind::of::<K>(),
             path: format!("kubernetes/{folder}/{file}.yaml"),
@@ -118,6 +118,11 @@ impl Object {
         }
     }
 
+    /// The folder of its file under `kubernetes/`: its namespace's.
+    pub(crate) fn folder(&self) -> &str {
+        folder(self.namespace.as_deref(), &self.name)
+    }
+
     /// `statefulset ns-kub-pg-test/postgres`: how messages name it.
     pub fn describe(&self) -> String {
         match &self.namespace {
@@ -125,4 +130,9 @@ impl Object {
             None => format!("{} {}", self.kind, self.name),
         }
     }
+}
+
+/// The folder of an object's file: its namespace, or for the Namespace its name.
+fn folder<'a>(namespace: Option<&'a str>, name: &'a str) -> &'a str {
+    namespace.unwrap_or(name)
 }

@@ -7,7 +7,6 @@
 use super::airflow::AIRFLOW_DATABASE;
 use super::meta::{Labels, app_labels, plain_env, requirements, secret_var, selector};
 use super::object::{Object, Step};
-use crate::naming_k8s;
 use crate::pods::JOB_SERVICE_ACCOUNT;
 use datasurface_model::{
     PostgresDatabase, Resources, ValidEcosystem, YellowServiceProvider, naming,
@@ -40,7 +39,7 @@ const STORAGE: &str = "20Gi";
 pub(crate) fn service_name(provider: &YellowServiceProvider) -> Option<String> {
     let host = &provider.merge_database.host;
     let outside = host.contains('.') || host.parse::<std::net::IpAddr>().is_ok();
-    (!outside).then(|| naming::k8s_name(host))
+    (!outside).then(|| naming::postgres_service_name(host))
 }
 
 /// Whether `db` lives on the provider's in-cluster PostgreSQL.
@@ -79,7 +78,7 @@ pub(crate) fn objects(
     };
     let ns = provider.namespace.as_str();
     let db = &provider.merge_database;
-    let secret = naming::k8s_name(&provider.merge_credential.name);
+    let secret = naming::secret_name(&provider.merge_credential.name);
     let container = Container {
         name: "postgres".into(),
         image: Some(POSTGRES_IMAGE.into()),
@@ -157,7 +156,7 @@ pub(crate) fn objects(
     };
     // Only pods of this namespace may reach the database.
     let policy = NetworkPolicy {
-        metadata: labels.meta(&format!("{name}-same-namespace-only"), Some(ns)),
+        metadata: labels.meta(&naming::postgres_policy_name(&db.host), Some(ns)),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(&name)),
             policy_types: Some(vec!["Ingress".into()]),
@@ -175,7 +174,7 @@ pub(crate) fn objects(
             ..Default::default()
         }),
     };
-    let databases = databases_job(labels, provider, &name, &databases(eco, provider), tag);
+    let databases = databases_job(labels, provider, &db.host, &databases(eco, provider), tag);
     vec![
         Object::new(Step::Postgres, "postgres-statefulset", &statefulset),
         Object::new(Step::Postgres, "postgres-service", &service),
@@ -205,8 +204,8 @@ fn databases_job(
     tag: &str,
 ) -> Job {
     let ns = provider.namespace.as_str();
-    let name = naming_k8s::object_name(&[host, "databases", tag]);
-    let secret = naming::k8s_name(&provider.merge_credential.name);
+    let name = naming::databases_job_name(host, tag);
+    let secret = naming::secret_name(&provider.merge_credential.name);
     let mut command = vec![
         "sh".to_owned(),
         "-c".to_owned(),

@@ -4,7 +4,7 @@
 use super::names::q;
 use super::statement::Statement;
 pub use super::statement::{PlatformColumn, Shape};
-use datasurface_model::{DataType, DatasetSchema};
+use datasurface_model::{Column, DataType, DatasetSchema};
 
 /// A column as the database has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +25,16 @@ pub struct ExistingTable {
     pub primary_key: Vec<String>,
 }
 
-/// One change that brings a table to the model.
+/// One change to a table's schema that brings it to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub kind: ChangeKind,
+pub struct SchemaChange {
+    pub kind: SchemaChangeKind,
     pub statement: Statement,
 }
 
-/// What a [`Change`] does to its column.
+/// What a [`SchemaChange`] does to its column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeKind {
+pub enum SchemaChangeKind {
     /// A new nullable column; existing rows hold NULL in it.
     AddColumn { column: String },
     /// A varchar or numeric column made wider in place.
@@ -43,10 +43,10 @@ pub enum ChangeKind {
     DropNotNull { column: String },
 }
 
-impl Change {
+impl SchemaChange {
     /// Whether the change gives a column another type (views over it must be recreated).
     pub fn retypes(&self) -> bool {
-        matches!(self.kind, ChangeKind::Widen { .. })
+        matches!(self.kind, SchemaChangeKind::Widen { .. })
     }
 }
 
@@ -72,7 +72,7 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Evolution {
     /// What brings it to the model, in order.
-    pub changes: Vec<Change>,
+    pub changes: Vec<SchemaChange>,
     /// Columns added by hand to a merge table that the platforms can live with (nullable,
     /// or with a default): left as they are; rows written from now on get NULL or the
     /// default in them.
@@ -91,166 +91,281 @@ pub fn evolve(
     existing: &ExistingTable,
     staging: Option<&ExistingTable>,
 ) -> Evolution {
-    let quoted = q(table);
-    let mut out = Evolution::default();
-    let refuse = |column: &str, reason: String| Refusal {
-        table: table.to_owned(),
-        column: Some(column.to_owned()),
-        reason,
+    let table = Table {
+        name: table,
+        quoted: q(table),
+        existing,
     };
+    let mut out = Evolution::default();
     for column in &dataset.columns {
-        let found = existing.columns.iter().find(|c| c.name == column.name);
-        let col = q(&column.name);
-        let (name, ds) = (&column.name, &dataset.name);
         let nullable = shape.nullable || column.nullable;
-        match found {
-            None if nullable => out.changes.push(Change {
-                kind: ChangeKind::AddColumn {
-                    column: name.clone(),
-                },
-                statement: Statement::new(
-                    format!("Add the new column {name} of {ds}: existing rows hold NULL in it"),
-                    format!(
-                        "ALTER TABLE {quoted} ADD COLUMN {col} {}",
-                        column.data_type.pg_type()
-                    ),
-                ),
-            }),
-            None => out.refusals.push(refuse(
-                name,
-                format!(
-                    "the model adds it as NOT NULL, but the rows already there have no value for it; \
-                     make it nullable in the model (Option<…>), or add it by hand with a default \
-                     (ALTER TABLE {quoted} ADD COLUMN {col} {} NOT NULL DEFAULT …)",
-                    column.data_type.pg_type()
-                ),
-            )),
-            Some(found) => {
-                if found.pg_type != column.data_type.pg_type() {
-                    match widening(&found.pg_type, column.data_type) {
-                        Ok(()) => out.changes.push(Change {
-                            kind: ChangeKind::Widen {
-                                column: name.clone(),
-                            },
-                            statement: Statement::new(
-                                format!(
-                                    "Widen {name} of {ds} from {} to {}",
-                                    found.pg_type,
-                                    column.data_type.pg_type()
-                                ),
-                                format!(
-                                    "ALTER TABLE {quoted} ALTER COLUMN {col} TYPE {}",
-                                    column.data_type.pg_type()
-                                ),
-                            ),
-                        }),
-                        Err(why) => out.refusals.push(refuse(
-                            name,
-                            format!(
-                                "the table has {}, the model says {}; {why}",
-                                found.pg_type, column.data_type
-                            ),
-                        )),
-                    }
-                }
-                match (found.nullable, nullable) {
-                    (false, true) => out.changes.push(drop_not_null(&quoted, name, ds)),
-                    (true, false) => out.refusals.push(refuse(
-                        name,
-                        "the model makes it NOT NULL, but rows already there may hold NULL; \
-                         keep it nullable, or fill the NULLs and set NOT NULL by hand"
-                            .into(),
-                    )),
-                    _ => {}
-                }
-            }
+        for outcome in model_column(&table, &dataset.name, column, nullable) {
+            out.take(outcome);
         }
     }
     for column in shape.platform_columns {
-        let found = existing.columns.iter().find(|c| c.name == column.name);
-        match found {
-            None if column.nullable => out.changes.push(Change {
-                kind: ChangeKind::AddColumn {
-                    column: column.name.to_owned(),
-                },
-                statement: Statement::new(
-                    format!("Add the platform's column {} to {table}", column.name),
-                    format!(
-                        "ALTER TABLE {quoted} ADD COLUMN {} {}",
-                        q(column.name),
-                        column.definition()
-                    ),
-                ),
-            }),
-            None => out.refusals.push(refuse(
-                column.name,
-                "the platform's own column is missing; the table was changed by hand".into(),
-            )),
-            Some(found) if column.nullable && !found.nullable => {
-                out.changes.push(drop_not_null(&quoted, column.name, table))
-            }
-            Some(_) => {}
+        if let Some(outcome) = platform_column(&table, column) {
+            out.take(outcome);
         }
     }
     for column in &existing.columns {
         let known = dataset.columns.iter().any(|c| c.name == column.name)
             || shape.platform_columns.iter().any(|p| p.name == column.name);
-        if known {
-            continue;
-        }
-        // Infra gives a dataset's staging and merge tables the same columns: one that only
-        // the merge table has was added there by hand.
-        let by_hand = staging.is_some_and(|s| !s.columns.iter().any(|c| c.name == column.name));
-        let drop_it = format!("ALTER TABLE {quoted} DROP COLUMN {}", q(&column.name));
-        match (by_hand, column.nullable || column.has_default) {
-            (true, true) => out.ignored.push(column.name.clone()),
-            (true, false) => out.refusals.push(refuse(
-                &column.name,
-                format!(
-                    "the column was added by hand and is NOT NULL without a default, so the merge cannot write \
-                     a row; make it nullable or give it a default, or drop it ({drop_it})"
-                ),
-            )),
-            (false, _) => out.refusals.push(refuse(
-                &column.name,
-                format!(
-                    "the model no longer has it, and infra never drops a column or its data; put it back in \
-                     the model, or drop it by hand if its data may go ({drop_it})"
-                ),
-            )),
+        if !known {
+            match unknown_column(&table, column, staging) {
+                Ok(()) => out.ignored.push(column.name.clone()),
+                Err(refusal) => out.refusals.push(refusal),
+            }
         }
     }
     if let Some(suffix) = shape.key_suffix {
-        let wanted: Vec<&str> = dataset
-            .primary_key
-            .iter()
-            .map(String::as_str)
-            .chain(suffix.iter().copied())
-            .collect();
-        if existing
-            .primary_key
-            .iter()
-            .map(String::as_str)
-            .ne(wanted.iter().copied())
-        {
-            out.refusals.push(Refusal {
-                table: table.to_owned(),
-                column: None,
-                reason: format!(
-                    "the primary key is ({}) but the model's key makes it ({}); infra does not change keys: \
-                     the merge history is keyed on the old one. Keep the key, or create a new dataset",
-                    existing.primary_key.join(", "),
-                    wanted.join(", ")
-                ),
-            });
-        }
+        out.refusals
+            .extend(key(&table, &dataset.primary_key, suffix).err());
     }
     out
 }
 
-fn drop_not_null(table: &str, column: &str, of: &str) -> Change {
-    Change {
-        kind: ChangeKind::DropNotNull {
+/// A change, or why it is refused.
+type ChangeOrRefusal = Result<SchemaChange, Refusal>;
+
+impl Evolution {
+    fn take(&mut self, outcome: ChangeOrRefusal) {
+        match outcome {
+            Ok(change) => self.changes.push(change),
+            Err(refusal) => self.refusals.push(refusal),
+        }
+    }
+}
+
+/// The table being evolved.
+struct Table<'a> {
+    /// Unquoted.
+    name: &'a str,
+    quoted: String,
+    existing: &'a ExistingTable,
+}
+
+impl Table<'_> {
+    /// The column called `name`, as the database has it.
+    fn column(&self, name: &str) -> Option<&ExistingColumn> {
+        self.existing.columns.iter().find(|c| c.name == name)
+    }
+
+    fn refuse(&self, column: &str, reason: String) -> Refusal {
+        Refusal {
+            table: self.name.to_owned(),
+            column: Some(column.to_owned()),
+            reason,
+        }
+    }
+}
+
+/// What a column of the model (of `dataset`, nullable here when `nullable`) needs: to be
+/// added, or to be widened and then made nullable.
+fn model_column(
+    table: &Table<'_>,
+    dataset: &str,
+    column: &Column,
+    nullable: bool,
+) -> Vec<ChangeOrRefusal> {
+    match table.column(&column.name) {
+        None => vec![add_model_column(table, dataset, column, nullable)],
+        Some(found) => [
+            type_change(table, dataset, column, found),
+            nullability_change(table, dataset, &column.name, found.nullable, nullable),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }
+}
+
+/// A model column the table does not have: added when nullable, refused otherwise.
+fn add_model_column(
+    table: &Table<'_>,
+    dataset: &str,
+    column: &Column,
+    nullable: bool,
+) -> ChangeOrRefusal {
+    let (name, quoted) = (&column.name, &table.quoted);
+    let col = q(name);
+    let pg_type = column.data_type.pg_type();
+    if !nullable {
+        return Err(table.refuse(
+            name,
+            format!(
+                "the model adds it as NOT NULL, but the rows already there have no value for it; \
+                 make it nullable in the model (Option<…>), or add it by hand with a default \
+                 (ALTER TABLE {quoted} ADD COLUMN {col} {pg_type} NOT NULL DEFAULT …)"
+            ),
+        ));
+    }
+    Ok(SchemaChange {
+        kind: SchemaChangeKind::AddColumn {
+            column: name.clone(),
+        },
+        statement: Statement::new(
+            format!("Add the new column {name} of {dataset}: existing rows hold NULL in it"),
+            format!("ALTER TABLE {quoted} ADD COLUMN {col} {pg_type}"),
+        ),
+    })
+}
+
+/// A model column whose type differs from the table's: widened in place when that keeps
+/// every value, refused otherwise.
+fn type_change(
+    table: &Table<'_>,
+    dataset: &str,
+    column: &Column,
+    found: &ExistingColumn,
+) -> Option<ChangeOrRefusal> {
+    let (name, to) = (&column.name, column.data_type.pg_type());
+    if found.pg_type == to {
+        return None;
+    }
+    Some(match widening(&found.pg_type, column.data_type) {
+        Ok(()) => Ok(SchemaChange {
+            kind: SchemaChangeKind::Widen {
+                column: name.clone(),
+            },
+            statement: Statement::new(
+                format!("Widen {name} of {dataset} from {} to {to}", found.pg_type),
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} TYPE {to}",
+                    table.quoted,
+                    q(name)
+                ),
+            ),
+        }),
+        Err(why) => Err(table.refuse(
+            name,
+            format!(
+                "the table has {}, the model says {}; {why}",
+                found.pg_type, column.data_type
+            ),
+        )),
+    })
+}
+
+/// A model column whose nullability differs from the table's: NOT NULL dropped when it may
+/// now hold NULL; refused when it may no longer.
+fn nullability_change(
+    table: &Table<'_>,
+    dataset: &str,
+    name: &str,
+    was_nullable: bool,
+    nullable: bool,
+) -> Option<ChangeOrRefusal> {
+    match (was_nullable, nullable) {
+        (false, true) => Some(Ok(drop_not_null(&table.quoted, name, dataset))),
+        (true, false) => Some(Err(table.refuse(
+            name,
+            "the model makes it NOT NULL, but rows already there may hold NULL; \
+             keep it nullable, or fill the NULLs and set NOT NULL by hand"
+                .into(),
+        ))),
+        _ => None,
+    }
+}
+
+/// What one of the platform's own columns needs: to be added (when nullable) or made
+/// nullable; a NOT NULL one that is missing means the table was changed by hand.
+fn platform_column(table: &Table<'_>, column: &PlatformColumn) -> Option<ChangeOrRefusal> {
+    match table.column(column.name) {
+        None if column.nullable => Some(Ok(SchemaChange {
+            kind: SchemaChangeKind::AddColumn {
+                column: column.name.to_owned(),
+            },
+            statement: Statement::new(
+                format!(
+                    "Add the platform's column {} to {}",
+                    column.name, table.name
+                ),
+                format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    table.quoted,
+                    q(column.name),
+                    column.definition()
+                ),
+            ),
+        })),
+        None => Some(Err(table.refuse(
+            column.name,
+            "the platform's own column is missing; the table was changed by hand".into(),
+        ))),
+        Some(found) if column.nullable && !found.nullable => {
+            Some(Ok(drop_not_null(&table.quoted, column.name, table.name)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// A column of the table that neither the model nor the platform has: left alone (`Ok`)
+/// when it was added by hand and rows can still be written, refused otherwise — infra
+/// never drops a column.
+fn unknown_column(
+    table: &Table<'_>,
+    column: &ExistingColumn,
+    staging: Option<&ExistingTable>,
+) -> Result<(), Refusal> {
+    // Infra gives a dataset's staging and merge tables the same columns: one that only
+    // the merge table has was added there by hand.
+    let by_hand = staging.is_some_and(|s| !s.columns.iter().any(|c| c.name == column.name));
+    let drop_it = format!(
+        "ALTER TABLE {} DROP COLUMN {}",
+        table.quoted,
+        q(&column.name)
+    );
+    match (by_hand, column.nullable || column.has_default) {
+        (true, true) => Ok(()),
+        (true, false) => Err(table.refuse(
+            &column.name,
+            format!(
+                "the column was added by hand and is NOT NULL without a default, so the merge cannot write \
+                 a row; make it nullable or give it a default, or drop it ({drop_it})"
+            ),
+        )),
+        (false, _) => Err(table.refuse(
+            &column.name,
+            format!(
+                "the model no longer has it, and infra never drops a column or its data; put it back in \
+                 the model, or drop it by hand if its data may go ({drop_it})"
+            ),
+        )),
+    }
+}
+
+/// Whether the table's primary key is the model's key followed by `suffix`; infra never
+/// changes a key.
+fn key(table: &Table<'_>, model_key: &[String], suffix: &[&str]) -> Result<(), Refusal> {
+    let wanted: Vec<&str> = model_key
+        .iter()
+        .map(String::as_str)
+        .chain(suffix.iter().copied())
+        .collect();
+    let existing = &table.existing.primary_key;
+    if existing
+        .iter()
+        .map(String::as_str)
+        .eq(wanted.iter().copied())
+    {
+        return Ok(());
+    }
+    Err(Refusal {
+        table: table.name.to_owned(),
+        column: None,
+        reason: format!(
+            "the primary key is ({}) but the model's key makes it ({}); infra does not change keys: \
+             the merge history is keyed on the old one. Keep the key, or create a new dataset",
+            existing.join(", "),
+            wanted.join(", ")
+        ),
+    })
+}
+
+fn drop_not_null(table: &str, column: &str, of: &str) -> SchemaChange {
+    SchemaChange {
+        kind: SchemaChangeKind::DropNotNull {
             column: column.to_owned(),
         },
         statement: Statement::new(
@@ -291,7 +406,6 @@ fn widening(from: &str, to: DataType) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datasurface_model::Column;
 
     fn column(name: &str, pg_type: &str, nullable: bool) -> ExistingColumn {
         ExistingColumn {
@@ -377,7 +491,7 @@ mod tests {
                 "ALTER TABLE \"t\" ALTER COLUMN \"score\" TYPE numeric(12,2)",
             ]
         );
-        let retyped: Vec<bool> = e.changes.iter().map(Change::retypes).collect();
+        let retyped: Vec<bool> = e.changes.iter().map(SchemaChange::retypes).collect();
         assert_eq!(retyped, [true, false, false, true]);
     }
 

@@ -17,7 +17,8 @@ pub(super) struct Cli {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Log")]
 pub(super) struct LogArgs {
-    /// Log more: -v adds debug lines, -vv trace lines (RUST_LOG, when set, decides instead).
+    /// Log more: -v adds debug lines and other crates' warnings and errors, -vv trace lines
+    /// and other crates' debug lines (RUST_LOG, when set, decides instead).
     #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
     pub(super) more: u8,
     /// Log less: -q only warnings and errors, -qq only errors.

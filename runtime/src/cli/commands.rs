@@ -223,13 +223,13 @@ async fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
-    let key = stream_name(args);
-    let name = format!("{} {key}", args.platform);
+    let (platform, key) = stream_name(engine.model(), args);
+    let name = format!("{platform} {key}");
     let result = match stream(engine.model(), args) {
         Ok(s) => engine.run(&s, options).await,
         Err(e) => Err(e),
     };
-    let report = RunReport::new(&args.platform, &key.to_string(), &result);
+    let report = RunReport::new(&platform, &key.to_string(), &result);
     if let Some(path) = &files.report {
         let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
         write_whole(path, &(text + "\n"))?;
@@ -274,10 +274,11 @@ struct Reset {
 }
 
 impl Reset {
-    fn new(args: &StreamArgs) -> Self {
+    fn new(eco: &ValidEcosystem, args: &StreamArgs) -> Self {
+        let (platform, stream) = stream_name(eco, args);
         Reset {
-            platform: args.platform.clone(),
-            stream: stream_name(args).to_string(),
+            platform,
+            stream: stream.to_string(),
             batch: None,
             to_batch: None,
             removed: Default::default(),
@@ -302,7 +303,7 @@ async fn reset(
         Err(e) => Err(e),
     };
     if as_json {
-        let mut reset = Reset::new(args);
+        let mut reset = Reset::new(engine.model(), args);
         match &result {
             Ok(batch) => {
                 reset.batch = Some(*batch);
@@ -315,12 +316,8 @@ async fn reset(
     }
     match result {
         Ok(batch) => {
-            writeln!(
-                err,
-                "batch {batch} of {} {} reset to started",
-                args.platform,
-                stream_name(args)
-            )?;
+            let (platform, stream) = stream_name(engine.model(), args);
+            writeln!(err, "batch {batch} of {platform} {stream} reset to started")?;
             success_or_error(Ok(()), out)
         }
         Err(e) => success_or_error(Err(e), out),
@@ -341,7 +338,7 @@ async fn rewind(
         Err(e) => Err(e),
     };
     if as_json {
-        let mut reset = Reset::new(args);
+        let mut reset = Reset::new(engine.model(), args);
         reset.to_batch = Some(to_batch);
         match &result {
             Ok(r) => {
@@ -368,12 +365,11 @@ async fn rewind(
             "{dataset}: {removed} versions {verb}removed, {reopened} versions {verb}made current again"
         )?;
     }
+    let (platform, stream) = stream_name(engine.model(), args);
     writeln!(
         out,
-        "{} later batches {verb}marked reset; {} {} {verb}rewound to batch {to_batch}",
+        "{} later batches {verb}marked reset; {platform} {stream} {verb}rewound to batch {to_batch}",
         rewind.batches_reset,
-        args.platform,
-        stream_name(args),
     )?;
     success_or_error(Ok(()), out)
 }
@@ -402,6 +398,7 @@ async fn infra(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<u8> {
+    let platform = as_in_model(engine.model(), platform);
     let result = match engine.model().platform(platform) {
         Ok(p) => engine.infra(p, plan_only).await,
         Err(e) => Err(e.into()),
@@ -467,6 +464,7 @@ async fn status(
     err: &mut dyn Write,
 ) -> io::Result<u8> {
     let eco = engine.model();
+    let platform = as_in_model(eco, platform);
     let result = async {
         let p = eco.platform(platform)?;
         let s = store.map(|s| eco.store(s)).transpose()?;
@@ -656,8 +654,22 @@ fn write_images(images: &[String], out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn stream_name(args: &StreamArgs) -> StreamKey {
-    StreamKey::new(&args.store, args.dataset.as_deref())
+/// The platform called `name`, spelt as the model spells it (a command line may use another
+/// case), or as given when the model has no such platform.
+fn as_in_model<'a>(eco: &'a ValidEcosystem, name: &'a str) -> &'a str {
+    eco.platform(name).map_or(name, |p| p.model.name.as_str())
+}
+
+/// The platform and the stream `args` name, spelt as the model spells them (a command line
+/// may use another case), or as given when the model has no such stream.
+fn stream_name(eco: &ValidEcosystem, args: &StreamArgs) -> (String, StreamKey) {
+    match stream(eco, args) {
+        Ok(s) => (s.platform.name.clone(), s.key),
+        Err(_) => (
+            args.platform.clone(),
+            StreamKey::new(&args.store, args.dataset.as_deref()),
+        ),
+    }
 }
 
 /// One line saying what the model holds.

@@ -38,8 +38,19 @@ pub(super) fn init(args: &LogArgs, quiet: bool) -> Log {
     let normal = if quiet { 1 } else { 2 };
     let level = ["error", "warn", "info", "debug", "trace"]
         [(normal + i32::from(args.more) - i32::from(args.less)).clamp(0, 4) as usize];
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,datasurface={level}")));
+    let default = default_filter(level, args.more);
+    let (filter, bad_rust_log) = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => match EnvFilter::try_new(&directives) {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                EnvFilter::new(&default),
+                Some(format!(
+                    "RUST_LOG `{directives}` is not a log filter ({e}); logging as without it"
+                )),
+            ),
+        },
+        _ => (EnvFilter::new(&default), None),
+    };
     let terminal = std::io::stderr().is_terminal();
     let bars = (terminal && !json && args.less == 0 && !quiet).then(MultiProgress::new);
     let writer = Stderr(bars.clone());
@@ -62,7 +73,23 @@ pub(super) fn init(args: &LogArgs, quiet: bool) -> Log {
             .fmt_fields(Plain)
             .try_init()
     };
+    if let Some(warning) = bad_rust_log {
+        tracing::warn!("{warning}");
+    }
     Log { bars }
+}
+
+/// The log filter when `RUST_LOG` does not set one: DataSurface's own events from `level`
+/// up; other crates' (kube, hyper, tower, rustls, tokio-postgres…) none at all unless `more`
+/// (`-v`) asks — their failures reach the user as DataSurface's errors, which say what to
+/// do — then their warnings, and with `-vv` their debug lines.
+fn default_filter(level: &str, more: u8) -> String {
+    let others = match more {
+        0 => "off",
+        1 => "warn",
+        _ => "debug",
+    };
+    format!("{others},datasurface={level}")
 }
 
 /// Standard error, written around the progress bars when there are any.
@@ -159,5 +186,71 @@ impl Visit for Values {
             "batch" => self.0.push(format!("batch {value:?}")),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_filter;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::EnvFilter;
+
+    /// What `emit` logs through the default filter of `level` and `more`.
+    fn logged(level: &str, more: u8, emit: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new(default_filter(level, more)))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = buffer.0.lock().unwrap().clone();
+        String::from_utf8(text).unwrap()
+    }
+
+    fn events() {
+        tracing::error!(target: "kube_client::client", "failed with error client error (Connect)");
+        tracing::warn!(target: "rustls::conn", "a library warning");
+        tracing::debug!(target: "hyper_util::client", "a library debug line");
+        tracing::info!(target: "datasurface::engine::run", "batch 3 committed");
+        tracing::debug!(target: "datasurface_deploy::wait", "waiting for the job");
+    }
+
+    #[test]
+    fn other_crates_stay_out_of_the_log_unless_asked_for() {
+        let normal = logged("info", 0, events);
+        assert!(normal.contains("batch 3 committed"), "{normal}");
+        assert!(!normal.contains("client error (Connect)"), "{normal}");
+        assert!(!normal.contains("a library warning"), "{normal}");
+        assert!(!normal.contains("waiting for the job"), "{normal}");
+
+        let verbose = logged("debug", 1, events);
+        assert!(verbose.contains("client error (Connect)"), "{verbose}");
+        assert!(verbose.contains("a library warning"), "{verbose}");
+        assert!(!verbose.contains("a library debug line"), "{verbose}");
+        assert!(verbose.contains("waiting for the job"), "{verbose}");
+
+        let very = logged("trace", 2, events);
+        assert!(very.contains("a library debug line"), "{very}");
+    }
+
+    #[test]
+    fn the_default_filter_names_datasurface_alone() {
+        assert_eq!(default_filter("info", 0), "off,datasurface=info");
+        assert_eq!(default_filter("debug", 1), "warn,datasurface=debug");
+        assert_eq!(default_filter("trace", 3), "debug,datasurface=trace");
     }
 }
