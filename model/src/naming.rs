@@ -255,6 +255,48 @@ pub fn batch_metrics_table(platform: &str) -> String {
     physical_name(&[platform], "_batch_metrics")
 }
 
+/// The logical replication slot from which `platform` of `ecosystem` reads the changes of
+/// the stream of `store` (of its `dataset`, for a SINGLE_DATASET store):
+/// `{ecosystem}_{platform}_{store}[_{dataset}]_slot`, in lower case with every character
+/// other than a letter, digit or `_` as `_` (slot names allow nothing else). A slot belongs
+/// to the whole server, so the ecosystem's name keeps two ecosystems reading one server
+/// apart.
+pub fn replication_slot(
+    ecosystem: &str,
+    platform: &str,
+    store: &str,
+    dataset: Option<&str>,
+) -> String {
+    replication_name(ecosystem, platform, store, dataset, "_slot")
+}
+
+/// The publication of the stream's source tables that its [`replication_slot`] decodes:
+/// `{ecosystem}_{platform}_{store}[_{dataset}]_pub`, spelt as the slot is.
+pub fn publication(ecosystem: &str, platform: &str, store: &str, dataset: Option<&str>) -> String {
+    replication_name(ecosystem, platform, store, dataset, "_pub")
+}
+
+fn replication_name(
+    ecosystem: &str,
+    platform: &str,
+    store: &str,
+    dataset: Option<&str>,
+    suffix: &str,
+) -> String {
+    let parts: Vec<String> = [Some(ecosystem), Some(platform), Some(store), dataset]
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            p.to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect()
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    physical_name(&parts, suffix)
+}
+
 /// The two kinds of workspace view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ViewKind {
@@ -522,6 +564,25 @@ mod tests {
         // Exactly 63 bytes is left alone.
         let exact = physical_name(&["a".repeat(57).as_str()], "_merge");
         assert_eq!(exact, format!("{}_merge", "a".repeat(57)));
+    }
+
+    #[test]
+    fn replication_names() {
+        assert_eq!(
+            replication_slot("Corp", "YellowLive", "Orders", None),
+            "corp_yellowlive_orders_slot"
+        );
+        assert_eq!(
+            publication("Acme Data", "YellowLive", "Orders", Some("lines")),
+            "acme_data_yellowlive_orders_lines_pub"
+        );
+        let long = replication_slot(&"e".repeat(40), "YellowForensic", "Store", None);
+        assert_eq!(long.len(), 63);
+        assert!(long.ends_with("_slot"));
+        assert!(
+            long.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        );
     }
 
     #[test]
