@@ -266,7 +266,7 @@ impl ThrowawayPostgres {
 
     fn start_server(&self) -> Result<(), ThrowawayPostgresError> {
         let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20",
             self.port,
             self.dir.display()
         );

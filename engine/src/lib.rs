@@ -25,6 +25,8 @@
 //! `order.rs` and the row hashes of `hash.rs`), the batch's typed state in `state.rs`.
 
 pub mod pg;
+#[doc(hidden)]
+pub mod replication;
 
 mod batch;
 mod copy;
