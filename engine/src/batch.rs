@@ -18,11 +18,14 @@ pub(super) struct Batch<'s> {
     pub(super) sql: BatchSql,
     pub(super) datasets: Vec<DatasetSql>,
     pub(super) key: String,
+    /// The ecosystem's name (it names the stream's replication slot).
+    pub(super) ecosystem: String,
 }
 
 impl<'s> Batch<'s> {
-    pub(super) fn new(stream: &'s Stream<'s>) -> Self {
+    pub(super) fn new(ecosystem: &str, stream: &'s Stream<'s>) -> Self {
         Batch {
+            ecosystem: ecosystem.to_owned(),
             progress: None,
             sql: BatchSql::new(&stream.platform.name),
             datasets: stream

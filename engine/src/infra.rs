@@ -12,9 +12,10 @@ use crate::pg::{self, DbError, Exec};
 use datasurface_codegen::sql::batch::Lock;
 use datasurface_codegen::sql::catalog::{self, Relation};
 use datasurface_codegen::sql::evolve::{self, ExistingColumn, ExistingTable, SchemaChange};
+use datasurface_codegen::sql::replay::ReplaySql;
 use datasurface_codegen::sql::typed::Single;
-use datasurface_codegen::sql::{BatchSql, DatasetSql, Statement, View, lock_id, views};
-use datasurface_model::{DatasetSchema, Platform, Store, naming};
+use datasurface_codegen::sql::{BatchSql, DatasetSql, Ddl, Statement, View, lock_id, views};
+use datasurface_model::{Consistency, DatasetSchema, Platform, Store, naming};
 use tokio_postgres::{Client, Transaction};
 
 /// What infra does, or would do, for a platform.
@@ -68,6 +69,26 @@ pub(super) async fn ensure_tables(
     Ok(pg::commit(tx).await?)
 }
 
+/// The changes tables (and their indexes) of the logically replicated streams of
+/// `datasets`.
+fn replay_tables(
+    platform: Platform<'_>,
+    datasets: &[(Store<'_>, &DatasetSchema)],
+) -> Vec<Vec<Ddl>> {
+    let mut streams: Vec<(Store<'_>, Vec<&DatasetSchema>)> = Vec::new();
+    for (store, dataset) in datasets.iter().filter(|(s, _)| s.replication.is_some()) {
+        let single = store.capture.consistency == Consistency::SingleDataset;
+        match streams.last_mut() {
+            Some((s, group)) if !single && s.name == store.name => group.push(dataset),
+            _ => streams.push((*store, vec![*dataset])),
+        }
+    }
+    streams
+        .into_iter()
+        .map(|(store, group)| ReplaySql::new(&platform, store, &group).create)
+        .collect()
+}
+
 /// Whether the table or view `name` (unquoted) exists.
 pub(super) async fn table_exists(client: &impl Exec, name: &str) -> Result<bool, DbError> {
     let Single(found) = client
@@ -108,7 +129,13 @@ async fn plan_tables(
             DatasetSql::new(&platform, *store, dataset).tables,
         )
     });
-    for (dataset, tables) in std::iter::once((None, batch_tables)).chain(dataset_tables) {
+    let replay_tables = replay_tables(platform, datasets)
+        .into_iter()
+        .map(|t| (None, t));
+    for (dataset, tables) in std::iter::once((None, batch_tables))
+        .chain(dataset_tables)
+        .chain(replay_tables)
+    {
         // Staging comes first: the merge table's evolution compares with it.
         let mut staging = None;
         for ddl in tables {

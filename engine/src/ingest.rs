@@ -10,10 +10,11 @@ use super::error::Error;
 use super::hash::Hasher;
 use super::order::KeyOrder;
 use super::progress::Phase;
-use super::state::{BatchState, DatasetState, Metrics, Staged};
+use super::state::{BatchState, CaptureState, DatasetState, Metrics, Staged};
 use crate::pg::{self, DbError, Environment, Exec};
 use bytes::Bytes;
 use datasurface_codegen::sql::catalog::{self, Relation};
+use datasurface_codegen::sql::replication;
 use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{CURRENT, DatasetSql, SourceTable, Statement};
 use datasurface_model::{Classification, DataType, DatasetSchema, PlatformMode};
@@ -22,6 +23,14 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Transaction};
 use tracing::Instrument;
+
+/// Where a logically replicated store's snapshot stands in the source's log: the position
+/// read before it, and the next transaction id read after that position.
+#[derive(Debug)]
+pub(super) struct Cut {
+    pub(super) capture: CaptureState,
+    pub(super) next_xid: i64,
+}
 
 /// What an ingest left behind.
 #[derive(Debug)]
@@ -40,6 +49,7 @@ pub(super) async fn ingest(
     batch: &Batch<'_>,
     id: i32,
     env: &Environment,
+    read: Option<Cut>,
 ) -> Result<Ingested, Error> {
     let capture = batch.stream.store.capture;
     let mut source = pg::connect(&capture.database, &capture.credential, env).await?;
@@ -47,6 +57,16 @@ pub(super) async fn ingest(
     // Checked before the snapshot's transaction: a query there would take the snapshot.
     let byte_ordered = check_sources(&source, source_name, batch, id).await?;
     let source_tx = open_snapshot(&mut source, source_name, batch).await?;
+    let capture = match read {
+        Some(cut) => {
+            let Single(oldest) = source_tx.row(&replication::oldest_running(), &()).await?;
+            Some(CaptureState {
+                complete: oldest >= cut.next_xid,
+                ..cut.capture
+            })
+        }
+        None => None,
+    };
 
     let tx = pg::begin(merge_db).await?;
     let mut has_current = Vec::new();
@@ -75,6 +95,7 @@ pub(super) async fn ingest(
     };
 
     let mut state = batch.started_state();
+    state.capture = capture;
     for (i, (dataset, sql)) in batch
         .stream
         .datasets
@@ -97,7 +118,7 @@ pub(super) async fn ingest(
 
 /// Checks every source table of the stream against the model; per dataset, the columns
 /// whose collation sorts by bytes (the source's own order for them).
-async fn check_sources(
+pub(super) async fn check_sources(
     source: &Client,
     source_name: &str,
     batch: &Batch<'_>,
@@ -318,7 +339,7 @@ fn log_found(dataset: &DatasetSchema, found: &Found, first_load: bool, seconds: 
 }
 
 /// Starts `COPY … TO STDOUT`; `what` names it when it fails.
-async fn copy_out(
+pub(super) async fn copy_out(
     client: &impl GenericClient,
     statement: &Statement,
     what: impl Fn() -> String,
@@ -332,7 +353,7 @@ async fn copy_out(
 }
 
 /// Streams the diff of one dataset's `(source, current rows)` into `copy_in`; what it found.
-async fn stream(
+pub(super) async fn stream(
     tx: &Transaction<'_>,
     copy_in: &Statement,
     id: i32,
@@ -404,7 +425,7 @@ async fn stream(
 
 /// A failed write: caused by the snapshot's data (a row the merge table's constraints or
 /// indexes refuse), or not.
-fn written_with(error: DbError, id: i32, dataset: &DatasetSchema) -> Error {
+pub(super) fn written_with(error: DbError, id: i32, dataset: &DatasetSchema) -> Error {
     if error.is_data_error() {
         Error::MergeData {
             batch: id,

@@ -39,6 +39,7 @@ mod ingest;
 mod merge;
 mod order;
 mod progress;
+mod replay;
 mod reset;
 mod rewind;
 mod run;
@@ -53,5 +54,7 @@ pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions};
 pub use session::Engine;
-pub use state::{BatchState, BatchStatus, DatasetState, Metrics, Staged, UnknownStatus};
+pub use state::{
+    BatchState, BatchStatus, CaptureState, DatasetState, Metrics, Read, Staged, UnknownStatus,
+};
 pub use status::BatchRecord;

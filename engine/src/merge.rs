@@ -95,6 +95,7 @@ pub(super) async fn merge(
             .map(|(name, m)| (name.clone(), DatasetState::Merged(*m)))
             .collect(),
         last_error: None,
+        capture: state.capture,
     };
     batch.commit(&tx, id, &total, &committed).await?;
     pg::commit(tx).await?;

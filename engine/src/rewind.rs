@@ -40,7 +40,7 @@ impl Engine<'_> {
         if stream.platform.mode != PlatformMode::Forensic {
             return Err(Error::NotForensic(stream.platform.name.clone()));
         }
-        let batch = Batch::new(stream);
+        let batch = Batch::new(&self.eco.name, stream);
         let sql = &batch.sql;
         self.locked(stream, async |db| {
             if !dry_run {

@@ -7,7 +7,7 @@ use super::ingest::Ingested;
 use super::progress::Progress;
 use super::session::Engine;
 use super::state::{BatchState, BatchStatus, Metrics};
-use super::{infra, ingest, merge};
+use super::{infra, merge, replay};
 use crate::pg::{self, Exec};
 use datasurface_codegen::sql::batch::{Failure, OfStream, WithState};
 use datasurface_codegen::sql::typed::Single;
@@ -65,7 +65,7 @@ impl Engine<'_> {
     /// commit.
     pub async fn run(&self, stream: &Stream<'_>, options: &RunOptions) -> Result<Outcome, Error> {
         let started = Instant::now();
-        let mut batch = Batch::new(stream);
+        let mut batch = Batch::new(&self.eco.name, stream);
         batch.progress = options.progress.clone();
         let span = tracing::info_span!(
             "batch",
@@ -82,6 +82,9 @@ impl Engine<'_> {
                 status => tracing::info!("batch {id} resumed ({status})"),
             }
             let result = self.take(db, &batch, id, status, options, started).await;
+            if result.is_ok() {
+                replay::confirm(db, &batch, self.env).await;
+            }
             match &result {
                 Ok(outcome) => tracing::info!(
                     inserted = outcome.metrics.inserted,
@@ -121,7 +124,7 @@ impl Engine<'_> {
         let ingesting = Instant::now();
         if status == BatchStatus::Started
             && let Ingested::Committed(per_dataset) =
-                ingest::ingest(db, batch, id, self.env).await?
+                replay::ingest(db, batch, id, self.env).await?
         {
             return Ok(Outcome {
                 batch: id,
@@ -141,7 +144,7 @@ impl Engine<'_> {
         let per_dataset = match merge::merge(db, batch, id, limit).await {
             // The batch is back to `started`: take the snapshot again, once.
             Err(Error::StagingLost { .. }) => {
-                match ingest::ingest(db, batch, id, self.env).await? {
+                match replay::ingest(db, batch, id, self.env).await? {
                     Ingested::Committed(per_dataset) => per_dataset,
                     Ingested::Staged => merge::merge(db, batch, id, limit).await?,
                 }

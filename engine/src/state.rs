@@ -66,6 +66,43 @@ pub struct BatchState {
     /// Why the last run of this open batch failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// How a logically replicated store's batch read its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureState>,
+}
+
+/// How a batch of a logically replicated store read its source: the changes its slot
+/// holds, or — for the first batch, and whenever the changes cannot be trusted to be
+/// complete — a snapshot (a resync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureState {
+    pub read: Read,
+    /// The position in the source's log the batch is complete up to: every transaction
+    /// that committed before it is in the batch (a snapshot batch: the position just
+    /// before its snapshot, from which the next batch reads the changes again).
+    pub upper: String,
+    /// Why a snapshot was read instead of the changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync: Option<String>,
+    /// The changes read from the slot (rows inserted, updated or deleted at the source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<u64>,
+    /// Whether every transaction that committed before `upper` is in the batch, so the slot
+    /// may be moved on to `upper` once it is committed: always after the changes; after a
+    /// snapshot only when no transaction that could have committed before `upper` was still
+    /// running when the snapshot was taken.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+/// What a batch of a logically replicated store read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Read {
+    /// A snapshot of the source tables.
+    Snapshot,
+    /// The changes committed since the last batch, from the replication slot.
+    Changes,
 }
 
 impl BatchState {

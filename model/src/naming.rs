@@ -255,6 +255,15 @@ pub fn batch_metrics_table(platform: &str) -> String {
     physical_name(&[platform], "_batch_metrics")
 }
 
+/// `{platform}_{store}[_{dataset}]_changes`: the changes a replication batch of the stream
+/// read from its slot (the dataset only for a SINGLE_DATASET stream).
+pub fn changes_table(platform: &str, store: &str, dataset: Option<&str>) -> String {
+    match dataset {
+        Some(dataset) => physical_name(&[platform, store, dataset], "_changes"),
+        None => physical_name(&[platform, store], "_changes"),
+    }
+}
+
 /// The logical replication slot from which `platform` of `ecosystem` reads the changes of
 /// the stream of `store` (of its `dataset`, for a SINGLE_DATASET store):
 /// `{ecosystem}_{platform}_{store}[_{dataset}]_slot`, in lower case with every character

@@ -14,6 +14,7 @@ mod forensic;
 mod ingest;
 mod live;
 mod names;
+pub mod replay;
 pub mod replication;
 pub mod source;
 mod statement;

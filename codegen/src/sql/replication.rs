@@ -206,6 +206,79 @@ pub fn create_publication(publication: &str, tables: &[SourceTable]) -> Statemen
     )
 }
 
+/// Sets the tables `publication` publishes to exactly `tables` (a model change may add or
+/// remove a dataset).
+pub fn set_publication_tables(publication: &str, tables: &[SourceTable]) -> Statement {
+    let list: Vec<&str> = tables.iter().map(|t| t.quoted.as_str()).collect();
+    Statement::new(
+        format!("Publish exactly the captured tables in {publication}"),
+        format!(
+            "ALTER PUBLICATION {} SET TABLE {}",
+            q(publication),
+            list.join(", ")
+        ),
+    )
+}
+
+crate::params! {
+    /// A publication, by its name.
+    pub struct Publication<'a> {
+        pub publication: &'a str,
+    }
+}
+
+/// Whether a publication exists.
+pub fn publication_exists() -> Query<Publication<'static>, Single<bool>> {
+    Query::new(
+        "Whether a publication exists",
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = {})",
+            Publication::publication
+        ),
+    )
+}
+
+/// The server's insert position in the log: where the next record will go, so every
+/// record before it is whole. The upper bound of a batch, once [`flush_log`] has made sure
+/// the log is flushed up to it.
+pub fn insert_lsn() -> Query<(), Single<Lsn>> {
+    Query::new(
+        "The server's insert position in the write-ahead log",
+        "SELECT pg_current_wal_insert_lsn()",
+    )
+}
+
+/// Flushes the log up to here: a transaction with an id, committed synchronously, waits
+/// until every record before its commit is on disk. A slot decodes only flushed log, so
+/// after this a peek up to an earlier [`insert_lsn`] returns every transaction that
+/// committed before it — also on a server whose commits do not wait for the flush.
+pub fn flush_log() -> Statement {
+    Statement::new(
+        "Make sure the log is flushed up to here",
+        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+    )
+}
+
+/// The next transaction id the server will hand out: read after an [`insert_lsn`], every
+/// transaction that committed before that position has a smaller id.
+pub fn next_xid() -> Query<(), Single<i64>> {
+    Query::new(
+        "The next transaction id the server will hand out",
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+    )
+}
+
+/// The oldest transaction id still running as the transaction's snapshot sees it: when it
+/// is at least a [`next_xid`] read earlier, every transaction older than that had ended
+/// when the snapshot was taken, so the snapshot sees all that committed before the
+/// position read with it.
+pub fn oldest_running() -> Query<(), Single<i64>> {
+    Query::new(
+        "The oldest transaction still running, as the snapshot sees it",
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    )
+}
+
 /// Drops `publication` when it exists.
 pub fn drop_publication(publication: &str) -> Statement {
     Statement::new(
@@ -250,11 +323,14 @@ pub fn slot_state() -> Query<ReplicationSlot<'static>, SlotState> {
     )
 }
 
-/// The server's current position in the log (where it has written to).
+/// The server's position in the log up to which it is flushed: the upper bound of a batch.
+/// A slot decodes only flushed log, and with `synchronous_commit = off` a transaction is
+/// visible before its commit is flushed; bounding by the flushed position, every
+/// transaction before the bound can be decoded, so a peek up to it returns all of them.
 pub fn current_lsn() -> Query<(), Single<Lsn>> {
     Query::new(
-        "The server's current position in the write-ahead log",
-        "SELECT pg_current_wal_lsn()",
+        "The server's position in the write-ahead log up to which it is flushed",
+        "SELECT pg_current_wal_flush_lsn()",
     )
 }
 
@@ -387,7 +463,8 @@ mod tests {
         );
         assert_eq!(
             current_lsn().statement().sql(),
-            "-- The server's current position in the write-ahead log.\nSELECT pg_current_wal_lsn()"
+            "-- The server's position in the write-ahead log up to which it is flushed.\n\
+             SELECT pg_current_wal_flush_lsn()"
         );
         assert_eq!(
             advance().statement().sql(),

@@ -143,6 +143,25 @@ pub trait Exec: GenericClient + Sync {
         row.map(|row| read(s, &row)).transpose()
     }
 
+    /// Runs a query whose rows stream as the server sends them, so memory holds one at a
+    /// time however many there are.
+    async fn stream<P: Params, R: Row>(
+        &self,
+        q: &Query<P, R>,
+        params: &P,
+    ) -> Result<impl futures_util::Stream<Item = Result<R, DbError>>, DbError> {
+        use futures_util::StreamExt;
+        let s = q.statement().clone();
+        let rows = self
+            .query_raw(s.sql(), params.values())
+            .await
+            .map_err(|e| DbError::new(s.what(), e))?;
+        Ok(rows.map(move |row| {
+            row.map_err(|e| DbError::new(s.what(), e))
+                .and_then(|row| read(&s, &row))
+        }))
+    }
+
     /// Runs a statement that takes no parameters, with the simple protocol (DDL, `ANALYZE`,
     /// `TRUNCATE`).
     async fn run(&self, s: &Statement) -> Result<(), DbError> {
