@@ -45,7 +45,7 @@ mod state;
 mod status;
 
 pub use doctor::Check;
-pub use error::{BUSY_EXIT_CODE, Error};
+pub use error::Error;
 pub use infra::Plan;
 pub use progress::{Phase, Progress};
 pub use rewind::Rewind;

@@ -1,15 +1,12 @@
 //! The development commands (`simulate`, `demo`), with the `dev` feature: their flags, and
 //! the handlers that run the development tools and render what they return.
 
+use super::render::{Failure, Output};
+use super::setup::{model, runtime};
 use crate::dev::{Scenario, demo, simulate};
 use crate::pg::{self, Environment};
+use datasurface_codegen::Exit;
 use datasurface_model::{Ecosystem, Store, ValidEcosystem};
-use std::io::{self, Write};
-
-const SUCCESS: u8 = 0;
-const FAILURE: u8 = 1;
-/// Exit code of a command stopped by SIGINT or SIGTERM before it was done.
-const INTERRUPTED: u8 = 130;
 
 /// The development commands.
 #[derive(Debug, clap::Subcommand)]
@@ -21,20 +18,24 @@ pub(super) enum DevCommand {
     /// Run the whole pipeline on this machine: a throwaway PostgreSQL (unless
     /// DATASURFACE_DB_* point elsewhere), the sources created from the model and changed by
     /// the simulator, and a batch on every platform after each burst of changes.
-    Demo {
-        /// Bursts of changes, each followed by a batch on every platform.
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        cycles: u32,
-        /// Changes per burst, per datastore.
-        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..))]
-        changes: u64,
-        /// Leave the throwaway database running and print how to look at it.
-        #[arg(long)]
-        keep: bool,
-        /// Seed for a reproducible sequence of changes.
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Demo(DemoArgs),
+}
+
+// The flags of `demo`; its `--help` text is the variant's doc comment above.
+#[derive(Debug, clap::Args)]
+pub(super) struct DemoArgs {
+    /// Bursts of changes, each followed by a batch on every platform.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    cycles: u32,
+    /// Changes per burst, per datastore.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..))]
+    changes: u64,
+    /// Leave the throwaway database running and print how to look at it.
+    #[arg(long)]
+    keep: bool,
+    /// Seed for a reproducible sequence of changes.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// The simulator's flags. The database is the datastore's source as the model (and
@@ -87,138 +88,92 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs a development command.
-pub(super) fn command(
+/// `simulate`: changes to a datastore's source until `--max-changes` or a signal, then
+/// what was changed.
+pub(super) fn simulate(
     ecosystem: Ecosystem,
-    scenario: Option<Box<dyn Scenario>>,
-    command: DevCommand,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> io::Result<u8> {
-    if let DevCommand::Simulate(args) = &command
-        && args.min_interval > args.max_interval
-    {
-        let e = clap::Error::raw(
+    mut own: Option<Box<dyn Scenario>>,
+    args: SimulateArgs,
+    o: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    if args.min_interval > args.max_interval {
+        return Err(Failure::Usage(clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             format!(
                 "--min-interval ({}) is greater than --max-interval ({})\n",
                 args.min_interval, args.max_interval
             ),
-        );
-        write!(err, "{}", e.render())?;
-        return Ok(u8::try_from(e.exit_code()).unwrap_or(FAILURE));
+        )));
     }
-    let eco = match ecosystem.validate() {
-        Ok(eco) => eco,
-        Err(report) => {
-            writeln!(err, "{report}")?;
-            return Ok(FAILURE);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let eco = model(ecosystem)?;
+    let runtime = runtime()?;
     let env = Environment::from_process();
     runtime.block_on(async {
         // Before anything else, so a signal never finds the default handler.
         let stop = simulate::stop_on_signals();
-        match command {
-            DevCommand::Simulate(args) => {
-                simulate_command(&eco, scenario, &args, &env, &stop, out, err).await
-            }
-            DevCommand::Demo {
-                cycles,
-                changes,
-                keep,
-                seed,
-            } => {
-                let options = demo::Options {
-                    cycles,
-                    changes,
-                    keep,
-                    seed,
-                    batch_table: super::table::write_table,
-                };
-                match demo::run(&eco, scenario, &options, &env, &stop, out).await {
-                    Ok(()) => Ok(SUCCESS),
-                    Err(e @ demo::DemoError::Interrupted) => {
-                        writeln!(err, "{e}")?;
-                        Ok(INTERRUPTED)
-                    }
-                    Err(e) => {
-                        writeln!(err, "error: {e}")?;
-                        Ok(FAILURE)
-                    }
-                }
-            }
+        let store =
+            pick_store(&eco, args.store.as_deref(), own.as_deref()).map_err(Failure::Error)?;
+        let config = connection(store, &args, &env).map_err(Failure::error)?;
+        let options = simulate::Options {
+            interval: (args.min_interval, args.max_interval),
+            max_changes: args.max_changes,
+            create_tables: args.create_tables,
+            verbose: args.verbose,
+            seed: args.seed,
+        };
+        let out = &mut *o.out;
+        let mut log = |line: &str| {
+            let _ = writeln!(out, "{line}");
+        };
+        let database = config.dbname_on_server().to_owned();
+        let datasets: Vec<_> = store.datasets.iter().collect();
+        let (mut sim, mut summary) = simulate::Simulator::connect(
+            config,
+            &database,
+            &store.capture.schema,
+            &datasets,
+            simulate::scenario_for(store, &mut own),
+            &options,
+            &mut log,
+        )
+        .await
+        .map_err(Failure::error)?;
+        let result = sim.run(&options, &stop, &mut summary, &mut log).await;
+        if let Some(what) = &summary.seeded {
+            writeln!(o.out, "seeded {what}")?;
         }
+        writeln!(o.out, "simulate: {summary}")?;
+        result.map_err(Failure::error)?;
+        Ok(Exit::Success)
     })
 }
 
-async fn simulate_command(
+/// `demo`: the whole pipeline on this machine.
+pub(super) fn demo(
     eco: &ValidEcosystem,
-    mut own: Option<Box<dyn Scenario>>,
-    args: &SimulateArgs,
-    env: &Environment,
-    stop: &std::sync::atomic::AtomicBool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> io::Result<u8> {
-    let store = match pick_store(eco, args.store.as_deref(), own.as_deref()) {
-        Ok(store) => store,
-        Err(message) => {
-            writeln!(err, "error: {message}")?;
-            return Ok(FAILURE);
+    scenario: Option<Box<dyn Scenario>>,
+    args: DemoArgs,
+    o: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    let runtime = runtime()?;
+    let env = Environment::from_process();
+    runtime.block_on(async {
+        // Before anything else, so a signal never finds the default handler.
+        let stop = simulate::stop_on_signals();
+        let options = demo::Options {
+            cycles: args.cycles,
+            changes: args.changes,
+            keep: args.keep,
+            seed: args.seed,
+            batch_table: super::table::write_table,
+        };
+        match demo::run(eco, scenario, &options, &env, &stop, o.out).await {
+            Ok(()) => Ok(Exit::Success),
+            Err(e @ demo::DemoError::Interrupted) => Err(Failure::Interrupted(e.to_string())),
+            Err(demo::DemoError::Io(e)) => Err(Failure::Io(e)),
+            Err(e) => Err(Failure::error(e)),
         }
-    };
-    let config = match connection(store, args, env) {
-        Ok(config) => config,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(FAILURE);
-        }
-    };
-    let options = simulate::Options {
-        interval: (args.min_interval, args.max_interval),
-        max_changes: args.max_changes,
-        create_tables: args.create_tables,
-        verbose: args.verbose,
-        seed: args.seed,
-    };
-    let mut log = |line: &str| {
-        let _ = writeln!(out, "{line}");
-    };
-    let database = config.dbname_on_server().to_owned();
-    let datasets: Vec<_> = store.datasets.iter().collect();
-    let connected = simulate::Simulator::connect(
-        config,
-        &database,
-        &store.capture.schema,
-        &datasets,
-        simulate::scenario_for(store, &mut own),
-        &options,
-        &mut log,
-    )
-    .await;
-    let (mut sim, mut summary) = match connected {
-        Ok(started) => started,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(FAILURE);
-        }
-    };
-    let result = sim.run(&options, stop, &mut summary, &mut log).await;
-    if let Some(what) = &summary.seeded {
-        writeln!(out, "seeded {what}")?;
-    }
-    writeln!(out, "simulate: {summary}")?;
-    match result {
-        Ok(()) => Ok(SUCCESS),
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(FAILURE)
-        }
-    }
+    })
 }
 
 /// The datastore to simulate: the one named, the scenario's, or the model's only one.

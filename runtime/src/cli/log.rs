@@ -19,6 +19,8 @@ use tracing_subscriber::registry::LookupSpan;
 pub(super) struct Log {
     /// Where progress bars draw, when standard error is a terminal that shows info lines.
     pub(super) bars: Option<MultiProgress>,
+    /// Whether log lines are JSON objects (for machines) rather than text (for a person).
+    pub(super) json: bool,
 }
 
 /// Whether standard output and standard error are terminals that take colour.
@@ -62,7 +64,7 @@ pub(super) fn init(args: &LogArgs, quiet: bool) -> Log {
             .fmt_fields(Plain)
             .try_init()
     };
-    Log { bars }
+    Log { bars, json }
 }
 
 /// Standard error, written around the progress bars when there are any.
