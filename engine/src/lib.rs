@@ -49,7 +49,7 @@ pub use error::Error;
 pub use infra::Plan;
 pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
-pub use run::{Outcome, RunOptions};
+pub use run::{Outcome, RunOptions, Seconds};
 pub use session::Engine;
 pub use state::{BatchState, BatchStatus, DatasetState, Metrics, Staged, UnknownStatus};
 pub use status::BatchRecord;
