@@ -6,14 +6,16 @@ use super::setup::{model, runtime};
 use crate::dev::{Scenario, demo, simulate};
 use crate::pg::{self, Environment};
 use datasurface_codegen::Exit;
-use datasurface_model::{Ecosystem, Store, ValidEcosystem};
+use datasurface_model::{Ecosystem, Store, ValidEcosystem, naming};
 
 /// The development commands.
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum DevCommand {
     /// Make realistic changes to the source tables of a datastore, one transaction each,
     /// at random intervals: the model's own scenario, or inserts, updates and deletes of
-    /// every dataset.
+    /// every dataset. The database is the store's source, found as every command finds a
+    /// database (the model, DATASURFACE_DB_*, the credential, then libpq's variables);
+    /// --host, --port, --database, --user and --password override it.
     Simulate(SimulateArgs),
     /// Run the whole pipeline on this machine: a throwaway PostgreSQL (unless
     /// DATASURFACE_DB_* point elsewhere), the sources created from the model and changed by
@@ -38,27 +40,30 @@ pub(super) struct DemoArgs {
     seed: Option<u64>,
 }
 
-/// The simulator's flags. The database is the datastore's source as the model (and
-/// `DATASURFACE_DB_*`) has it, unless these say otherwise.
+/// The simulator's flags. Its database is the store's source, found as every command finds
+/// a database; the connection flags override it.
 #[derive(Debug, clap::Args)]
 pub(super) struct SimulateArgs {
     /// The datastore whose source to change (needed when the model has several).
     #[arg(long)]
     store: Option<String>,
-    /// Database host.
-    #[arg(long, env = "PGHOST")]
+    /// Database host (default: the source's, as the model and DATASURFACE_DB_{NAME} say;
+    /// PGHOST does not move it).
+    #[arg(long)]
     host: Option<String>,
-    /// Database port.
-    #[arg(long, env = "PGPORT")]
+    /// Database port (default: the source's, as for --host; PGPORT does not move it).
+    #[arg(long)]
     port: Option<u16>,
-    /// Database name.
-    #[arg(long, env = "PGDATABASE")]
+    /// Database name (default: the source's, as for --host; PGDATABASE does not move it).
+    #[arg(long)]
     database: Option<String>,
-    /// Database user (default: the store credential's {name}_USER, else postgres).
-    #[arg(long, env = "PGUSER")]
+    /// Database user (default: the store credential's {name}_USER, then the user of
+    /// DATASURFACE_DB_{NAME}, then PGUSER).
+    #[arg(long)]
     user: Option<String>,
-    /// Database password (default: the store credential's {name}_PASSWORD).
-    #[arg(long, env = "PGPASSWORD", hide_env_values = true)]
+    /// Database password (default: the store credential's {name}_PASSWORD, then the
+    /// password of DATASURFACE_DB_{NAME}, then PGPASSWORD, then the password file).
+    #[arg(long)]
     password: Option<String>,
     /// Shortest wait between changes, in seconds (fractions allowed).
     #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
@@ -113,7 +118,7 @@ pub(super) fn simulate(
         let stop = simulate::stop_on_signals();
         let store =
             pick_store(&eco, args.store.as_deref(), own.as_deref()).map_err(Failure::Error)?;
-        let config = connection(store, &args, &env).map_err(Failure::error)?;
+        let config = connection(store, &args, &env)?;
         let options = simulate::Options {
             interval: (args.min_interval, args.max_interval),
             max_changes: args.max_changes,
@@ -200,15 +205,34 @@ fn pick_store<'e>(
     }
 }
 
-/// The store's source as the model and `DATASURFACE_DB_*` have it, with the flags (or the
-/// `PG*` variables) over it.
+/// The store's source, found as every command finds a database (the model,
+/// `DATASURFACE_DB_*` over it, the store's credential, then libpq's `PGUSER`, `PGPASSWORD`,
+/// password file, `PGSSLMODE`…), with the flags over all of it.
 fn connection(
     store: Store<'_>,
     args: &SimulateArgs,
     env: &Environment,
-) -> Result<pg::Settings, pg::SettingsError> {
+) -> Result<pg::Settings, Failure> {
     let capture = store.capture;
-    let mut settings = pg::Settings::resolve(&capture.database, None, env)?;
+    let credential = &capture.credential;
+    // A login given by flag stands for the credential's, which comes first.
+    let mut env = env.clone();
+    if let Some(user) = &args.user {
+        env = env.set(naming::credential_env_var(&credential.name, "USER"), user);
+    }
+    if let Some(password) = &args.password {
+        env = env.set(
+            naming::credential_env_var(&credential.name, "PASSWORD"),
+            password,
+        );
+    }
+    let mut settings = match pg::Settings::resolve(&capture.database, Some(credential), &env) {
+        Ok(settings) => settings,
+        Err(e @ pg::SettingsError::MissingCredential { .. }) => {
+            return Err(Failure::error(format_args!("{e}, or pass --user")));
+        }
+        Err(e) => return Err(Failure::error(e)),
+    };
     if let Some(host) = &args.host {
         settings.host(host);
     }
@@ -217,16 +241,6 @@ fn connection(
     }
     if let Some(database) = &args.database {
         settings.dbname(database);
-    }
-    let vars = capture.credential.env_vars();
-    let from_env = |part: usize| vars.get(part).and_then(|(var, _)| env.get(var));
-    match args.user.as_deref().or(from_env(0)) {
-        Some(user) => settings.user(user),
-        None if settings.user_name().is_none() => settings.user("postgres"),
-        None => &mut settings,
-    };
-    if let Some(password) = args.password.as_deref().or(from_env(1)) {
-        settings.password(password);
     }
     settings.application_name("datasurface-simulate");
     Ok(settings)
