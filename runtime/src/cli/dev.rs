@@ -13,9 +13,11 @@ use datasurface_model::{Ecosystem, Store, ValidEcosystem, naming};
 pub(super) enum DevCommand {
     /// Make realistic changes to the source tables of a datastore, one transaction each,
     /// at random intervals: the model's own scenario, or inserts, updates and deletes of
-    /// every dataset. The database is the store's source, found as every command finds a
-    /// database (the model, DATASURFACE_DB_*, the credential, then libpq's variables);
-    /// --host, --port, --database, --user and --password override it.
+    /// every dataset.
+    ///
+    /// The database is the store's source, found as every command finds a database (the
+    /// model, DATASURFACE_DB_*, the credential, then libpq's variables); --host, --port,
+    /// --database, --user and --password override it.
     Simulate(SimulateArgs),
     /// Run the whole pipeline on this machine: a throwaway PostgreSQL (unless
     /// DATASURFACE_DB_* point elsewhere), the sources created from the model and changed by
