@@ -68,9 +68,8 @@ impl App {
     }
 
     /// Runs the command line `args` (the binary's name first), writing what a person reads
-    /// to `out` and diagnostics to `err`; returns the exit code ([`Exit`]): 0 on success, 1
-    /// when the command failed, 2 for a usage error, 75 when the stream is busy, 130 when
-    /// interrupted.
+    /// to `out` and diagnostics to `err`; returns the exit code, one of [`Exit`]'s (success,
+    /// failure, usage error, busy stream, interrupted).
     pub fn run<I, T>(self, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
     where
         I: IntoIterator<Item = T>,
