@@ -4,21 +4,18 @@
 //! no database when Airflow parses them.
 //!
 //! The policy the DAGs carry (docs/batches.md explains it to users): exit code
-//! [`BUSY_EXIT_CODE`] — another runner has the stream, nothing was done — skips the task,
+//! [`Exit::Busy`] — another runner has the stream, nothing was done — skips the task,
 //! because the runner that holds the stream is doing this run's work; there are no
 //! retries, because every run resumes its stream's open batch, so the next scheduled run
 //! is the retry, and most failures (a source that does not match the model, the
 //! mass-delete guard, duplicate keys) are ones a retry minutes later would only repeat.
 
 use crate::artifact::{Artifact, Context};
+use crate::exit::Exit;
 use crate::image::image;
 use crate::pods::{JOB_SERVICE_ACCOUNT, secret_env};
 use askama::Template;
 use datasurface_model::{Credential, PlatformMode, Resources, StreamKey, ValidEcosystem, naming};
-
-/// Exit code of a runtime command that found its stream busy (EX_TEMPFAIL): another
-/// runner has it and nothing was done. The DAGs skip their task on it.
-pub const BUSY_EXIT_CODE: u8 = 75;
 
 /// A rendered DAG file, with the namespace whose Airflow loads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +198,7 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
                 env_vars: env_vars(&[&snapshot.credential, &provider.merge_credential]),
                 service_account: py(JOB_SERVICE_ACCOUNT),
                 resources: resources.clone(),
-                busy_exit_code: Some(BUSY_EXIT_CODE),
+                busy_exit_code: Some(Exit::Busy.code()),
             };
             out.push(render(dag_id, dag));
         }

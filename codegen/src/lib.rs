@@ -10,6 +10,7 @@
 
 mod artifact;
 pub mod dags;
+mod exit;
 mod generate;
 mod image;
 pub mod kube;
@@ -20,6 +21,7 @@ mod sql_files;
 
 pub use artifact::{Artifact, Context};
 pub use dags::dag_files;
+pub use exit::Exit;
 pub use generate::{generate, generate_each};
 pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag};
 pub use kube::images;

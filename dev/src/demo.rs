@@ -115,6 +115,10 @@ pub async fn run(
             )?;
             writeln!(out, "  psql postgres://postgres@127.0.0.1:{port}/{merge}")?;
             writeln!(out, "  tables: {}", tables(eco).join(", "))?;
+            writeln!(out, "Point this binary's commands at them with:")?;
+            for (var, value) in keep_env(eco, &env) {
+                writeln!(out, "  export {var}={}", shell_word(&value))?;
+            }
             writeln!(out, "Stop and remove them with:\n  {stop_command}")?;
             Ok(())
         }
@@ -312,6 +316,39 @@ async fn history_sample(
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     Ok(())
+}
+
+/// The variables that point the model's databases at the kept cluster, as the demo set
+/// them: each database's URL (which names the login) and each credential's user. No
+/// password: the throwaway cluster trusts its local connections.
+fn keep_env(eco: &ValidEcosystem, env: &Environment) -> Vec<(String, String)> {
+    let databases = eco.databases();
+    let urls = databases
+        .iter()
+        .map(|(db, _)| naming::database_env_var(&db.name));
+    let users = databases
+        .iter()
+        .map(|(_, credential)| naming::credential_env_var(&credential.name, "USER"));
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for var in urls.chain(users) {
+        if let Some(value) = env.get(&var)
+            && !vars.iter().any(|(v, _)| *v == var)
+        {
+            vars.push((var, value.to_owned()));
+        }
+    }
+    vars
+}
+
+/// `text` as one word of a POSIX shell: as it is when nothing in it is special, else in
+/// single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// The tables and views a person would look at after the demo.

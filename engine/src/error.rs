@@ -2,12 +2,9 @@
 //! at fault and says what to do; none holds a secret or a row value.
 
 use crate::pg::{ConnectError, DbError};
+use datasurface_codegen::Exit;
 use datasurface_codegen::sql::evolve::Refusal;
 use datasurface_model::{LookupError, StreamKey};
-
-/// Exit code of a command that found its stream busy (EX_TEMPFAIL). Defined with the
-/// DAGs, which skip the task on it.
-pub use datasurface_codegen::dags::BUSY_EXIT_CODE;
 
 /// What can stop `run`, `reset-batch`, `status` or `infra`.
 #[derive(Debug, thiserror::Error)]
@@ -117,11 +114,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code: 75 (try again later) when the stream is busy, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// How the command ends: [`Exit::Busy`] (try again later) when the stream is busy,
+    /// [`Exit::Failure`] otherwise.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Error::Busy { .. } => BUSY_EXIT_CODE,
-            _ => 1,
+            Error::Busy { .. } => Exit::Busy,
+            _ => Exit::Failure,
         }
     }
 

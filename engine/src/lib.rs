@@ -48,11 +48,11 @@ mod state;
 mod status;
 
 pub use doctor::Check;
-pub use error::{BUSY_EXIT_CODE, Error};
+pub use error::Error;
 pub use infra::Plan;
 pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
-pub use run::{Outcome, RunOptions};
+pub use run::{Outcome, RunOptions, Seconds};
 pub use session::Engine;
 pub use state::{
     BatchState, BatchStatus, CaptureState, DatasetState, Metrics, Read, Staged, UnknownStatus,

@@ -33,6 +33,7 @@ pub struct Outcome {
     pub batch: i32,
     pub metrics: Metrics,
     pub per_dataset: BTreeMap<String, Metrics>,
+    /// From the batch's start (or resumption) to its commit: the span `status` shows.
     pub elapsed: Duration,
     /// Time spent taking the snapshot (zero when the batch was already ingested).
     pub ingest: Duration,
@@ -47,16 +48,27 @@ impl std::fmt::Display for Outcome {
         let m = &self.metrics;
         write!(
             f,
-            "batch {} committed: {} inserted, {} updated, {} deleted, {} rows in {:.1} s (snapshot {:.1} s, merge {:.1} s)",
+            "batch {} committed: {} inserted, {} updated, {} deleted, {} rows in {} s (snapshot {} s, merge {} s)",
             self.batch,
             m.inserted,
             m.updated,
             m.deleted,
             m.total,
-            self.elapsed.as_secs_f64(),
-            self.ingest.as_secs_f64(),
-            self.merge.as_secs_f64()
+            Seconds(self.elapsed),
+            Seconds(self.ingest),
+            Seconds(self.merge)
         )
+    }
+}
+
+/// A duration as a person reads it: seconds to a tenth. A batch's time reads the same in
+/// its outcome and in `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}", self.0.as_secs_f64())
     }
 }
 
@@ -64,7 +76,6 @@ impl Engine<'_> {
     /// Runs one whole batch of `stream`: start (or resume the open one), ingest, merge,
     /// commit.
     pub async fn run(&self, stream: &Stream<'_>, options: &RunOptions) -> Result<Outcome, Error> {
-        let started = Instant::now();
         let mut batch = Batch::new(&self.eco.name, stream);
         batch.progress = options.progress.clone();
         let span = tracing::info_span!(
@@ -76,10 +87,13 @@ impl Engine<'_> {
         self.locked(stream, async |db| {
             infra::ensure_tables(db, stream.platform, &stream.store, &stream.datasets).await?;
             let (id, status) = open_batch(db, &batch).await?;
+            // The batch's time, as `status` shows it, starts with its row in the metrics table.
+            let started = Instant::now();
+            // The events below are inside the batch's span, which names the batch.
             tracing::Span::current().record("batch", id);
             match status {
-                BatchStatus::Started => tracing::info!("batch {id} started"),
-                status => tracing::info!("batch {id} resumed ({status})"),
+                BatchStatus::Started => tracing::info!("started"),
+                status => tracing::info!("resumed ({status})"),
             }
             let result = self.take(db, &batch, id, status, options, started).await;
             if result.is_ok() {
@@ -92,7 +106,7 @@ impl Engine<'_> {
                     deleted = outcome.metrics.deleted,
                     rows = outcome.metrics.total,
                     seconds = outcome.elapsed.as_secs_f64(),
-                    "batch {id} committed"
+                    "committed"
                 ),
                 Err(e) => {
                     // Best effort: the batch stays where it is either way.

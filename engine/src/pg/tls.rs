@@ -28,7 +28,7 @@ pub enum TlsError {
 
 /// The connector for `settings`.
 pub(super) fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(ring());
     let check = match (settings.ssl, &settings.root_cert) {
         (SslMode::VerifyFull, _) => Check::Full,
         (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => Check::Chain,
@@ -55,6 +55,16 @@ pub(super) fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsErr
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// *ring*'s cryptography, which builds from Rust and assembly alone: a model repo's build
+/// and image need no C toolchain. rustls 0.23.48 deprecates `ring::default_provider` for
+/// having no post-quantum key exchange, and names no other way to *ring*'s provider (its
+/// post-quantum provider is aws-lc-rs, which builds C with CMake). This is the one place
+/// the runtime takes it.
+#[allow(deprecated)]
+fn ring() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 enum Check {

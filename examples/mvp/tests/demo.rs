@@ -349,3 +349,75 @@ fn an_interrupted_demo_removes_what_it_started() {
     );
     assert!(!ours(), "the throwaway database directory is gone");
 }
+
+/// `demo --keep` prints the variables that point the binary at the databases it kept, and
+/// with them the binary's commands work on those databases.
+#[test]
+fn a_kept_demo_says_how_to_point_the_binary_at_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args([
+            "demo",
+            "--cycles",
+            "1",
+            "--changes",
+            "5",
+            "--seed",
+            "2",
+            "--keep",
+        ])
+        .output()
+        .expect("demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exports: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(var, value)| (var.to_owned(), value.to_owned()))
+        .collect();
+    let vars: Vec<&str> = exports.iter().map(|(var, _)| var.as_str()).collect();
+    assert_eq!(
+        vars,
+        [
+            "DATASURFACE_DB_CUSTOMERDB",
+            "DATASURFACE_DB_MERGEDB",
+            "postgres_USER"
+        ],
+        "{stdout}"
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_mvp"))
+        .args(["status", "--platform", "YellowLive"])
+        .envs(exports.iter().map(|(var, value)| (var, value)))
+        .env_remove("postgres_PASSWORD")
+        .output()
+        .expect("status");
+    let stop = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Stop and remove them with:"))
+        .nth(1)
+        .expect("a stop command")
+        .trim()
+        .to_owned();
+    let stopped = Command::new("sh")
+        .arg("-c")
+        .arg(&stop)
+        .status()
+        .expect("stop");
+    assert!(stopped.success());
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // The first batch and the cycle's.
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" committed ")).count(),
+        2,
+        "{table}"
+    );
+}

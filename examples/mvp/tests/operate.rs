@@ -422,3 +422,56 @@ fn help_names_the_models_variables_and_the_exit_codes() {
     let script = stdout(&out);
     assert!(script.contains("reset-batch") && script.contains("--max-delete-percent"));
 }
+
+/// Standard output read by `head`: the reader goes, and the command ends quietly.
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let dir = std::env::temp_dir().join(format!("datasurface-closed-{}", std::process::id()));
+    let dir = dir.to_str().expect("path");
+    for args in [
+        &["completions", "bash"][..],
+        &["generate", "--out", dir],
+        &["validate"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("mvp");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_log_says_each_thing_once() {
+    let env = Env::new().await;
+    let text = |args: &[&str]| {
+        let out = env.output(&[args, &["--log-format", "text"]].concat());
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let (code, _, log) = text(&["run", "--platform", "YellowLive", "--store", "Store1"]);
+    assert_eq!(code, Some(0), "{log}");
+    // The batch's span names it; its events do not name it again.
+    assert!(
+        log.contains("YellowLive Store1 batch 1: started\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("YellowLive Store1 batch 1: committed\n"),
+        "{log}"
+    );
+    assert!(!log.contains("batch 1: batch 1"), "{log}");
+
+    let (code, out, err) = text(&["run", "--platform", "YellowLive", "--store", "Nope"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out, "DATASURFACE_RESULT_CODE=-1\n");
+    assert_eq!(
+        err,
+        "error: YellowLive Nope: Could not find datastore in ecosystem: `Nope`\n"
+    );
+}

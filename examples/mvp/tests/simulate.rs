@@ -287,3 +287,47 @@ async fn sigterm_stops_after_the_current_change_with_a_summary() {
     // One line per change made, then the seeding line and the summary.
     assert_eq!(stdout.lines().count(), made + 5 + 2, "{stdout}");
 }
+
+/// The simulator's database is found as the engine finds it: the model and
+/// `DATASURFACE_DB_*`, never `PGHOST`, `PGPORT` or `PGDATABASE`; only its flags override.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_its_database_as_the_engine_does() {
+    let cluster = ThrowawayPostgres::start().expect("PostgreSQL");
+    create_db(&cluster, "src").await;
+    let elsewhere = |c: &mut Command| {
+        c.env("PGHOST", "elsewhere.invalid")
+            .env("PGPORT", "1")
+            .env("PGDATABASE", "nope")
+            .env_remove("PGPASSWORD")
+            .env_remove("postgres_PASSWORD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    };
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
+    c.args(["simulate", "--create-tables", "--max-changes", "1"])
+        .args(FAST)
+        .env("DATASURFACE_DB_CUSTOMERDB", cluster.url("src"))
+        .env_remove("postgres_USER");
+    elsewhere(&mut c);
+    let out = c.output().expect("simulate");
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, _, customers, _) = contents(&connect(&cluster, "src").await).await;
+    assert!(customers > 0, "the source it seeded is the override's");
+
+    // Without a login from the credential, the URL or PGUSER, it says where one goes.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mvp"));
+    c.args(["simulate", "--max-changes", "1"])
+        .env_remove("DATASURFACE_DB_CUSTOMERDB")
+        .env_remove("postgres_USER")
+        .env_remove("PGUSER");
+    elsewhere(&mut c);
+    let out = c.output().expect("simulate");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "error: credential `postgres`: set postgres_USER (and postgres_PASSWORD) in the environment, or PGUSER, or pass --user"
+        ),
+        "{}",
+        text(&out)
+    );
+}

@@ -42,123 +42,164 @@ pub(super) enum LogFormat {
 pub(super) enum Command {
     /// Check the model: print every error and warning with its path in the model;
     /// exit 1 if there is any error.
-    Validate {
-        /// Print the errors and warnings as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Validate(ValidateArgs),
     /// Run one whole batch of a stream: snapshot the source into staging, merge, commit.
     /// Resumes the stream's open batch if there is one. The last line is
     /// DATASURFACE_RESULT_CODE=0 on success, -1 on error.
-    Run {
-        #[command(flatten)]
-        stream: StreamArgs,
-        /// Allow this run to delete up to this percentage of a dataset's current rows
-        /// (overrides the store's mass-delete guard; 100 turns it off).
-        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=100))]
-        max_delete_percent: Option<u8>,
-        /// Also write the result as JSON to FILE: batch, status, per-dataset metrics, phase
-        /// timings, schema fingerprints, the error with its code.
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-        /// Also write the batch's metrics to FILE in Prometheus text format, for a
-        /// node-exporter textfile collector (written whole, then renamed into place).
-        #[arg(long, value_name = "FILE")]
-        metrics_file: Option<PathBuf>,
-        /// Print the result as JSON instead of the summary line.
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
     /// Reset a stream's open batch: clear its staging and send it back to started, so the
     /// next run takes a fresh snapshot. Prints SUCCESS or ERROR: ….
-    ResetBatch {
-        #[command(flatten)]
-        stream: StreamArgs,
-        /// Forensic platforms: rewind the merge tables to exactly their state after batch N
-        /// (0: empty) and mark the later batches reset.
-        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(0..))]
-        to_batch: Option<i32>,
-        /// With --to-batch: print what would change and change nothing.
-        #[arg(long, requires = "to_batch")]
-        dry_run: bool,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    ResetBatch(ResetArgs),
     /// Write every artifact of the model (SQL, DAGs, Kubernetes objects with their
     /// kustomizations, image recipe, secrets guide) under DIR, and print the images to
     /// build: their tag changes whenever the model, the runtime or a dependency does.
-    Generate {
-        /// The output directory.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Change nothing; exit 1 and list the stale files if DIR differs from what the
-        /// model generates.
-        #[arg(long)]
-        check: bool,
-        /// Print what was (or would be) written as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Generate(GenerateArgs),
     /// Write the Airflow DAG files of the platforms in NAMESPACE into DIR, as Airflow's DAG
     /// folder holds them: what the Airflow pod's init container runs from the image, so its
     /// DAGs are always those of the image the tasks run.
-    Dags {
-        /// The Kubernetes namespace of a service provider.
-        #[arg(long)]
-        namespace: String,
-        /// The DAG folder.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-    },
+    Dags(DagsArgs),
     /// Create what a platform needs in its merge database — batch tables, staging and merge
     /// tables, workspace views — and evolve them to the model. Idempotent.
-    Infra {
-        /// The platform's model name (as written in the model, e.g. YellowLive).
-        #[arg(long)]
-        platform: String,
-        /// Print the DDL it would run and change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Infra(InfraArgs),
     /// Show the recent batches of a platform's streams with their status, times and metrics.
-    Status {
-        /// The platform's model name (as written in the model, e.g. YellowLive).
-        #[arg(long)]
-        platform: String,
-        /// Only the streams of this datastore.
-        #[arg(long)]
-        store: Option<String>,
-        /// How many recent batches to show per stream.
-        #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
-        limit: i64,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
     /// Check everything the model needs before a batch can run: every database (with its
     /// override), the credential variables, the connection (TLS as configured), the
     /// privileges a batch needs, and every source table against the model. Prints a ✓/✗
     /// table with the fix for each ✗; exit 1 on any ✗.
-    Doctor {
-        /// Print the checks as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Doctor(DoctorArgs),
     /// Print a completion script for SHELL.
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     #[cfg(feature = "dev")]
     #[command(flatten)]
     Dev(super::dev::DevCommand),
     #[cfg(feature = "deploy")]
     #[command(flatten)]
     Deploy(super::deploy::DeployCommand),
+}
+
+impl Command {
+    /// Whether the command prints its own account of what it does, so the log shows only
+    /// warnings and errors unless asked for more (the development tools).
+    pub(super) fn tells_its_own_story(&self) -> bool {
+        #[cfg(feature = "dev")]
+        if let Command::Dev(_) = self {
+            return true;
+        }
+        false
+    }
+}
+
+// The flags of each command. Their `--help` text is the command's doc comment above.
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ValidateArgs {
+    /// Print the errors and warnings as JSON.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct RunArgs {
+    #[command(flatten)]
+    pub(super) stream: StreamArgs,
+    /// Allow this run to delete up to this percentage of a dataset's current rows
+    /// (overrides the store's mass-delete guard; 100 turns it off).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub(super) max_delete_percent: Option<u8>,
+    /// Also write the result as JSON to FILE: batch, status, per-dataset metrics, phase
+    /// timings, schema fingerprints, the error with its code.
+    #[arg(long, value_name = "FILE")]
+    pub(super) report: Option<PathBuf>,
+    /// Also write the batch's metrics to FILE in Prometheus text format, for a
+    /// node-exporter textfile collector (written whole, then renamed into place).
+    #[arg(long, value_name = "FILE")]
+    pub(super) metrics_file: Option<PathBuf>,
+    /// Print the result as JSON instead of the summary line.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ResetArgs {
+    #[command(flatten)]
+    pub(super) stream: StreamArgs,
+    /// Forensic platforms: rewind the merge tables to exactly their state after batch N
+    /// (0: empty) and mark the later batches reset.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(0..))]
+    pub(super) to_batch: Option<i32>,
+    /// With --to-batch: print what would change and change nothing.
+    #[arg(long, requires = "to_batch")]
+    pub(super) dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct GenerateArgs {
+    /// The output directory.
+    #[arg(long, value_name = "DIR")]
+    pub(super) out: PathBuf,
+    /// Change nothing; exit 1 and list the stale files if DIR differs from what the
+    /// model generates.
+    #[arg(long)]
+    pub(super) check: bool,
+    /// Print what was (or would be) written as JSON.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct DagsArgs {
+    /// The Kubernetes namespace of a service provider.
+    #[arg(long)]
+    pub(super) namespace: String,
+    /// The DAG folder.
+    #[arg(long, value_name = "DIR")]
+    pub(super) out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct InfraArgs {
+    /// The platform's model name (as written in the model, e.g. YellowLive).
+    #[arg(long)]
+    pub(super) platform: String,
+    /// Print the DDL it would run and change nothing.
+    #[arg(long)]
+    pub(super) plan: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct StatusArgs {
+    /// The platform's model name (as written in the model, e.g. YellowLive).
+    #[arg(long)]
+    pub(super) platform: String,
+    /// Only the streams of this datastore.
+    #[arg(long)]
+    pub(super) store: Option<String>,
+    /// How many recent batches to show per stream.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub(super) limit: i64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub(super) shell: clap_complete::Shell,
 }
 
 /// Which stream a command works on.

@@ -1,7 +1,9 @@
 //! `deploy` and `undeploy` (the `deploy` feature): their flags, and how their progress,
 //! plans and errors read. The work is the `datasurface-deploy` crate's.
 
-use datasurface_codegen::images;
+use super::render::{Failure, Output};
+use super::setup::runtime;
+use datasurface_codegen::{Exit, images};
 use datasurface_deploy::{
     Action, Cluster, Event, Manifest, Options, Outcome, Plan, Progress, Removal, Target,
 };
@@ -9,9 +11,6 @@ use datasurface_model::ValidEcosystem;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
-
-const SUCCESS: u8 = 0;
-const FAILURE: u8 = 1;
 
 /// The commands that work on a Kubernetes cluster.
 #[derive(Debug, clap::Subcommand)]
@@ -21,36 +20,44 @@ pub(super) enum DeployCommand {
     /// datasurface) step by step — namespace, access, PostgreSQL, its databases, Airflow,
     /// the DAGs, the infra Jobs, the simulator — waiting where the next step needs the one
     /// before. Changes nothing when the cluster already is as the model wants it.
-    Deploy {
-        /// Show what a deploy would create, change (with the fields) and prune; change
-        /// nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Also delete this ecosystem's objects that the model no longer has (never a
-        /// PersistentVolumeClaim, nor another ecosystem's objects).
-        #[arg(long)]
-        prune: bool,
-        /// Take over fields that another field manager (kubectl edit, another tool) set,
-        /// instead of stopping.
-        #[arg(long)]
-        force_conflicts: bool,
-        #[command(flatten)]
-        cluster: ClusterArgs,
-    },
+    Deploy(DeployArgs),
     /// Remove the ecosystem from the cluster: every object labelled as its own, except its
     /// data — the PersistentVolumeClaims and the namespace holding them and the Secrets —
     /// unless --delete-data. Asks for confirmation on a terminal.
-    Undeploy {
-        /// Delete the data too: the PersistentVolumeClaims and the namespace (with the
-        /// Secrets created in it).
-        #[arg(long)]
-        delete_data: bool,
-        /// Do not ask for confirmation (needed when not on a terminal).
-        #[arg(long)]
-        yes: bool,
-        #[command(flatten)]
-        cluster: ClusterArgs,
-    },
+    Undeploy(UndeployArgs),
+}
+
+// The flags of each command; their `--help` text is the variant's doc comment above.
+
+#[derive(Debug, clap::Args)]
+pub(super) struct DeployArgs {
+    /// Show what a deploy would create, change (with the fields) and prune; change
+    /// nothing.
+    #[arg(long)]
+    plan: bool,
+    /// Also delete this ecosystem's objects that the model no longer has (never a
+    /// PersistentVolumeClaim, nor another ecosystem's objects).
+    #[arg(long)]
+    prune: bool,
+    /// Take over fields that another field manager (kubectl edit, another tool) set,
+    /// instead of stopping.
+    #[arg(long)]
+    force_conflicts: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct UndeployArgs {
+    /// Delete the data too: the PersistentVolumeClaims and the namespace (with the
+    /// Secrets created in it).
+    #[arg(long)]
+    delete_data: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 /// Which cluster, as kubectl's flags say it.
@@ -89,138 +96,122 @@ fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}`: give seconds, or a number with s, m or h"))
 }
 
-/// Runs a cluster command for `eco` (the binary called `binary`). `terminal`: whether
-/// stdout and stdin are a terminal (a live status line; undeploy may ask).
-pub(super) fn command(
+/// The cluster `args` name, connected: its context and server are known.
+async fn connect(args: &ClusterArgs) -> Result<Cluster, Failure> {
+    let target = Target {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    Cluster::connect(&target).await.map_err(Failure::error)
+}
+
+/// `deploy`: the plan with `--plan`; otherwise the rollout, step by step, and what it
+/// changed. `terminal`: whether a status line can count the seconds of a wait.
+pub(super) fn deploy(
     eco: &ValidEcosystem,
     binary: &str,
-    command: DeployCommand,
+    args: DeployArgs,
     terminal: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> io::Result<u8> {
+    o: &mut Output<'_>,
+) -> Result<Exit, Failure> {
     let context = crate::generate::context(binary);
     let manifest = Manifest::new(eco, &context);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let cluster_args = match &command {
-            DeployCommand::Deploy { cluster, .. } | DeployCommand::Undeploy { cluster, .. } => {
-                cluster
-            }
-        };
-        let target = Target {
-            kubeconfig: cluster_args.kubeconfig.clone(),
-            context: cluster_args.context.clone(),
-        };
-        let cluster = match Cluster::connect(&target).await {
-            Ok(cluster) => cluster,
-            Err(e) => return failed(&e, err),
-        };
-        let timeout = cluster_args.timeout;
-        match command {
-            DeployCommand::Deploy { plan: true, .. } => {
-                match datasurface_deploy::plan(&cluster, &manifest).await {
-                    Ok(plan) => {
-                        write_plan(&cluster, &manifest, &plan, out)?;
-                        Ok(SUCCESS)
-                    }
-                    Err(e) => failed(&e, err),
-                }
-            }
-            DeployCommand::Deploy {
-                prune,
-                force_conflicts,
-                ..
-            } => {
-                writeln!(
-                    out,
-                    "deploying ecosystem {} to context {} ({})",
-                    manifest.ecosystem, cluster.context, cluster.server
-                )?;
-                for image in images(eco, &context) {
-                    writeln!(out, "image {image} (it must be pushed where the nodes pull from)")?;
-                }
-                let options = Options {
-                    force_conflicts,
-                    prune,
-                    timeout,
-                    ..Options::default()
-                };
-                let mut progress = Lines::new(out, terminal);
-                let result =
-                    datasurface_deploy::deploy(&cluster, &manifest, &options, &mut progress).await;
-                progress.finish();
-                match result {
-                    Ok(report) if report.is_noop() => {
-                        writeln!(out, "nothing to change: the cluster is as the model wants it")?;
-                        Ok(SUCCESS)
-                    }
-                    Ok(r) => {
-                        writeln!(
-                            out,
-                            "deployed: {} created, {} changed, {} replaced, {} unchanged, {} pruned",
-                            r.created, r.changed, r.replaced, r.unchanged, r.pruned
-                        )?;
-                        Ok(SUCCESS)
-                    }
-                    Err(e) => failed(&e, err),
-                }
-            }
-            DeployCommand::Undeploy {
-                delete_data, yes, ..
-            } => {
-                let removal =
-                    match datasurface_deploy::inventory(&cluster, &manifest, delete_data).await {
-                        Ok(removal) => removal,
-                        Err(e) => return failed(&e, err),
-                    };
-                write_removal(&cluster, &manifest, &removal, out)?;
-                if removal.delete.is_empty() {
-                    writeln!(out, "nothing to delete")?;
-                    return Ok(SUCCESS);
-                }
-                if !yes {
-                    if !terminal {
-                        writeln!(
-                            err,
-                            "error: undeploy deletes {} objects; pass --yes to confirm when not on a terminal",
-                            removal.delete.len()
-                        )?;
-                        return Ok(FAILURE);
-                    }
-                    write!(
-                        out,
-                        "Type the ecosystem's name ({}) to delete them: ",
-                        manifest.ecosystem
-                    )?;
-                    out.flush()?;
-                    let mut answer = String::new();
-                    io::stdin().lock().read_line(&mut answer)?;
-                    if answer.trim() != manifest.ecosystem {
-                        writeln!(err, "undeploy cancelled: nothing was deleted")?;
-                        return Ok(FAILURE);
-                    }
-                }
-                let mut progress = Lines::new(out, terminal);
-                let result = datasurface_deploy::undeploy(&cluster, &removal, &mut progress).await;
-                progress.finish();
-                match result {
-                    Ok(n) => {
-                        writeln!(out, "undeployed: {n} objects deleted, {} kept", removal.keep.len())?;
-                        Ok(SUCCESS)
-                    }
-                    Err(e) => failed(&e, err),
-                }
-            }
+    runtime()?.block_on(async {
+        let cluster = connect(&args.cluster).await?;
+        if args.plan {
+            let plan = datasurface_deploy::plan(&cluster, &manifest)
+                .await
+                .map_err(Failure::error)?;
+            write_plan(&cluster, &manifest, &plan, o.out)?;
+            return Ok(Exit::Success);
         }
+        writeln!(
+            o.out,
+            "deploying ecosystem {} to context {} ({})",
+            manifest.ecosystem, cluster.context, cluster.server
+        )?;
+        for image in images(eco, &context) {
+            writeln!(
+                o.out,
+                "image {image} (it must be pushed where the nodes pull from)"
+            )?;
+        }
+        let options = Options {
+            force_conflicts: args.force_conflicts,
+            prune: args.prune,
+            timeout: args.cluster.timeout,
+            ..Options::default()
+        };
+        let mut progress = Lines::new(o.out, terminal);
+        let result = datasurface_deploy::deploy(&cluster, &manifest, &options, &mut progress).await;
+        progress.finish();
+        match result.map_err(Failure::error)? {
+            report if report.is_noop() => writeln!(
+                o.out,
+                "nothing to change: the cluster is as the model wants it"
+            )?,
+            r => writeln!(
+                o.out,
+                "deployed: {} created, {} changed, {} replaced, {} unchanged, {} pruned",
+                r.created, r.changed, r.replaced, r.unchanged, r.pruned
+            )?,
+        }
+        Ok(Exit::Success)
     })
 }
 
-fn failed(e: &datasurface_deploy::Error, err: &mut dyn Write) -> io::Result<u8> {
-    writeln!(err, "error: {e}")?;
-    Ok(FAILURE)
+/// `undeploy`: what goes and what stays, a confirmation, then the deletions. `terminal`:
+/// whether stdin and stdout are a terminal to ask on.
+pub(super) fn undeploy(
+    eco: &ValidEcosystem,
+    binary: &str,
+    args: UndeployArgs,
+    terminal: bool,
+    o: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    let context = crate::generate::context(binary);
+    let manifest = Manifest::new(eco, &context);
+    runtime()?.block_on(async {
+        let cluster = connect(&args.cluster).await?;
+        let removal = datasurface_deploy::inventory(&cluster, &manifest, args.delete_data)
+            .await
+            .map_err(Failure::error)?;
+        write_removal(&cluster, &manifest, &removal, o.out)?;
+        if removal.delete.is_empty() {
+            writeln!(o.out, "nothing to delete")?;
+            return Ok(Exit::Success);
+        }
+        if !args.yes {
+            if !terminal {
+                return Err(Failure::Error(format!(
+                    "undeploy deletes {} objects; pass --yes to confirm when not on a terminal",
+                    removal.delete.len()
+                )));
+            }
+            write!(
+                o.out,
+                "Type the ecosystem's name ({}) to delete them: ",
+                manifest.ecosystem
+            )?;
+            o.out.flush()?;
+            let mut answer = String::new();
+            io::stdin().lock().read_line(&mut answer)?;
+            if answer.trim() != manifest.ecosystem {
+                writeln!(o.err, "undeploy cancelled: nothing was deleted")?;
+                return Ok(Exit::Failure);
+            }
+        }
+        let mut progress = Lines::new(o.out, terminal);
+        let result = datasurface_deploy::undeploy(&cluster, &removal, &mut progress).await;
+        progress.finish();
+        let n = result.map_err(Failure::error)?;
+        writeln!(
+            o.out,
+            "undeployed: {n} objects deleted, {} kept",
+            removal.keep.len()
+        )?;
+        Ok(Exit::Success)
+    })
 }
 
 /// The plan, as `kubectl diff` and `terraform plan` readers expect it: a sign per object,

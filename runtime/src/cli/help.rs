@@ -2,11 +2,42 @@
 //! reads, the exit codes, examples — made from the model itself, so a person setting up a
 //! pod or a shell sees the exact variable names.
 
+use super::args::Cli;
+use clap::CommandFactory;
+use datasurface_codegen::Exit;
 use datasurface_model::{Ecosystem, ValidEcosystem, naming};
+use std::ffi::OsString;
 use std::fmt::Write;
 
+/// The command line of `bin`; with the model's environment, exit codes and examples in
+/// `--help` and the model in `--version` when `args` ask for them.
+pub(super) fn command(ecosystem: &Ecosystem, bin: &str, args: &[OsString]) -> clap::Command {
+    let color = if super::log::color(&std::io::stdout()) {
+        clap::ColorChoice::Auto
+    } else {
+        clap::ColorChoice::Never
+    };
+    let command = Cli::command()
+        .name(bin.to_owned())
+        .about(format!(
+            "The runtime of DataSurface ecosystem {}.",
+            ecosystem.name
+        ))
+        .color(color);
+    if asked(args) {
+        command
+            .after_long_help(after(ecosystem, bin))
+            .after_help(format!(
+                "Run `{bin} --help` for the environment it reads, exit codes and examples."
+            ))
+            .version(version(ecosystem))
+    } else {
+        command
+    }
+}
+
 /// Whether `args` ask for help or the version (only then is the text below worth making).
-pub(super) fn asked(args: &[std::ffi::OsString]) -> bool {
+fn asked(args: &[OsString]) -> bool {
     args.iter()
         .skip(1)
         .take_while(|a| *a != "--")
@@ -14,7 +45,7 @@ pub(super) fn asked(args: &[std::ffi::OsString]) -> bool {
 }
 
 /// The text after the commands in `--help`.
-pub(super) fn after(ecosystem: &Ecosystem, bin: &str) -> String {
+fn after(ecosystem: &Ecosystem, bin: &str) -> String {
     let mut text = String::new();
     let valid = ecosystem.clone().validate();
     text.push_str(
@@ -58,17 +89,11 @@ pub(super) fn after(ecosystem: &Ecosystem, bin: &str) -> String {
     for (var, what) in lines {
         let _ = writeln!(text, "  {var:<width$}  {what}");
     }
-    text.push_str(concat!(
-        "\n",
-        "Exit codes:\n",
-        "  0    success\n",
-        "  1    the command failed (the error says why and what to do)\n",
-        "  2    usage error\n",
-        "  75   the stream is busy: another run holds it; try again later\n",
-        "  130  interrupted; an open batch resumes on the next run\n",
-        "\n",
-        "Examples:\n",
-    ));
+    text.push_str("\nExit codes:\n");
+    for exit in Exit::ALL {
+        let _ = writeln!(text, "  {:<3}  {}", exit.code(), exit.meaning());
+    }
+    text.push_str("\nExamples:\n");
     let example = valid.as_ref().ok().and_then(|eco| {
         let platform = eco.platforms().next()?;
         let stream = eco.streams(platform).into_iter().next()?;
@@ -128,7 +153,7 @@ fn environment(eco: &ValidEcosystem) -> Vec<(String, String)> {
 
 /// `--version`: the runtime's version, and which model this binary is: its name, its
 /// fingerprint, and the tag of the image built from it.
-pub(super) fn version(ecosystem: &Ecosystem) -> String {
+fn version(ecosystem: &Ecosystem) -> String {
     let runtime = env!("CARGO_PKG_VERSION");
     let fingerprint = naming::hex_digest(format!("{ecosystem:?}").as_bytes(), 6);
     let name = &ecosystem.name;

@@ -19,6 +19,8 @@ use tracing_subscriber::registry::LookupSpan;
 pub(super) struct Log {
     /// Where progress bars draw, when standard error is a terminal that shows info lines.
     pub(super) bars: Option<MultiProgress>,
+    /// Whether log lines are JSON objects (for machines) rather than text (for a person).
+    pub(super) json: bool,
 }
 
 /// Whether standard output and standard error are terminals that take colour.
@@ -76,7 +78,7 @@ pub(super) fn init(args: &LogArgs, quiet: bool) -> Log {
     if let Some(warning) = bad_rust_log {
         tracing::warn!("{warning}");
     }
-    Log { bars }
+    Log { bars, json }
 }
 
 /// The log filter when `RUST_LOG` does not set one: DataSurface's own events from `level`

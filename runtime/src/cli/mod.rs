@@ -1,6 +1,8 @@
-//! The runtime binary's command line: what a model repo's `main` runs. Parsing is clap's;
-//! each command is one small handler (`commands.rs`) that calls the engine and renders its
-//! typed result.
+//! The runtime binary's command line: what a model repo's `main` runs. Parsing is clap's
+//! (`args.rs`); [`App::run`] sends each command to its handler in one `match`. A handler
+//! takes what it needs from `setup.rs` (the validated model, a runtime, the engine), does
+//! the work (`commands.rs`; `dev.rs` and `deploy.rs` with their features) and hands its
+//! typed result to `render.rs`, which also says why a command stopped.
 
 mod args;
 mod commands;
@@ -11,16 +13,21 @@ mod dev;
 mod help;
 mod log;
 mod progress;
+mod render;
 mod report;
+mod setup;
 mod table;
 
 use args::{Cli, Command};
-use clap::{CommandFactory, FromArgMatches};
-use commands::FAILURE;
-use datasurface_model::Ecosystem;
+use clap::FromArgMatches;
+use render::{Failure, Output};
+use setup::model;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
+
+pub use datasurface_codegen::Exit;
+use datasurface_model::Ecosystem;
 
 /// A model's runtime binary: the model, and what the development tools use with it.
 #[derive(Debug)]
@@ -61,9 +68,8 @@ impl App {
     }
 
     /// Runs the command line `args` (the binary's name first), writing what a person reads
-    /// to `out` and diagnostics to `err`; returns the exit code: 0 on success, 1 when the
-    /// command failed, 2 for a usage error, 75 when the stream is busy, 130 when
-    /// interrupted.
+    /// to `out` and diagnostics to `err`; returns the exit code, one of [`Exit`]'s (success,
+    /// failure, usage error, busy stream, interrupted).
     pub fn run<I, T>(self, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
     where
         I: IntoIterator<Item = T>,
@@ -78,10 +84,24 @@ impl App {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut o = Output { out, err };
+        let exit = self
+            .dispatch(&args, terminal, &mut o)
+            .unwrap_or_else(|failure| render::failure(failure, &mut o));
+        exit.code()
+    }
+
+    /// Parses `args` and sends the command to its handler.
+    fn dispatch(
+        self,
+        args: &[OsString],
+        terminal: bool,
+        o: &mut Output<'_>,
+    ) -> Result<Exit, Failure> {
         // Only the cluster commands draw on a terminal.
         #[cfg(not(feature = "deploy"))]
         let _ = terminal;
-        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let bin = args
             .first()
             .and_then(|a| {
@@ -91,75 +111,42 @@ impl App {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| "datasurface".to_owned());
-        let parsed = command(&self.ecosystem, &bin, &args)
+        let cli = help::command(&self.ecosystem, &bin, args)
             .try_get_matches_from(args)
-            .and_then(|m| Cli::from_arg_matches(&m));
-        let cli = match parsed {
-            Ok(cli) => cli,
-            Err(e) => return usage(e, out, err),
-        };
-        #[cfg(feature = "dev")]
-        let quiet = matches!(cli.command, Command::Dev(_));
-        #[cfg(not(feature = "dev"))]
-        let quiet = false;
-        let log = log::init(&cli.log, quiet);
-        let result = match cli.command {
-            Command::Validate { json } => commands::validate(self.ecosystem, json, out, err),
-            Command::Completions { shell } => {
-                clap_complete::generate(shell, &mut command(&self.ecosystem, &bin, &[]), &bin, out);
-                Ok(0)
+            .and_then(|m| Cli::from_arg_matches(&m))
+            .map_err(Failure::Usage)?;
+        let log = log::init(&cli.log, cli.command.tells_its_own_story());
+        let ecosystem = self.ecosystem;
+        match cli.command {
+            Command::Validate(args) => commands::validate(ecosystem, args, o),
+            Command::Completions(args) => {
+                commands::completions(help::command(&ecosystem, &bin, &[]), &bin, args, o)
+            }
+            Command::Run(args) => commands::run(&model(ecosystem)?, &log, args, o),
+            Command::ResetBatch(args) => commands::reset_batch(&model(ecosystem)?, args, o),
+            Command::Generate(args) => commands::generate(&model(ecosystem)?, &bin, args, o),
+            Command::Dags(args) => commands::dags(&model(ecosystem)?, &bin, args, o),
+            Command::Infra(args) => commands::infra(&model(ecosystem)?, args, o),
+            Command::Status(args) => commands::status(&model(ecosystem)?, args, o),
+            Command::Doctor(args) => commands::doctor(&model(ecosystem)?, args, o),
+            #[cfg(feature = "dev")]
+            Command::Dev(dev::DevCommand::Simulate(args)) => {
+                dev::simulate(ecosystem, self.scenario, args, o)
             }
             #[cfg(feature = "dev")]
-            Command::Dev(command) => dev::command(self.ecosystem, self.scenario, command, out, err),
+            Command::Dev(dev::DevCommand::Demo(args)) => {
+                dev::demo(&model(ecosystem)?, self.scenario, args, o)
+            }
             #[cfg(feature = "deploy")]
-            Command::Deploy(command) => match self.ecosystem.validate() {
-                Ok(eco) => deploy::command(&eco, &bin, command, terminal, out, err),
-                Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
-            },
-            command => match self.ecosystem.validate() {
-                Ok(eco) => commands::jobs(&eco, &bin, &log, command, out, err),
-                Err(report) => writeln!(err, "{report}").map(|()| FAILURE),
-            },
-        };
-        result.unwrap_or_else(|e| {
-            let _ = writeln!(err, "error: {e}");
-            FAILURE
-        })
+            Command::Deploy(deploy::DeployCommand::Deploy(args)) => {
+                deploy::deploy(&model(ecosystem)?, &bin, args, terminal, o)
+            }
+            #[cfg(feature = "deploy")]
+            Command::Deploy(deploy::DeployCommand::Undeploy(args)) => {
+                deploy::undeploy(&model(ecosystem)?, &bin, args, terminal, o)
+            }
+        }
     }
-}
-
-/// The command line of `bin`; with the model's environment, exit codes and examples in
-/// `--help` and the model in `--version` when `args` ask for them.
-fn command(ecosystem: &Ecosystem, bin: &str, args: &[OsString]) -> clap::Command {
-    let color = if log::color(&io::stdout()) {
-        clap::ColorChoice::Auto
-    } else {
-        clap::ColorChoice::Never
-    };
-    let command = Cli::command()
-        .name(bin.to_owned())
-        .about(format!(
-            "The runtime of DataSurface ecosystem {}.",
-            ecosystem.name
-        ))
-        .color(color);
-    if help::asked(args) {
-        command
-            .after_long_help(help::after(ecosystem, bin))
-            .after_help(format!(
-                "Run `{bin} --help` for the environment it reads, exit codes and examples."
-            ))
-            .version(help::version(ecosystem))
-    } else {
-        command
-    }
-}
-
-/// Help and version go to `out` and succeed; usage errors go to `err` with exit code 2.
-fn usage(e: clap::Error, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let target: &mut dyn Write = if e.use_stderr() { err } else { out };
-    let _ = write!(target, "{}", e.render());
-    u8::try_from(e.exit_code()).unwrap_or(FAILURE)
 }
 
 /// Runs the command line of the process for `ecosystem` and returns its exit code.

@@ -1,7 +1,7 @@
 //! Batch history as a table for a person: one line per batch with its status, start,
 //! duration and metrics, then why an open batch's last run failed.
 
-use crate::engine::BatchRecord;
+use crate::engine::{BatchRecord, Seconds};
 
 /// Writes batches as a table: one line per batch with status, start, duration and metrics.
 pub(super) fn write_table(
@@ -22,10 +22,8 @@ pub(super) fn write_table(
             let seconds = b
                 .batch_end_time
                 .map(|end| {
-                    format!(
-                        "{:.1}",
-                        (end - b.batch_start_time).num_milliseconds() as f64 / 1000.0
-                    )
+                    let took = (end - b.batch_start_time).to_std().unwrap_or_default();
+                    Seconds(took).to_string()
                 })
                 .unwrap_or_else(|| "-".into());
             [
