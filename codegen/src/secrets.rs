@@ -63,10 +63,19 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
         for platform in eco.platforms_of(provider) {
             for stream in eco.streams(platform) {
                 let s = stream.store.capture;
+                let replication = match stream.store.replication {
+                    // Reading a slot's changes takes more than reading tables.
+                    Some(_) => {
+                        ", read by logical replication: a login with the REPLICATION \
+                               attribute that owns the captured tables (or may create their \
+                               publication)"
+                    }
+                    None => "",
+                };
                 add(
                     &s.credential,
                     format!(
-                        "the source database {} of {}",
+                        "the source database {} of {}{replication}",
                         s.database.name, stream.store.name
                     ),
                 );

@@ -5,8 +5,9 @@
 //! and handed on as they are made rather than held.
 
 use crate::artifact::Artifact;
-use crate::sql::{BatchSql, DatasetSql, views};
-use datasurface_model::{DatasetSchema, Platform, Store, ValidEcosystem, naming};
+use crate::sql::replay::ReplaySql;
+use crate::sql::{BatchSql, DatasetSql, SourceTable, replication, views};
+use datasurface_model::{DatasetSchema, Platform, Store, Stream, ValidEcosystem, naming};
 use std::sync::mpsc;
 
 /// `platforms/{platform}/sql/…` for every platform, each file handed to `sink`.
@@ -21,6 +22,13 @@ pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
             .collect();
         let datasets = eco.ingested(&platform.name);
         tables.extend(per_dataset(platform, &datasets, &dir, sink));
+        for stream in eco.streams(platform) {
+            if stream.store.replication.is_some() {
+                let (file, ddl) = replication_file(eco, &stream, &dir);
+                tables.extend(ddl);
+                sink(file);
+            }
+        }
         for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
             if assignment.is_active() {
                 let views = views(
@@ -88,6 +96,67 @@ fn per_dataset(
             })
             .collect()
     })
+}
+
+/// A logically replicated stream's file — what runs on the source to read its changes, and
+/// on the merge database to diff them — and the DDL of its changes table.
+fn replication_file(
+    eco: &ValidEcosystem,
+    stream: &Stream<'_>,
+    dir: &str,
+) -> (Artifact, Vec<String>) {
+    let platform = stream.platform;
+    let dataset = stream.key.dataset.as_deref();
+    let slot = naming::replication_slot(&eco.name, &platform.name, &stream.store.name, dataset);
+    let publication = naming::publication(&eco.name, &platform.name, &stream.store.name, dataset);
+    let replay = ReplaySql::new(&platform, stream.store, &stream.datasets);
+    let sources: Vec<SourceTable> = stream
+        .datasets
+        .iter()
+        .map(|d| SourceTable::new(&stream.store.capture.schema, &d.name))
+        .collect();
+    let ddl = replay
+        .create
+        .iter()
+        .map(|d| d.statement.to_string())
+        .collect();
+    let header = format!(
+        "-- Stream {} on {}: its changes are read from the replication slot {slot} of the publication {publication}.",
+        stream.key, platform.name
+    );
+    let source_steps = [
+        replication::create_publication(&publication, &sources),
+        replication::set_publication_tables(&publication, &sources),
+        replication::slot_state().statement().clone(),
+        replication::create_slot().statement().clone(),
+        replication::insert_lsn().statement().clone(),
+        replication::flush_log(),
+        replication::next_xid().statement().clone(),
+        replication::oldest_running().statement().clone(),
+        replication::peek().statement().clone(),
+        replication::advance().statement().clone(),
+    ];
+    let mut steps: Vec<String> = vec![
+        header,
+        "-- Run on the source: the publication of the stream's tables and its slot (created when missing); the batch's upper bound, with the log flushed up to it; its changes up to the bound, and — once the batch is committed — the slot moved on to it. The first batch, and any resync, reads a snapshot instead (see each dataset's file), after the next transaction id is noted, and moves the slot only when the snapshot found no older transaction running.".to_owned(),
+    ];
+    steps.extend(source_steps.iter().map(ToString::to_string));
+    steps.push("-- Run on the merge database: the changes into the stream's changes table, values an update left unsent filled from earlier changes, then per dataset the diff of the changed keys (the last state of each, against the current rows of those keys, or of all keys after a truncate) into staging; the merge is each dataset's.".to_owned());
+    steps.extend(
+        replay
+            .statements()
+            .iter()
+            .skip(replay.create.len())
+            .map(ToString::to_string),
+    );
+    let file = Artifact {
+        path: format!(
+            "{dir}/{}.replication.sql",
+            stream.key.to_string().replace('#', ".").to_lowercase()
+        ),
+        contents: join(&steps),
+    };
+    (file, ddl)
 }
 
 /// A dataset's file, and the DDL of its tables.

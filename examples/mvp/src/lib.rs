@@ -7,6 +7,7 @@
 use datasurface::*;
 
 mod model;
+pub mod orders;
 #[cfg(feature = "dev")]
 pub mod scenario;
 

@@ -94,6 +94,31 @@ fn the_edge_model_artifacts() {
 }
 
 #[test]
+fn the_shop_model_artifacts() {
+    // Its store is captured by logical replication: each platform reads the stream's
+    // changes with its own slot, and its tables include the stream's changes table.
+    let eco = mvp::orders::ecosystem()
+        .validate()
+        .expect("valid shop model");
+    let artifacts = generate(&eco, &context());
+    let replication: Vec<&Artifact> = artifacts
+        .iter()
+        .filter(|a| a.path.ends_with("orders.replication.sql"))
+        .collect();
+    assert_eq!(replication.len(), 2, "one per platform");
+    for slot in [
+        "shop_yellowlive_orders_slot",
+        "shop_yellowforensic_orders_slot",
+    ] {
+        assert!(
+            replication.iter().any(|a| a.contents.contains(slot)),
+            "{slot}"
+        );
+    }
+    datasurface::assert_artifacts!(mvp::orders::ecosystem(), "../../snapshots/shop");
+}
+
+#[test]
 fn no_secret_reaches_an_artifact_and_check_finds_drift() {
     let dir = std::env::temp_dir().join(format!("datasurface-generate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
