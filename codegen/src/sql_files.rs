@@ -12,19 +12,19 @@ use std::sync::mpsc;
 /// `platforms/{platform}/sql/…` for every platform, each file handed to `sink`.
 pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
     for platform in eco.platforms() {
-        let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.name));
-        let batch = BatchSql::new(&platform.name);
+        let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.model.name));
+        let batch = BatchSql::new(&platform.model.name);
         let mut tables: Vec<String> = batch
             .create
             .iter()
             .map(|d| d.statement.to_string())
             .collect();
-        let datasets = eco.ingested(&platform.name);
+        let datasets = eco.ingested(&platform.model.name);
         tables.extend(per_dataset(platform, &datasets, &dir, sink));
-        for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
+        for (assignment, store, dataset) in eco.model().assigned_sinks(&platform.model.name) {
             if assignment.is_active() {
                 let views = views(
-                    &platform,
+                    platform.model,
                     &assignment.workspace,
                     &assignment.dsg,
                     &store.name,
@@ -97,7 +97,7 @@ fn dataset_file(
     dataset: &DatasetSchema,
     dir: &str,
 ) -> (Artifact, Vec<String>) {
-    let sql = DatasetSql::new(&platform, store, dataset);
+    let sql = DatasetSql::new(platform.model, store, dataset);
     let tables = sql
         .tables
         .into_iter()
@@ -132,7 +132,7 @@ fn dataset_file(
     let file = Artifact {
         path: format!(
             "{dir}/{}.{}.sql",
-            store.name.to_lowercase(),
+            store.model.name.to_lowercase(),
             dataset.name.to_lowercase()
         ),
         contents: join(&steps),
