@@ -148,9 +148,9 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
         let provider = platform.provider;
         let image = image(eco, provider, context);
         let image = image.as_str();
-        let resources = resources(&platform.resources);
-        let k8s = naming::k8s_name(&platform.name);
-        let mode = match platform.mode {
+        let resources = resources(&platform.model.resources);
+        let k8s = naming::k8s_name(&platform.model.name);
+        let mode = match platform.model.mode {
             PlatformMode::Live => "the current row per key",
             PlatformMode::Forensic => "every version, with batch milestones",
         };
@@ -162,11 +162,11 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
         };
         for stream in eco.streams(platform) {
             let snapshot = stream.store.capture;
-            let dag_id = ingestion_dag_id(&platform.name, &stream.key);
+            let dag_id = ingestion_dag_id(&platform.model.name, &stream.key);
             let mut arguments = vec![
                 "run",
                 "--platform",
-                platform.name.as_str(),
+                platform.model.name.as_str(),
                 "--store",
                 stream.key.store.as_str(),
             ];
@@ -175,21 +175,24 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
             }
             let datasets: Vec<&str> = stream.datasets.iter().map(|d| d.name.as_str()).collect();
             let dag = PodDag {
-                title: format!("Ingestion of {} into {}.", stream.key, platform.name),
+                title: format!("Ingestion of {} into {}.", stream.key, platform.model.name),
                 about: format!(
                     "Each run takes one batch: a snapshot of {} from {} ({}), merged into {} ({mode}).",
                     datasets.join(", "),
                     snapshot.database.name,
                     snapshot.database.database,
-                    platform.name
+                    platform.model.name
                 ),
                 dag_id: py(&dag_id),
-                description: py(&format!("Snapshot {} into {}", stream.key, platform.name)),
+                description: py(&format!(
+                    "Snapshot {} into {}",
+                    stream.key, platform.model.name
+                )),
                 schedule: py(&snapshot.trigger),
                 tags: py_list(&["datasurface", &k8s, "ingestion"]),
                 task_id: py("snapshot_merge"),
                 pod_name: py(&naming::ingestion_pod_name(
-                    &platform.name,
+                    &platform.model.name,
                     &stream.key.to_string(),
                 )),
                 namespace: py(&provider.namespace),
@@ -202,22 +205,22 @@ pub(crate) fn dags(eco: &ValidEcosystem, context: &Context) -> Vec<Dag> {
             };
             out.push(render(dag_id, dag));
         }
-        let dag_id = infrastructure_dag_id(&platform.name);
+        let dag_id = infrastructure_dag_id(&platform.model.name);
         let dag = PodDag {
-            title: format!("Infrastructure of {}.", platform.name),
+            title: format!("Infrastructure of {}.", platform.model.name),
             about: format!(
                 "Creates and evolves {}'s tables and workspace views in {} ({}).",
-                platform.name, provider.merge_database.name, provider.merge_database.database
+                platform.model.name, provider.merge_database.name, provider.merge_database.database
             ),
             dag_id: py(&dag_id),
-            description: py(&format!("Tables and views of {}", platform.name)),
+            description: py(&format!("Tables and views of {}", platform.model.name)),
             schedule: py("@daily"),
             tags: py_list(&["datasurface", &k8s, "infrastructure"]),
             task_id: py("infra"),
-            pod_name: py(&naming::infra_pod_name(&platform.name)),
+            pod_name: py(&naming::infra_pod_name(&platform.model.name)),
             namespace: py(&provider.namespace),
             image: py(image),
-            arguments: py_list(&["infra", "--platform", &platform.name]),
+            arguments: py_list(&["infra", "--platform", &platform.model.name]),
             env_vars: env_vars(&[&provider.merge_credential]),
             service_account: py(JOB_SERVICE_ACCOUNT),
             resources,

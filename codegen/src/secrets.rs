@@ -29,7 +29,7 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
     // on one credential stays linear.
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut seen: HashSet<(usize, String)> = HashSet::new();
-    for provider in &eco.providers {
+    for provider in &eco.model().providers {
         let ns = provider.namespace.as_str();
         let mut add = |c: &Credential, what: String| {
             let name = naming::secret_name(&c.name);
@@ -76,7 +76,7 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
                     &s.credential,
                     format!(
                         "the source database {} of {}{replication}",
-                        s.database.name, stream.store.name
+                        s.database.name, stream.store.model.name
                     ),
                 );
             }
@@ -84,11 +84,11 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
         for store in simulated(eco, provider) {
             add(
                 &store.capture.credential,
-                format!("the simulator of {}", store.name),
+                format!("the simulator of {}", store.model.name),
             );
         }
     }
-    for provider in &eco.providers {
+    for provider in &eco.model().providers {
         out.push(RequiredSecret {
             namespace: provider.namespace.clone(),
             name: AIRFLOW_SECRET.to_owned(),
@@ -114,7 +114,7 @@ pub(crate) fn guide(eco: &ValidEcosystem) -> Artifact {
          deploying (`deploy` checks them first and changes nothing while one is missing). Replace the \
          `<…>` placeholders; never commit real values.\n",
     );
-    let namespaces = eco.providers.iter().map(|p| p.namespace.as_str());
+    let namespaces = eco.model().providers.iter().map(|p| p.namespace.as_str());
     text.push_str("\nThe namespaces first, if they do not exist yet:\n\n```sh\n");
     for ns in namespaces {
         text.push_str(&format!("kubectl create namespace {ns}\n"));

@@ -13,14 +13,14 @@ use std::sync::mpsc;
 /// `platforms/{platform}/sql/…` for every platform, each file handed to `sink`.
 pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
     for platform in eco.platforms() {
-        let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.name));
-        let batch = BatchSql::new(&platform.name);
+        let dir = format!("platforms/{}/sql", naming::k8s_name(&platform.model.name));
+        let batch = BatchSql::new(&platform.model.name);
         let mut tables: Vec<String> = batch
             .create
             .iter()
             .map(|d| d.statement.to_string())
             .collect();
-        let datasets = eco.ingested(&platform.name);
+        let datasets = eco.ingested(&platform.model.name);
         tables.extend(per_dataset(platform, &datasets, &dir, sink));
         for stream in eco.streams(platform) {
             if stream.store.replication.is_some() {
@@ -29,10 +29,10 @@ pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
                 sink(file);
             }
         }
-        for (assignment, store, dataset) in eco.assigned_sinks(&platform.name) {
+        for (assignment, store, dataset) in eco.model().assigned_sinks(&platform.model.name) {
             if assignment.is_active() {
                 let views = views(
-                    &platform,
+                    platform.model,
                     &assignment.workspace,
                     &assignment.dsg,
                     &store.name,
@@ -107,9 +107,14 @@ fn replication_file(
 ) -> (Artifact, Vec<String>) {
     let platform = stream.platform;
     let dataset = stream.key.dataset.as_deref();
-    let slot = naming::replication_slot(&eco.name, &platform.name, &stream.store.name, dataset);
-    let publication = naming::publication(&eco.name, &platform.name, &stream.store.name, dataset);
-    let replay = ReplaySql::new(&platform, stream.store, &stream.datasets);
+    let (eco, platform_name, store) = (
+        &eco.model().name,
+        &platform.model.name,
+        &stream.store.model.name,
+    );
+    let slot = naming::replication_slot(eco, platform_name, store, dataset);
+    let publication = naming::publication(eco, platform_name, store, dataset);
+    let replay = ReplaySql::new(platform.model, stream.store, &stream.datasets);
     let sources: Vec<SourceTable> = stream
         .datasets
         .iter()
@@ -122,7 +127,7 @@ fn replication_file(
         .collect();
     let header = format!(
         "-- Stream {} on {}: its changes are read from the replication slot {slot} of the publication {publication}.",
-        stream.key, platform.name
+        stream.key, platform_name
     );
     let source_steps = [
         replication::create_publication(&publication, &sources),
@@ -166,7 +171,7 @@ fn dataset_file(
     dataset: &DatasetSchema,
     dir: &str,
 ) -> (Artifact, Vec<String>) {
-    let sql = DatasetSql::new(&platform, store, dataset);
+    let sql = DatasetSql::new(platform.model, store, dataset);
     let tables = sql
         .tables
         .into_iter()
@@ -201,7 +206,7 @@ fn dataset_file(
     let file = Artifact {
         path: format!(
             "{dir}/{}.{}.sql",
-            store.name.to_lowercase(),
+            store.model.name.to_lowercase(),
             dataset.name.to_lowercase()
         ),
         contents: join(&steps),

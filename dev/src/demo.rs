@@ -106,6 +106,7 @@ pub async fn run(
             let port = cluster.port();
             let stop_command = cluster.keep();
             let merge = eco
+                .model()
                 .providers
                 .first()
                 .map_or("postgres", |p| p.merge_database.database.as_str());
@@ -149,7 +150,7 @@ async fn pipeline(
         let mut settings =
             pg::Settings::resolve(&capture.database, Some(&capture.credential), env)?;
         settings.application_name("datasurface-demo");
-        let datasets: Vec<_> = store.datasets.iter().collect();
+        let datasets: Vec<_> = store.model.datasets.iter().collect();
         let (sim, summary) = Simulator::connect(
             settings,
             &capture.database.name,
@@ -163,7 +164,7 @@ async fn pipeline(
         writeln!(
             out,
             "created the tables of {} in {} ({}){}",
-            store.name,
+            store.model.name,
             capture.database.database,
             datasets
                 .iter()
@@ -175,7 +176,7 @@ async fn pipeline(
                 .map(|what| format!(" and seeded {what}"))
                 .unwrap_or_default()
         )?;
-        simulators.push((store.name.clone(), sim));
+        simulators.push((store.model.name.clone(), sim));
     }
     let engine = Engine::new(eco, env);
     for platform in eco.platforms() {
@@ -183,7 +184,7 @@ async fn pipeline(
         writeln!(
             out,
             "infra {}: {} tables and views created",
-            platform.name, plan.creates
+            platform.model.name, plan.creates
         )?;
     }
     let streams: Vec<Stream<'_>> = eco.platforms().flat_map(|p| eco.streams(p)).collect();
@@ -220,10 +221,16 @@ async fn pipeline(
         for stream in &streams {
             bar.set_message(format!(
                 "cycle {cycle}: {} {}",
-                stream.platform.name, stream.key
+                stream.platform.model.name, stream.key
             ));
             let outcome = engine.run(stream, &RunOptions::default()).await?;
-            bar.suspend(|| writeln!(out, "  {} {}: {outcome}", stream.platform.name, stream.key))?;
+            bar.suspend(|| {
+                writeln!(
+                    out,
+                    "  {} {}: {outcome}",
+                    stream.platform.model.name, stream.key
+                )
+            })?;
             if cycle > 0 {
                 bar.inc(1);
             }
@@ -232,9 +239,9 @@ async fn pipeline(
     bar.finish_and_clear();
 
     for platform in eco.platforms() {
-        writeln!(out, "\n{} batches:", platform.name)?;
+        writeln!(out, "\n{} batches:", platform.model.name)?;
         let rows = engine.status(platform, None, 1000).await?;
-        (options.batch_table)(&platform.name, &rows, out)?;
+        (options.batch_table)(&platform.model.name, &rows, out)?;
     }
     history_sample(eco, env, out).await
 }
@@ -247,13 +254,14 @@ async fn history_sample(
 ) -> Result<(), DemoError> {
     let found = eco
         .platforms()
-        .filter(|p| p.mode == PlatformMode::Forensic)
+        .filter(|p| p.model.mode == PlatformMode::Forensic)
         .find_map(|p| {
             let (a, store, dataset) = eco
-                .assigned_sinks(&p.name)
+                .model()
+                .assigned_sinks(&p.model.name)
                 .into_iter()
                 .find(|(a, _, _)| a.is_active())?;
-            let view = views(&p, &a.workspace, &a.dsg, &store.name, dataset)
+            let view = views(p.model, &a.workspace, &a.dsg, &store.name, dataset)
                 .into_iter()
                 .find(|v| v.kind == ViewKind::Full)?;
             Some((p, view, dataset))
@@ -355,13 +363,13 @@ fn shell_word(text: &str) -> String {
 fn tables(eco: &ValidEcosystem) -> Vec<String> {
     let mut names = Vec::new();
     for p in eco.platforms() {
-        names.push(naming::batch_metrics_table(&p.name));
-        for (store, ds) in eco.ingested_datasets(&p.name) {
-            names.push(naming::merge_table(&p.name, &store.name, &ds.name));
+        names.push(naming::batch_metrics_table(&p.model.name));
+        for (store, ds) in eco.model().ingested_datasets(&p.model.name) {
+            names.push(naming::merge_table(&p.model.name, &store.name, &ds.name));
         }
-        for (a, store, ds) in eco.assigned_sinks(&p.name) {
+        for (a, store, ds) in eco.model().assigned_sinks(&p.model.name) {
             if a.is_active() {
-                let views = views(&p, &a.workspace, &a.dsg, &store.name, ds);
+                let views = views(p.model, &a.workspace, &a.dsg, &store.name, ds);
                 names.extend(views.into_iter().map(|v| v.name));
             }
         }

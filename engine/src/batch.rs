@@ -27,11 +27,11 @@ impl<'s> Batch<'s> {
         Batch {
             ecosystem: ecosystem.to_owned(),
             progress: None,
-            sql: BatchSql::new(&stream.platform.name),
+            sql: BatchSql::new(&stream.platform.model.name),
             datasets: stream
                 .datasets
                 .iter()
-                .map(|d| DatasetSql::new(&stream.platform, stream.store, d))
+                .map(|d| DatasetSql::new(stream.platform.model, stream.store, d))
                 .collect(),
             key: stream.key.to_string(),
             stream,

@@ -60,7 +60,7 @@ impl Engine<'_> {
         }
         for platform in self.eco.platforms() {
             let db = &platform.provider.merge_database;
-            let subject = format!("platform {}", platform.name);
+            let subject = format!("platform {}", platform.model.name);
             let Some(client) = connected.get(&db.name) else {
                 continue;
             };
@@ -98,7 +98,7 @@ impl Engine<'_> {
                         "{} statements to run (infra --plan lists them)",
                         plan.statements.len()
                     ),
-                    format!("run infra --platform {}", platform.name),
+                    format!("run infra --platform {}", platform.model.name),
                 ),
                 Err(e) => Check::failed(
                     &subject,
@@ -113,7 +113,7 @@ impl Engine<'_> {
             let Some(client) = connected.get(&capture.database.name) else {
                 continue;
             };
-            for dataset in &store.datasets {
+            for dataset in &store.model.datasets {
                 let table = SourceTable::new(&capture.schema, &dataset.name);
                 let subject = format!("source table {}", table.name);
                 match check_source(client, &capture.database.name, dataset, &table).await {

@@ -35,7 +35,7 @@ impl Engine<'_> {
     pub async fn infra(&self, platform: Platform<'_>, plan_only: bool) -> Result<Plan, Error> {
         let mut client = self.merge_db(platform).await?;
         let tx = begin_locked(&mut client, platform).await?;
-        let datasets = self.eco.ingested(&platform.name);
+        let datasets = self.eco.ingested(&platform.model.name);
         let TablePlan { mut plan, retyped } = plan_tables(&tx, platform, &datasets).await?;
         let views = plan_views(&tx, self, platform, &retyped).await?;
         plan.creates += views.creates.len();
@@ -79,13 +79,13 @@ fn replay_tables(
     for (store, dataset) in datasets.iter().filter(|(s, _)| s.replication.is_some()) {
         let single = store.capture.consistency == Consistency::SingleDataset;
         match streams.last_mut() {
-            Some((s, group)) if !single && s.name == store.name => group.push(dataset),
+            Some((s, group)) if !single && s.model.name == store.model.name => group.push(dataset),
             _ => streams.push((*store, vec![*dataset])),
         }
     }
     streams
         .into_iter()
-        .map(|(store, group)| ReplaySql::new(&platform, store, &group).create)
+        .map(|(store, group)| ReplaySql::new(platform.model, store, &group).create)
         .collect()
 }
 
@@ -104,9 +104,9 @@ async fn begin_locked<'c>(
     platform: Platform<'_>,
 ) -> Result<Transaction<'c>, Error> {
     let tx = pg::begin(client).await?;
-    let sql = BatchSql::new(&platform.name);
+    let sql = BatchSql::new(&platform.model.name);
     let lock = Lock {
-        id: lock_id(&platform.name, None),
+        id: lock_id(&platform.model.name, None),
     };
     tx.exec(&sql.ddl_lock, &lock).await?;
     Ok(tx)
@@ -122,11 +122,11 @@ async fn plan_tables(
 ) -> Result<TablePlan, Error> {
     let mut out = TablePlan::default();
     let mut refusals = Vec::new();
-    let batch_tables = BatchSql::new(&platform.name).create;
+    let batch_tables = BatchSql::new(&platform.model.name).create;
     let dataset_tables = datasets.iter().map(|(store, dataset)| {
         (
             Some(*dataset),
-            DatasetSql::new(&platform, *store, dataset).tables,
+            DatasetSql::new(platform.model, *store, dataset).tables,
         )
     });
     let replay_tables = replay_tables(platform, datasets)
@@ -196,11 +196,11 @@ async fn plan_views(
         drops: Vec::new(),
         creates: Vec::new(),
     };
-    for (assignment, store, dataset) in engine.eco.assigned_sinks(&platform.name) {
-        let merge = naming::merge_table(&platform.name, &store.name, &dataset.name);
+    for (assignment, store, dataset) in engine.eco.model().assigned_sinks(&platform.model.name) {
+        let merge = naming::merge_table(&platform.model.name, &store.name, &dataset.name);
         let retyped = retyped.contains(&merge);
         for view in views(
-            &platform,
+            platform.model,
             &assignment.workspace,
             &assignment.dsg,
             &store.name,

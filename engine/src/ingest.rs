@@ -80,7 +80,7 @@ pub(super) async fn ingest(
         true => None,
         false => Some(current_rows_db(batch, env).await?),
     };
-    let stamps: Vec<i32> = match batch.stream.platform.mode {
+    let stamps: Vec<i32> = match batch.stream.platform.model.mode {
         PlatformMode::Live => vec![id],
         PlatformMode::Forensic => vec![id, CURRENT],
     };

@@ -74,7 +74,7 @@ pub(super) async fn merge(
             Err(Refused::Failed(error)) => {
                 return Err(Error::Merge {
                     batch: id,
-                    platform: batch.stream.platform.name.clone(),
+                    platform: batch.stream.platform.model.name.clone(),
                     stream: batch.stream.key.clone(),
                     source: error,
                 });

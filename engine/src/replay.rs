@@ -50,8 +50,8 @@ impl Names {
         let stream = batch.stream;
         let (eco, platform, store) = (
             batch.ecosystem.as_str(),
-            stream.platform.name.as_str(),
-            stream.store.name.as_str(),
+            stream.platform.model.name.as_str(),
+            stream.store.model.name.as_str(),
         );
         let dataset = stream.key.dataset.as_deref();
         Names {
@@ -76,7 +76,7 @@ pub(super) async fn ingest(
     let source = pg::connect(&capture.database, &capture.credential, env).await?;
     let names = Names::of(batch);
     let replay = ReplaySql::new(
-        &batch.stream.platform,
+        batch.stream.platform.model,
         batch.stream.store,
         &batch.stream.datasets,
     );
@@ -106,7 +106,7 @@ pub(super) async fn confirm(merge_db: &Client, batch: &Batch<'_>, env: &Environm
         return;
     }
     let replay = ReplaySql::new(
-        &batch.stream.platform,
+        batch.stream.platform.model,
         batch.stream.store,
         &batch.stream.datasets,
     );

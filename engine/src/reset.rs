@@ -14,7 +14,7 @@ impl Engine<'_> {
     /// Sends the open batch of `stream` back to `started`: clears its staging and refreshes
     /// its schema fingerprints. Returns the batch id.
     pub async fn reset(&self, stream: &Stream<'_>) -> Result<i32, Error> {
-        let batch = Batch::new(&self.eco.name, stream);
+        let batch = Batch::new(&self.eco.model().name, stream);
         // Never under a running batch.
         self.locked(stream, async |db| {
             infra::ensure_tables(db, stream.platform, &stream.store, &stream.datasets).await?;

@@ -37,10 +37,10 @@ impl Engine<'_> {
         to_batch: i32,
         dry_run: bool,
     ) -> Result<Rewind, Error> {
-        if stream.platform.mode != PlatformMode::Forensic {
-            return Err(Error::NotForensic(stream.platform.name.clone()));
+        if stream.platform.model.mode != PlatformMode::Forensic {
+            return Err(Error::NotForensic(stream.platform.model.name.clone()));
         }
-        let batch = Batch::new(&self.eco.name, stream);
+        let batch = Batch::new(&self.eco.model().name, stream);
         let sql = &batch.sql;
         self.locked(stream, async |db| {
             if !dry_run {

@@ -76,11 +76,11 @@ impl Engine<'_> {
     /// Runs one whole batch of `stream`: start (or resume the open one), ingest, merge,
     /// commit.
     pub async fn run(&self, stream: &Stream<'_>, options: &RunOptions) -> Result<Outcome, Error> {
-        let mut batch = Batch::new(&self.eco.name, stream);
+        let mut batch = Batch::new(&self.eco.model().name, stream);
         batch.progress = options.progress.clone();
         let span = tracing::info_span!(
             "batch",
-            platform = %stream.platform.name,
+            platform = %stream.platform.model.name,
             stream = %stream.key,
             batch = tracing::field::Empty
         );

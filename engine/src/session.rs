@@ -48,12 +48,12 @@ impl<'a> Engine<'a> {
         work: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut client = self.merge_db(stream.platform).await?;
-        let sql = BatchSql::new(&stream.platform.name);
-        let id = lock_id(&stream.platform.name, Some(&stream.key.to_string()));
+        let sql = BatchSql::new(&stream.platform.model.name);
+        let id = lock_id(&stream.platform.model.name, Some(&stream.key.to_string()));
         let Single(locked) = client.row(&sql.try_lock, &Lock { id }).await?;
         if !locked {
             return Err(Error::Busy {
-                platform: stream.platform.name.clone(),
+                platform: stream.platform.model.name.clone(),
                 stream: stream.key.clone(),
             });
         }

@@ -35,11 +35,11 @@ impl Engine<'_> {
         limit: i64,
     ) -> Result<Vec<BatchRecord>, Error> {
         let client = self.merge_db(platform).await?;
-        let sql = BatchSql::new(&platform.name);
+        let sql = BatchSql::new(&platform.model.name);
         if !table_exists(&client, &sql.metrics_table).await? {
             return Ok(Vec::new());
         }
-        let store = store.map(|s| s.name.clone());
+        let store = store.map(|s| s.model.name.clone());
         let which = HistoryOf {
             store: store.as_deref(),
             limit,

@@ -32,7 +32,7 @@
 //!     .assign(Assignment::new("Analytics", "People", "YellowLive"))
 //!     .validate()
 //!     .expect("a valid model");
-//! assert_eq!(eco.ingested_datasets("YellowLive").len(), 1);
+//! assert_eq!(eco.model().ingested_datasets("YellowLive").len(), 1);
 //! ```
 
 mod cron;

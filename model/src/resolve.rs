@@ -17,7 +17,6 @@ use crate::store::{
 use crate::validate::{self, Diagnostic, Report, suggest};
 use std::collections::HashSet;
 use std::fmt;
-use std::ops::Deref;
 
 impl Ecosystem {
     /// Checks the whole model: every error and warning, each with its path in the model.
@@ -45,25 +44,11 @@ pub struct ValidEcosystem {
     fingerprint: std::sync::OnceLock<String>,
 }
 
-impl Deref for ValidEcosystem {
-    type Target = Ecosystem;
-    fn deref(&self) -> &Ecosystem {
-        &self.ecosystem
-    }
-}
-
 /// A platform with its service provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform<'a> {
     pub model: &'a YellowPlatform,
     pub provider: &'a YellowServiceProvider,
-}
-
-impl Deref for Platform<'_> {
-    type Target = YellowPlatform;
-    fn deref(&self) -> &YellowPlatform {
-        self.model
-    }
 }
 
 /// A datastore with its capture.
@@ -76,13 +61,6 @@ pub struct Store<'a> {
     /// Its logical replication, when the store is captured so: every batch after the first
     /// reads the changes since the last one.
     pub replication: Option<&'a LogicalReplication>,
-}
-
-impl Deref for Store<'_> {
-    type Target = Datastore;
-    fn deref(&self) -> &Datastore {
-        self.model
-    }
 }
 
 /// The key of an ingestion stream, as the batch tables record it: the store's name for a
@@ -178,7 +156,7 @@ impl ValidEcosystem {
     }
 
     /// The ecosystem itself.
-    pub fn ecosystem(&self) -> &Ecosystem {
+    pub fn model(&self) -> &Ecosystem {
         &self.ecosystem
     }
 
@@ -196,19 +174,21 @@ impl ValidEcosystem {
         self.ecosystem.platforms.iter().filter_map(|p| {
             Some(Platform {
                 model: p,
-                provider: self.find_provider(&p.provider)?,
+                provider: self.model().find_provider(&p.provider)?,
             })
         })
     }
 
     /// The platform called `name` (`YellowLive`, or `yellowlive`: see [`named`]).
     pub fn platform(&self, name: &str) -> Result<Platform<'_>, LookupError> {
-        named(self.platforms(), name, |p| &p.name).ok_or_else(|| LookupError::UnknownPlatform {
-            platform: name.into(),
-            suggestion: suggest(
-                name,
-                self.ecosystem.platforms.iter().map(|p| p.name.as_str()),
-            ),
+        named(self.platforms(), name, |p| &p.model.name).ok_or_else(|| {
+            LookupError::UnknownPlatform {
+                platform: name.into(),
+                suggestion: suggest(
+                    name,
+                    self.ecosystem.platforms.iter().map(|p| p.name.as_str()),
+                ),
+            }
         })
     }
 
@@ -223,7 +203,7 @@ impl ValidEcosystem {
     /// Every datastore with its capture, in model order.
     pub fn stores(&self) -> impl Iterator<Item = Store<'_>> {
         // Validation checked every capture: nothing is skipped.
-        self.datastores().filter_map(|s| {
+        self.model().datastores().filter_map(|s| {
             Some(Store {
                 model: s,
                 capture: s.sql_snapshot()?,
@@ -234,15 +214,16 @@ impl ValidEcosystem {
 
     /// The datastore called `name` (in any case: see [`named`]).
     pub fn store(&self, name: &str) -> Result<Store<'_>, LookupError> {
-        named(self.stores(), name, |s| &s.name).ok_or_else(|| LookupError::UnknownStore {
+        named(self.stores(), name, |s| &s.model.name).ok_or_else(|| LookupError::UnknownStore {
             store: name.into(),
-            suggestion: suggest(name, self.datastores().map(|s| s.name.as_str())),
+            suggestion: suggest(name, self.model().datastores().map(|s| s.name.as_str())),
         })
     }
 
     /// The datasets `platform` ingests, each with its store, in model order.
     pub fn ingested(&self, platform: &str) -> Vec<(Store<'_>, &DatasetSchema)> {
-        self.ingested_datasets(platform)
+        self.model()
+            .ingested_datasets(platform)
             .into_iter()
             .filter_map(|(model, dataset)| {
                 let capture = model.sql_snapshot()?;
@@ -262,9 +243,9 @@ impl ValidEcosystem {
     /// The ingestion streams of `platform`, in model order.
     pub fn streams<'a>(&'a self, platform: Platform<'a>) -> Vec<Stream<'a>> {
         let mut streams: Vec<Stream<'a>> = Vec::new();
-        for (store, dataset) in self.ingested(&platform.name) {
+        for (store, dataset) in self.ingested(&platform.model.name) {
             let single = store.capture.consistency == Consistency::SingleDataset;
-            let key = StreamKey::new(&store.name, single.then_some(&dataset.name));
+            let key = StreamKey::new(&store.model.name, single.then_some(&dataset.name));
             // A store's datasets come one after another: a stream only ever grows at the end.
             match streams.last_mut().filter(|s| s.key == key) {
                 Some(stream) => stream.datasets.push(dataset),
@@ -289,7 +270,7 @@ impl ValidEcosystem {
     ) -> Result<Stream<'_>, LookupError> {
         let platform = self.platform(platform)?;
         let found = self.store(store)?;
-        let store = found.name.as_str();
+        let store = found.model.name.as_str();
         let single = found.capture.consistency == Consistency::SingleDataset;
         let dataset = match (single, dataset) {
             (false, Some(_)) => {
@@ -303,13 +284,16 @@ impl ValidEcosystem {
                 });
             }
             (false, None) => None,
-            (true, Some(d)) => match named(found.datasets.iter(), d, |x| &x.name) {
+            (true, Some(d)) => match named(found.model.datasets.iter(), d, |x| &x.name) {
                 Some(known) => Some(known.name.as_str()),
                 None => {
                     return Err(LookupError::UnknownDataset {
                         store: store.into(),
                         dataset: d.into(),
-                        suggestion: suggest(d, found.datasets.iter().map(|x| x.name.as_str())),
+                        suggestion: suggest(
+                            d,
+                            found.model.datasets.iter().map(|x| x.name.as_str()),
+                        ),
                     });
                 }
             },
@@ -319,7 +303,7 @@ impl ValidEcosystem {
             .into_iter()
             .find(|s| s.key == key)
             .ok_or(LookupError::NotIngested {
-                platform: platform.name.clone(),
+                platform: platform.model.name.clone(),
                 stream: key,
             })
     }
@@ -332,6 +316,7 @@ impl ValidEcosystem {
             .stores()
             .map(|s| (&s.capture.database, &s.capture.credential));
         let merges = self
+            .model()
             .providers
             .iter()
             .map(|p| (&p.merge_database, &p.merge_credential));

@@ -149,12 +149,13 @@ fn the_base_model_is_valid_without_warnings() {
     let valid = base().validate().expect("valid");
     assert!(valid.warnings().is_empty(), "{:?}", valid.warnings());
     let ingested: Vec<_> = valid
+        .model()
         .ingested_datasets("YellowLive")
         .iter()
         .map(|(s, d)| format!("{}.{}", s.name, d.name))
         .collect();
     assert_eq!(ingested, ["HR.people", "HR.jobs"]);
-    assert_eq!(valid.ingested_datasets("YellowForensic").len(), 1);
+    assert_eq!(valid.model().ingested_datasets("YellowForensic").len(), 1);
 }
 
 #[test]
@@ -399,9 +400,9 @@ fn assignments_match_retention_and_resolve() {
 #[test]
 fn a_command_line_names_the_model_in_any_case() {
     let eco = base().validate().expect("valid");
-    assert_eq!(eco.platform("YellowLive").unwrap().name, "YellowLive");
-    assert_eq!(eco.platform("yellowlive").unwrap().name, "YellowLive");
-    assert_eq!(eco.store("hr").unwrap().name, "HR");
+    assert_eq!(eco.platform("YellowLive").unwrap().model.name, "YellowLive");
+    assert_eq!(eco.platform("yellowlive").unwrap().model.name, "YellowLive");
+    assert_eq!(eco.store("hr").unwrap().model.name, "HR");
     assert_eq!(
         eco.platform("yelowlive"),
         Err(LookupError::UnknownPlatform {
@@ -410,7 +411,7 @@ fn a_command_line_names_the_model_in_any_case() {
         })
     );
     let stream = eco.stream("yellowlive", "hr", None).unwrap();
-    assert_eq!(stream.platform.name, "YellowLive");
+    assert_eq!(stream.platform.model.name, "YellowLive");
     assert_eq!(stream.key.to_string(), "HR");
     assert_eq!(
         eco.stream("yellowlive", "hr", Some("people")),
@@ -651,8 +652,8 @@ fn a_decommissioned_assignment_takes_the_group_off_the_platform() {
     let eco = with(|e| e.assignments[1].status = AssignmentStatus::Decommissioned)
         .validate()
         .expect("valid");
-    assert!(eco.ingested_datasets("YellowForensic").is_empty());
-    assert_eq!(eco.active_assignments("YellowForensic").count(), 0);
+    assert!(eco.model().ingested_datasets("YellowForensic").is_empty());
+    assert_eq!(eco.model().active_assignments("YellowForensic").count(), 0);
 }
 
 #[test]

@@ -45,14 +45,14 @@ pub(crate) fn objects(
     let ns = provider.namespace.as_str();
     let mut out = Vec::new();
     for platform in eco.platforms_of(provider) {
-        let k8s = naming::k8s_name(&platform.name);
-        let name = naming::infra_job_name(&platform.name, tag);
+        let k8s = naming::k8s_name(&platform.model.name);
+        let name = naming::infra_job_name(&platform.model.name, tag);
         let container = binary_container(
             "infra",
             image(eco, provider, context),
-            &["infra", "--platform", &platform.name],
+            &["infra", "--platform", &platform.model.name],
             credential_env(&[&provider.merge_credential]),
-            &platform.resources,
+            &platform.model.resources,
         );
         let job = Job {
             metadata: labels.meta(&name, Some(ns)),
@@ -60,7 +60,7 @@ pub(crate) fn objects(
                 // The databases may still be being created when `kubectl apply -k` runs.
                 backoff_limit: Some(4),
                 template: labels.pod_template(
-                    &naming::infra_job_app(&platform.name),
+                    &naming::infra_job_app(&platform.model.name),
                     pod(container, "Never"),
                 ),
                 ..Default::default()
@@ -70,11 +70,11 @@ pub(crate) fn objects(
         out.push(Object::new(Step::Infra, &format!("{k8s}-infra-job"), &job));
     }
     for store in simulated(eco, provider) {
-        let app = naming::simulator_name(&store.name);
+        let app = naming::simulator_name(&store.model.name);
         let container = binary_container(
             "simulate",
             dev_image(eco, provider, context),
-            &["simulate", "--store", &store.name, "--create-tables"],
+            &["simulate", "--store", &store.model.name, "--create-tables"],
             credential_env(&[&store.capture.credential]),
             &Resources::new("50m", "64Mi").memory_limit("128Mi"),
         );

@@ -23,7 +23,7 @@ const APP: &str = "app";
 
 /// The value of [`ECOSYSTEM_LABEL`] for `eco`: its name as a DNS label.
 pub fn ecosystem_label(eco: &ValidEcosystem) -> String {
-    naming::ecosystem_label(&eco.name)
+    naming::ecosystem_label(&eco.model().name)
 }
 
 /// The label selector of every object of `eco`:

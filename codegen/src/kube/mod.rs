@@ -38,7 +38,7 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
     let labels = meta::Labels::new(eco);
     let tag = image_tag(eco, context);
     let mut out = Vec::new();
-    for provider in &eco.providers {
+    for provider in &eco.model().providers {
         let ns = provider.namespace.as_str();
         out.extend(access::objects(&labels, ns));
         out.extend(postgres::objects(eco, &labels, provider, &tag));
@@ -88,7 +88,7 @@ pub(crate) fn artifacts(objects: &[Object]) -> Vec<Artifact> {
 /// and its development variant where the simulator runs.
 pub fn images(eco: &ValidEcosystem, context: &Context) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for provider in &eco.providers {
+    for provider in &eco.model().providers {
         let mut add = |image: String| {
             if !out.contains(&image) {
                 out.push(image);

@@ -38,7 +38,7 @@ pub struct DatasetSql {
 impl DatasetSql {
     /// The SQL of `dataset` of `store` on `platform`.
     pub fn new(platform: &YellowPlatform, store: Store<'_>, dataset: &DatasetSchema) -> Self {
-        let t = Tables::new(platform, &store, dataset);
+        let t = Tables::new(platform, store.model, dataset);
         let merge = match platform.mode {
             PlatformMode::Live => live::merge(&t),
             PlatformMode::Forensic => forensic::merge(&t),

@@ -70,12 +70,12 @@ impl ReplaySql {
         let single = (datasets.len() == 1
             && store.capture.consistency == datasurface_model::Consistency::SingleDataset)
             .then(|| datasets[0].name.as_str());
-        let changes_table = naming::changes_table(&platform.name, &store.name, single);
+        let changes_table = naming::changes_table(&platform.name, &store.model.name, single);
         let changes = q(&changes_table);
         let index_name = naming::physical_name(&[changes_table.as_str()], "_key");
         let stream = match single {
-            Some(dataset) => format!("{}#{dataset}", store.name),
-            None => store.name.clone(),
+            Some(dataset) => format!("{}#{dataset}", store.model.name),
+            None => store.model.name.clone(),
         };
         ReplaySql {
             create: vec![

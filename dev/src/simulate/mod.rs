@@ -332,11 +332,11 @@ async fn reconnect(settings: &Settings) -> Result<Client, SimulateError> {
 /// otherwise.
 pub fn scenario_for(store: Store<'_>, own: &mut Option<Box<dyn Scenario>>) -> Box<dyn Scenario> {
     match own.take() {
-        Some(s) if s.store() == store.name => s,
+        Some(s) if s.store() == store.model.name => s,
         other => {
             *own = other;
-            let datasets: Vec<_> = store.datasets.iter().collect();
-            Box::new(Generic::new(&store.name, &datasets))
+            let datasets: Vec<_> = store.model.datasets.iter().collect();
+            Box::new(Generic::new(&store.model.name, &datasets))
         }
     }
 }

@@ -205,8 +205,11 @@ fn the_dockerfiles_pass_hadolint() {
             .into_iter()
             .find(|a| a.path == "Dockerfile")
             .expect("a Dockerfile");
-        let path =
-            std::env::temp_dir().join(format!("Dockerfile-{}-{}", eco.name, std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "Dockerfile-{}-{}",
+            eco.model().name,
+            std::process::id()
+        ));
         std::fs::write(&path, &dockerfile.contents).expect("write");
         let out = Command::new(&hadolint)
             .args(["--failure-threshold", "warning"])
@@ -311,7 +314,7 @@ fn the_dags_load_in_airflow_2_and_3() {
             let report = load_dags(
                 &python,
                 &generate(eco, &context()),
-                &format!("{name}-{}", eco.name),
+                &format!("{name}-{}", eco.model().name),
             );
             assert!(
                 report["airflow"]
@@ -412,7 +415,7 @@ fn the_kubernetes_objects_pass_the_api_schema() {
     for eco in [mvp::ecosystem().validate().expect("valid"), edge()] {
         let dir = std::env::temp_dir().join(format!(
             "datasurface-k8s-{}-{}",
-            eco.name,
+            eco.model().name,
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
@@ -435,7 +438,12 @@ fn the_kubernetes_objects_pass_the_api_schema() {
             std::fs::write(&file, &a.contents).expect("write");
             files.push(file);
         }
-        assert!(files.len() >= 12, "{}: {} objects", eco.name, files.len());
+        assert!(
+            files.len() >= 12,
+            "{}: {} objects",
+            eco.model().name,
+            files.len()
+        );
         let out = Command::new(&validate)
             .args(["--strict", "--quiet", "-k", "1.33.0"])
             .args(&files)

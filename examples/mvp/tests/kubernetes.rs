@@ -202,9 +202,10 @@ fn every_reference_is_generated_or_in_the_secrets_guide() {
             })
             .collect();
         assert_eq!(
-            referenced, needed,
+            referenced,
+            needed,
             "{}: what is read is what the guide asks for",
-            eco.name
+            eco.model().name
         );
         for (ns, name, key) in &needed {
             assert!(
@@ -220,7 +221,7 @@ fn every_reference_is_generated_or_in_the_secrets_guide() {
         }
 
         // Every database host a pod connects to in the cluster is a generated Service.
-        for provider in &eco.providers {
+        for provider in &eco.model().providers {
             let ns = provider.namespace.as_str();
             let services = generated(&objects, "Service", ns);
             let mut hosts: Vec<(String, u16)> = eco
@@ -313,7 +314,7 @@ fn the_airflow_role_grants_what_the_pod_operator_calls_and_nothing_more() {
             .collect();
         assert_eq!(
             roles.len(),
-            eco.providers.len(),
+            eco.model().providers.len(),
             "one Role per namespace, no ClusterRole"
         );
         for role in roles {

@@ -90,27 +90,28 @@ fn the_datasets_have_the_columns_of_the_source_tables() {
 #[test]
 fn the_model_declares_the_mvp_ecosystem() {
     let eco = mvp::ecosystem().validate().expect("valid");
-    let store = eco.find_datastore("Store1").expect("Store1");
+    let store = eco.model().find_datastore("Store1").expect("Store1");
     let snap = store.sql_snapshot().expect("sql snapshot");
     assert_eq!(snap.database.name, "CustomerDB");
     assert_eq!(snap.database.database, "customer_db");
     assert_eq!(snap.trigger, "*/1 * * * *");
     assert_eq!(snap.consistency, Consistency::MultiDataset);
     assert_eq!(snap.credential, Credential::user_password("postgres"));
-    let provider = eco.find_provider("Test_DP").expect("provider");
+    let provider = eco.model().find_provider("Test_DP").expect("provider");
     assert_eq!(provider.namespace, "ns-kub-pg-test");
     assert_eq!(provider.merge_database.name, "MergeDB");
     assert_eq!(provider.merge_database.database, "datasurface_merge");
     assert_eq!(
-        eco.find_platform("YellowLive").map(|p| p.mode),
+        eco.model().find_platform("YellowLive").map(|p| p.mode),
         Some(PlatformMode::Live)
     );
     assert_eq!(
-        eco.find_platform("YellowForensic").map(|p| p.mode),
+        eco.model().find_platform("YellowForensic").map(|p| p.mode),
         Some(PlatformMode::Forensic)
     );
     for platform in ["YellowLive", "YellowForensic"] {
         let tables: Vec<_> = eco
+            .model()
             .ingested_datasets(platform)
             .iter()
             .map(|(s, d)| naming::merge_table(platform, &s.name, &d.name))

@@ -215,8 +215,18 @@ pub(super) fn dags(
     o: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
     let namespace = args.namespace.as_str();
-    if !eco.providers.iter().any(|p| p.namespace == namespace) {
-        let known: Vec<&str> = eco.providers.iter().map(|p| p.namespace.as_str()).collect();
+    if !eco
+        .model()
+        .providers
+        .iter()
+        .any(|p| p.namespace == namespace)
+    {
+        let known: Vec<&str> = eco
+            .model()
+            .providers
+            .iter()
+            .map(|p| p.namespace.as_str())
+            .collect();
         return Err(Failure::error(format_args!(
             "no service provider of the model is in namespace `{namespace}` (the model's: {})",
             known.join(", ")
@@ -242,7 +252,7 @@ fn stream<'e>(eco: &'e ValidEcosystem, args: &StreamArgs) -> Result<Stream<'e>, 
 /// them (the command line may use another case), else as written.
 fn stream_name(eco: &ValidEcosystem, args: &StreamArgs) -> (String, StreamKey) {
     match stream(eco, args) {
-        Ok(s) => (s.platform.name.clone(), s.key),
+        Ok(s) => (s.platform.model.name.clone(), s.key),
         Err(_) => (
             args.platform.clone(),
             StreamKey::new(&args.store, args.dataset.as_deref()),
@@ -253,27 +263,27 @@ fn stream_name(eco: &ValidEcosystem, args: &StreamArgs) -> (String, StreamKey) {
 /// The platform a command line names, as the model spells it when it has it.
 fn platform_name(eco: &ValidEcosystem, name: &str) -> String {
     eco.platform(name)
-        .map_or_else(|_| name.to_owned(), |p| p.name.clone())
+        .map_or_else(|_| name.to_owned(), |p| p.model.name.clone())
 }
 
 /// One line saying what the model holds.
 fn summary(eco: &ValidEcosystem) -> String {
-    let teams = eco.teams().count();
-    let stores = eco.datastores().count();
-    let datasets: usize = eco.datastores().map(|s| s.datasets.len()).sum();
-    let workspaces = eco.workspaces().count();
-    let dsgs: usize = eco.workspaces().map(|w| w.dsgs.len()).sum();
+    let teams = eco.model().teams().count();
+    let stores = eco.model().datastores().count();
+    let datasets: usize = eco.model().datastores().map(|s| s.datasets.len()).sum();
+    let workspaces = eco.model().workspaces().count();
+    let dsgs: usize = eco.model().workspaces().map(|w| w.dsgs.len()).sum();
     let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     format!(
         "{}, {}, {} ({}), {} ({}), {}, {}, {}",
-        count(eco.zones.len(), "zone"),
+        count(eco.model().zones.len(), "zone"),
         count(teams, "team"),
         count(stores, "datastore"),
         count(datasets, "dataset"),
         count(workspaces, "workspace"),
         count(dsgs, "dataset group"),
-        count(eco.providers.len(), "service provider"),
-        count(eco.platforms.len(), "platform"),
-        count(eco.assignments.len(), "assignment"),
+        count(eco.model().providers.len(), "service provider"),
+        count(eco.model().platforms.len(), "platform"),
+        count(eco.model().assignments.len(), "assignment"),
     )
 }

@@ -133,7 +133,7 @@ pub(super) fn simulate(
             let _ = writeln!(out, "{line}");
         };
         let database = config.dbname_on_server().to_owned();
-        let datasets: Vec<_> = store.datasets.iter().collect();
+        let datasets: Vec<_> = store.model.datasets.iter().collect();
         let (mut sim, mut summary) = simulate::Simulator::connect(
             config,
             &database,
@@ -200,7 +200,7 @@ fn pick_store<'e>(
             stores.len(),
             stores
                 .iter()
-                .map(|s| s.name.as_str())
+                .map(|s| s.model.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )),

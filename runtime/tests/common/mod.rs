@@ -267,6 +267,7 @@ impl Scenario {
         let table = naming::merge_table(platform, "Store1", dataset);
         let mode = self
             .eco
+            .model()
             .find_platform(platform)
             .expect("a platform of the model")
             .mode;
