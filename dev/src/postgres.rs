@@ -17,6 +17,7 @@ pub struct ThrowawayPostgres {
     run_as: Option<String>,
     port: u16,
     tls: bool,
+    durable: bool,
 }
 
 /// How a server differs from the plain one: for testing what a real server does.
@@ -26,6 +27,9 @@ pub struct Options {
     /// authority ([`ThrowawayPostgres::ca_cert`]; [`ThrowawayPostgres::other_ca_cert`] signed
     /// nothing).
     pub tls: bool,
+    /// Keep what commits on disk, as users run PostgreSQL (fsync, full page writes and
+    /// synchronous commit on): for measuring. Off, the server trades that for speed.
+    pub durable: bool,
     /// Log in every role but `postgres` with its password (SCRAM); a role named
     /// `tls_only` only over TLS.
     pub passwords: bool,
@@ -76,6 +80,7 @@ impl ThrowawayPostgres {
             run_as,
             port: 0,
             tls: options.tls,
+            durable: options.durable,
         };
         if let Some(user) = &pg.run_as {
             run(
@@ -266,10 +271,13 @@ impl ThrowawayPostgres {
 
     fn start_server(&self) -> Result<(), ThrowawayPostgresError> {
         let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20",
             self.port,
             self.dir.display()
         );
+        if !self.durable {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
         if self.tls {
             options.push_str(&format!(
                 " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",

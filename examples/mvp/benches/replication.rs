@@ -1,0 +1,201 @@
+//! What a batch of a store captured by logical replication costs, next to the same batch of
+//! a store captured by snapshot over the same source table, and to a plain binary COPY of the
+//! table between the two databases (the floor), measured in the same run on a durable server
+//! (fsync, full page writes and synchronous commit on): the first load, a 1% change batch, a
+//! batch that changes nothing, and the peak memory of a batch of one change per row.
+//!
+//! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
+//! set). The batches run in this process, through the engine a binary runs.
+
+use bytes::Bytes;
+use datasurface::dev::postgres::{Options, ThrowawayPostgres};
+use datasurface::engine::{Engine, RunOptions};
+use datasurface::pg::Environment;
+use datasurface::*;
+use futures_util::{SinkExt, TryStreamExt, pin_mut};
+use std::time::Instant;
+use tokio_postgres::Client;
+
+const DDL: &str = "CREATE TABLE events (id bigint PRIMARY KEY, account varchar(20) NOT NULL, \
+     amount numeric(12,2) NOT NULL, at timestamptz NOT NULL, note text)";
+
+fn events() -> DatasetSchema {
+    DatasetSchema::new("events")
+        .column(Column::new("id", DataType::BigInt))
+        .column(Column::new("account", DataType::Varchar(20)))
+        .column(Column::new("amount", DataType::Numeric(Some((12, 2)))))
+        .column(Column::new("at", DataType::TimestampTz))
+        .column(Column::nullable("note", DataType::Text))
+        .key(["id"])
+        .classified(Classification::Internal)
+}
+
+/// Two stores over one source table: `Snap` by snapshot, `Repl` by logical replication, each
+/// on a live and a forensic platform.
+fn model(server: &ThrowawayPostgres) -> ValidEcosystem {
+    let src = PostgresDatabase::new("SourceDB", "src").at("127.0.0.1", server.port());
+    let credential = Credential::user_password("src");
+    let snap = Datastore::new("Snap")
+        .capture(SqlSnapshot::new(src.clone(), credential.clone(), "*/5 * * * *"))
+        .dataset_schema(events());
+    let repl = Datastore::new("Repl")
+        .capture(LogicalReplication::new(src, credential, "*/5 * * * *"))
+        .dataset_schema(events());
+    let live = DatasetGroup::new("Live", Retention::LiveOnly)
+        .sink_named("Snap", "events")
+        .sink_named("Repl", "events");
+    let forensic = DatasetGroup::new("History", Retention::Forensic)
+        .sink_named("Snap", "events")
+        .sink_named("Repl", "events");
+    let merge_db = PostgresDatabase::new("MergeDB", "merge").at("127.0.0.1", server.port());
+    let provider =
+        YellowServiceProvider::new("Bench", "bench", merge_db, Credential::user_password("src"));
+    Ecosystem::new("Bench")
+        .zone(
+            GovernanceZone::new("Z").team(
+                Team::new("t")
+                    .datastore(snap)
+                    .datastore(repl)
+                    .workspace(Workspace::new("W").dsg(live).dsg(forensic)),
+            ),
+        )
+        .platform(YellowPlatform::live("YellowLive", &provider))
+        .platform(YellowPlatform::forensic("YellowForensic", &provider))
+        .provider(provider)
+        .assign(Assignment::new("W", "Live", "YellowLive"))
+        .assign(Assignment::new("W", "History", "YellowForensic"))
+        .validate()
+        .expect("valid bench model")
+}
+
+/// A plain binary COPY of `events` from the source into a fresh unlogged, unindexed table.
+async fn copy_floor(source: &Client, merge: &Client) -> f64 {
+    merge
+        .batch_execute(
+            "DROP TABLE IF EXISTS copy_floor; CREATE UNLOGGED TABLE copy_floor (id bigint, \
+             account varchar(20), amount numeric(12,2), at timestamptz, note text)",
+        )
+        .await
+        .expect("floor table");
+    let start = Instant::now();
+    let rows = source
+        .copy_out("COPY (SELECT * FROM events) TO STDOUT (FORMAT binary)")
+        .await
+        .expect("copy out");
+    let sink = merge
+        .copy_in::<_, Bytes>("COPY copy_floor FROM STDIN (FORMAT binary)")
+        .await
+        .expect("copy in");
+    pin_mut!(rows);
+    pin_mut!(sink);
+    while let Some(chunk) = rows.try_next().await.expect("read") {
+        sink.as_mut().feed(chunk).await.expect("write");
+    }
+    sink.as_mut().finish().await.expect("finish");
+    start.elapsed().as_secs_f64()
+}
+
+/// The peak resident memory of this process since the last reset, in MiB; resets it.
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0);
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    kib / 1024.0
+}
+
+async fn batch(eco: &ValidEcosystem, env: &Environment, platform: &str, store: &str) -> f64 {
+    let stream = eco.stream(platform, store, None).expect("stream");
+    let start = Instant::now();
+    let outcome = Engine::new(eco, env)
+        .run(
+            &stream,
+            &RunOptions {
+                max_delete_percent: Some(100),
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{store} on {platform}: {e}"));
+    let m = outcome.metrics;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "    {store:>4} {platform:<14} {seconds:>7.2} s   {:>8} new {:>8} changed {:>8} gone {:>9} rows",
+        m.inserted, m.updated, m.deleted, m.total
+    );
+    seconds
+}
+
+/// Every batch of one phase, with its ratio to the floor measured just before.
+async fn phase(name: &str, eco: &ValidEcosystem, env: &Environment, source: &Client, merge: &Client) {
+    let floor = copy_floor(source, merge).await;
+    println!("{name} (floor: binary COPY {floor:.2} s)");
+    for platform in ["YellowLive", "YellowForensic"] {
+        for store in ["Snap", "Repl"] {
+            let seconds = batch(eco, env, platform, store).await;
+            println!("           ratio to the floor {:>6.3}×", seconds / floor);
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rows: i64 = std::env::var("ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1_000_000);
+    let server = ThrowawayPostgres::start_with(Options {
+        durable: true,
+        ..Options::default()
+    })
+    .expect("PostgreSQL");
+    let admin = server.connect("postgres").await.expect("connect");
+    admin
+        .batch_execute("CREATE DATABASE src; CREATE DATABASE merge")
+        .await
+        .expect("databases");
+    let source = server.connect("src").await.expect("source");
+    let merge = server.connect("merge").await.expect("merge");
+    source.batch_execute(DDL).await.expect("table");
+    source
+        .batch_execute(&format!(
+            "INSERT INTO events SELECT i, 'acct-' || (i % 997), (i % 100000) / 100.0, \
+             '2026-01-01'::timestamptz + i * interval '1 second', CASE WHEN i % 3 = 0 THEN NULL ELSE 'note ' || i END \
+             FROM generate_series(1, {rows}) AS i; VACUUM ANALYZE events"
+        ))
+        .await
+        .expect("rows");
+    let eco = model(&server);
+    let env = Environment::new().set("src_USER", "postgres");
+    println!("{rows} rows, durable server\n");
+
+    phase("first load", &eco, &env, &source, &merge).await;
+
+    let hundredth = rows / 100;
+    source
+        .batch_execute(&format!(
+            "UPDATE events SET amount = amount + 1 WHERE id % 200 = 0; \
+             DELETE FROM events WHERE id % 400 = 1; \
+             INSERT INTO events SELECT {rows} + i, 'new', 1, now(), NULL FROM generate_series(1, {}) AS i",
+            hundredth / 4
+        ))
+        .await
+        .expect("1% change");
+    phase("1% of rows changed", &eco, &env, &source, &merge).await;
+    phase("nothing changed", &eco, &env, &source, &merge).await;
+
+    source
+        .batch_execute("UPDATE events SET account = account || '+'")
+        .await
+        .expect("every row changed");
+    peak_mib();
+    let seconds = batch(&eco, &env, "YellowLive", "Repl").await;
+    println!(
+        "\none change per row, read from the slot: {seconds:.2} s, peak memory of this process {:.0} MiB",
+        peak_mib()
+    );
+}
