@@ -248,14 +248,18 @@ pub fn insert_lsn() -> Query<(), Single<Lsn>> {
     )
 }
 
-/// Flushes the log up to here: a transaction with an id, committed synchronously, waits
-/// until every record before its commit is on disk. A slot decodes only flushed log, so
-/// after this a peek up to an earlier [`insert_lsn`] returns every transaction that
-/// committed before it — also on a server whose commits do not wait for the flush.
+/// Flushes the log up to here: a transaction that writes to the log (a transactional
+/// logical decoding message, which `pgoutput` does not send unless asked), committed
+/// synchronously, waits until every record before its commit is on disk. A slot decodes
+/// only flushed log, so after this a peek up to an earlier [`insert_lsn`] returns every
+/// transaction that committed before it — also on a server whose commits do not wait for
+/// the flush. (A transaction that only takes an id writes nothing, and its commit flushes
+/// nothing.)
 pub fn flush_log() -> Statement {
     Statement::new(
         "Make sure the log is flushed up to here",
-        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+        "BEGIN; SET LOCAL synchronous_commit = on; \
+         SELECT pg_logical_emit_message(true, 'datasurface', 'flush'); COMMIT",
     )
 }
 
