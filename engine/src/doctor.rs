@@ -87,7 +87,7 @@ impl Engine<'_> {
                     retry(),
                 )),
             }
-            checks.push(match self.infra(platform, true).await {
+            checks.push(match self.plan_infra(platform, true, false).await {
                 Ok(plan) if plan.statements.is_empty() => {
                     Check::ok(&subject, "tables", "up to date with the model".into())
                 }

@@ -6,7 +6,7 @@
 
 use super::report::{ErrorReport, Failed, RunReport};
 use super::table::write_table;
-use crate::engine::{BatchRecord, Check, Error, Outcome, Plan, Rewind};
+use crate::engine::{BatchRecord, Check, Error, Outcome, Plan, Rewind, SlotLag, SourceChange};
 use crate::generate::Drift;
 use datasurface_codegen::Exit;
 use datasurface_model::{Diagnostic, Report, Severity, StreamKey};
@@ -438,14 +438,23 @@ impl Render for Infra {
                 "note: column {column} is not in the model (added by hand); it is left as it is"
             )?;
         }
+        for change in &plan.source {
+            let what = if self.plan_only { "to do" } else { "done" };
+            writeln!(o.out, "source: {change} ({what})")?;
+        }
         let (platform, n) = (&self.platform, plan.statements.len());
-        match (n, self.plan_only) {
-            (0, _) => writeln!(o.out, "{platform} is up to date: nothing to do"),
+        let source = match plan.source.len() {
+            0 => String::new(),
+            1 => ", 1 source change".into(),
+            k => format!(", {k} source changes"),
+        };
+        match (plan.is_empty(), self.plan_only) {
+            (true, _) => writeln!(o.out, "{platform} is up to date: nothing to do"),
             (_, true) => writeln!(
                 o.out,
-                "{platform}: {n} statements to run (--plan: nothing was changed)"
+                "{platform}: {n} statements to run{source} (--plan: nothing was changed)"
             ),
-            (_, false) => writeln!(o.out, "{platform}: {n} statements run"),
+            (_, false) => writeln!(o.out, "{platform}: {n} statements run{source}"),
         }
     }
 }
@@ -459,6 +468,9 @@ impl Json for Infra {
             statements: Vec<&'a str>,
             created: usize,
             columns_left_alone: &'a [String],
+            /// The publications and slots of the sources.
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            source: &'a [SourceChange],
         }
         Infra {
             platform: &self.platform,
@@ -466,6 +478,7 @@ impl Json for Infra {
             statements: self.plan.statements.iter().map(|s| s.sql()).collect(),
             created: self.plan.creates,
             columns_left_alone: &self.plan.ignored,
+            source: &self.plan.source,
         }
     }
 }
