@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use datasurface::engine::{Engine, Read, SlotLag, SourceAction, SourceChange};
+use datasurface::engine::{Check, Engine, Read, SlotLag, SourceAction, SourceChange};
 use datasurface::*;
 
 fn items() -> DatasetSchema {
@@ -233,6 +233,102 @@ async fn drop_slots(s: &Scenario) {
     .await;
 }
 
+fn check<'a>(checks: &'a [Check], subject: &str, check: &str) -> &'a Check {
+    checks
+        .iter()
+        .find(|c| c.subject == subject && c.check == check)
+        .unwrap_or_else(|| panic!("no check {check} of {subject}: {checks:#?}"))
+}
+
+#[tokio::test]
+async fn doctor_checks_what_replication_needs_and_says_how_to_fix_it() {
+    let s = Scenario::of(vec![items()]).source(DDL).start().await;
+    let eco = model(&s.pg, &s.src_db, &s.merge_db, true, "src");
+    let live = "stream YellowLive Repl";
+
+    // Before infra: no publication, no slot.
+    let checks = engine(&eco, &s.env).doctor().await;
+    for name in ["publication", "replication slot"] {
+        let c = check(&checks, live, name);
+        assert!(!c.ok, "{c:?}");
+        assert_eq!(c.fix.as_deref(), Some("run infra --platform YellowLive"));
+    }
+    let slots = check(&checks, "database SourceDB", "replication slots");
+    assert!(
+        slots.ok && slots.detail.contains("2 to create"),
+        "{slots:?}"
+    );
+
+    for platform in ["YellowLive", "YellowForensic"] {
+        infra(&eco, platform, false, &s.env).await.expect("infra");
+    }
+    let checks = engine(&eco, &s.env).doctor().await;
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    for (subject, name) in [
+        ("database SourceDB", "wal_level"),
+        ("database SourceDB", "replication role"),
+        ("source table public.items", "replica identity"),
+        ("source table public.things", "replica identity"),
+        (live, "publication"),
+    ] {
+        assert!(check(&checks, subject, name).ok, "{subject} {name}");
+    }
+    let slot = check(&checks, live, "replication slot");
+    assert!(
+        slot.detail.contains("behind") && slot.detail.contains("wal_status reserved"),
+        "{slot:?}"
+    );
+    // The throwaway server keeps the log for slots without limit: a warning, with its fix.
+    let limit = check(&checks, "database SourceDB", "slot WAL limit");
+    assert!(limit.ok);
+    if limit.detail.contains("unlimited") {
+        assert!(limit.warning);
+        assert!(
+            limit
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.contains("max_slot_wal_keep_size"))
+        );
+    }
+
+    // A table whose changes carry no key.
+    s.change_source("ALTER TABLE things REPLICA IDENTITY NOTHING")
+        .await;
+    let checks = engine(&eco, &s.env).doctor().await;
+    let identity = check(&checks, "source table public.things", "replica identity");
+    assert!(!identity.ok, "{identity:?}");
+    assert!(
+        identity.fix.as_deref().is_some_and(
+            |f| f.starts_with("ALTER TABLE \"public\".\"things\" REPLICA IDENTITY FULL")
+        ),
+        "{identity:?}"
+    );
+    // A primary key that does not hold the model's key does not do either; an index
+    // that does, does.
+    s.change_source(
+        "ALTER TABLE things ADD COLUMN other integer; CREATE UNIQUE INDEX things_id ON things (id); \
+         ALTER TABLE things REPLICA IDENTITY USING INDEX things_id",
+    )
+    .await;
+    let checks = engine(&eco, &s.env).doctor().await;
+    assert!(check(&checks, "source table public.things", "replica identity").ok);
+
+    // A login without the REPLICATION attribute.
+    s.change_source("CREATE ROLE norepl LOGIN; GRANT SELECT ON items, things TO norepl")
+        .await;
+    let norepl = model(&s.pg, &s.src_db, &s.merge_db, true, "norepl");
+    let env = s.env.clone().set("norepl_USER", "norepl");
+    let checks = engine(&norepl, &env).doctor().await;
+    let role = check(&checks, "database SourceDB", "replication role");
+    assert!(!role.ok, "{role:?}");
+    assert_eq!(role.fix.as_deref(), Some("ALTER ROLE norepl REPLICATION"));
+    s.change_source("ALTER ROLE norepl REPLICATION").await;
+    let checks = engine(&norepl, &env).doctor().await;
+    assert!(check(&checks, "database SourceDB", "replication role").ok);
+    drop_slots(&s).await;
+}
+
 #[allow(dead_code)]
 fn lag_of<'a>(lags: &'a [SlotLag], stream: &str) -> &'a SlotLag {
     lags.iter()
@@ -240,7 +336,6 @@ fn lag_of<'a>(lags: &'a [SlotLag], stream: &str) -> &'a SlotLag {
         .expect("the stream's slot")
 }
 
-#[allow(dead_code)]
 fn engine<'a>(eco: &'a ValidEcosystem, env: &'a pg::Environment) -> Engine<'a> {
     Engine::new(eco, env)
 }

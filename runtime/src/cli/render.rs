@@ -501,7 +501,7 @@ impl Json for Status {
     }
 }
 
-/// `doctor`: a ✓/✗ table with the fix for each ✗.
+/// `doctor`: a ✓/✗ table with the fix for each ✗, and `!` with the fix for a warning.
 pub(super) struct Doctor {
     pub(super) checks: Vec<Check>,
 }
@@ -524,19 +524,28 @@ impl Render for Doctor {
             writeln!(
                 o.out,
                 "{} {:<width$}  {:<18} {}",
-                if c.ok { "✓" } else { "✗" },
+                match (c.ok, c.warning) {
+                    (true, false) => "✓",
+                    (true, true) => "!",
+                    (false, _) => "✗",
+                },
                 c.subject,
                 c.check,
                 c.detail
             )?;
-            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok) {
+            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok || c.warning) {
                 writeln!(o.out, "  {:<width$}  {:<18} fix: {fix}", "", "")?;
             }
         }
         let failed = checks.iter().filter(|c| !c.ok).count();
+        let warned = match checks.iter().filter(|c| c.warning).count() {
+            0 => String::new(),
+            1 => ", 1 warning".into(),
+            n => format!(", {n} warnings"),
+        };
         writeln!(
             o.out,
-            "{} checks, {failed} failed{}",
+            "{} checks, {failed} failed{warned}{}",
             checks.len(),
             if self.healthy() { ": ready to run" } else { "" }
         )
