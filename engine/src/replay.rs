@@ -120,6 +120,15 @@ pub(super) async fn confirm(merge_db: &Client, batch: &Batch<'_>, env: &Environm
     }
 }
 
+/// For a logically replicated stream, its slot now; `None` for a store captured by
+/// snapshot. An unreachable source is the lag's error, not the batch's.
+pub(super) async fn lag(batch: &Batch<'_>, env: &Environment) -> Option<source::SlotLag> {
+    batch.stream.store.replication?;
+    let mut lags =
+        source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env).await;
+    lags.pop()
+}
+
 /// Moves `slot` on to `to` unless it is there already.
 async fn advance(source: &Client, slot: &str, to: Lsn) -> Result<(), Error> {
     let state = source

@@ -29,6 +29,12 @@ const DDL: &str = "CREATE TABLE items (k text PRIMARY KEY, a text); \
 /// A store `Repl` of `items` and `things` captured by logical replication: on both
 /// platforms, or (`live: false`) on the forensic one only.
 fn model(pg: &TestPg, source: &str, merge: &str, live: bool, user: &str) -> ValidEcosystem {
+    ecosystem(pg, source, merge, live, user)
+        .validate()
+        .expect("valid model")
+}
+
+fn ecosystem(pg: &TestPg, source: &str, merge: &str, live: bool, user: &str) -> Ecosystem {
     let src = PostgresDatabase::new("SourceDB", source).at(&pg.host, pg.port);
     let repl = Datastore::new("Repl")
         .capture(LogicalReplication::new(
@@ -67,8 +73,10 @@ fn model(pg: &TestPg, source: &str, merge: &str, live: bool, user: &str) -> Vali
         .provider(provider)
         .assign(Assignment::new("WS", "LiveDSG", "YellowLive"))
         .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
-        .validate()
-        .expect("valid model")
+}
+
+fn slot_name(platform: &str) -> String {
+    slot(platform)
 }
 
 fn slot(platform: &str) -> String {
@@ -329,11 +337,48 @@ async fn doctor_checks_what_replication_needs_and_says_how_to_fix_it() {
     drop_slots(&s).await;
 }
 
-#[allow(dead_code)]
-fn lag_of<'a>(lags: &'a [SlotLag], stream: &str) -> &'a SlotLag {
-    lags.iter()
-        .find(|l| l.stream == stream)
-        .expect("the stream's slot")
+#[tokio::test]
+async fn status_and_a_runs_outcome_read_the_slots_lag() {
+    let s = Scenario::of(vec![items()]).source(DDL).start().await;
+    let eco = model(&s.pg, &s.src_db, &s.merge_db, true, "src");
+    infra(&eco, "YellowLive", false, &s.env)
+        .await
+        .expect("infra");
+    let lags = engine(&eco, &s.env)
+        .slots(eco.platform("YellowLive").expect("platform"), None)
+        .await;
+    assert_eq!(lags.len(), 1, "{lags:?}");
+    let lag: &SlotLag = &lags[0];
+    assert_eq!((lag.stream.as_str(), lag.exists), ("Repl", true));
+    assert_eq!(lag.wal_status.as_deref(), Some("reserved"));
+    assert!(lag.lag_bytes.is_some_and(|n| n >= 0) && lag.retained_bytes.is_some());
+    assert_eq!(lag.error, None);
+
+    s.change_source("INSERT INTO items VALUES ('a', 'x')").await;
+    let first = run_batch(
+        &eco,
+        "YellowLive",
+        "Repl",
+        None,
+        &Default::default(),
+        &s.env,
+    )
+    .await
+    .expect("batch");
+    let slot = first.slot.expect("the slot after the batch");
+    assert_eq!(slot.slot, slot_name("YellowLive"));
+    assert!(slot.exists && slot.lag_bytes.is_some());
+
+    // The rendering of the lag (status, --json, --report, the metrics file) is checked
+    // in the command line's own tests.
+    let lags = engine(&eco, &s.env)
+        .slots(
+            eco.platform("YellowLive").expect("platform"),
+            Some(eco.store("Repl").expect("store")),
+        )
+        .await;
+    assert_eq!(lags[0].lag_bytes, lags[0].lag_bytes.map(|n| n.max(0)));
+    drop_slots(&s).await;
 }
 
 fn engine<'a>(eco: &'a ValidEcosystem, env: &'a pg::Environment) -> Engine<'a> {

@@ -483,21 +483,90 @@ impl Json for Infra {
     }
 }
 
-/// `status`: the recent batches, as a table.
+/// `status`: the recent batches, as a table; then, for logically replicated streams, how
+/// far behind each one's slot is.
 pub(super) struct Status {
     pub(super) platform: String,
     pub(super) batches: Vec<BatchRecord>,
+    pub(super) slots: Vec<SlotLag>,
 }
 
 impl Render for Status {
     fn text(&self, o: &mut Output<'_>) -> io::Result<()> {
-        write_table(&self.platform, &self.batches, o.out)
+        write_table(&self.platform, &self.batches, o.out)?;
+        for slot in &self.slots {
+            writeln!(o.out, "{}", slot_line(slot))?;
+        }
+        Ok(())
     }
 }
 
 impl Json for Status {
+    /// The batches, as an array; the newest batch of a logically replicated stream also
+    /// has its slot now, as `replication_slot`.
     fn json(&self) -> impl Serialize + '_ {
-        &self.batches
+        #[derive(Serialize)]
+        struct Record<'a> {
+            #[serde(flatten)]
+            batch: &'a BatchRecord,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            replication_slot: Option<&'a SlotLag>,
+        }
+        let newest = |b: &BatchRecord| {
+            self.batches
+                .iter()
+                .filter(|o| o.key == b.key)
+                .all(|o| o.batch_id <= b.batch_id)
+        };
+        self.batches
+            .iter()
+            .map(|b| Record {
+                batch: b,
+                replication_slot: self
+                    .slots
+                    .iter()
+                    .find(|s| s.stream == b.key)
+                    .filter(|_| newest(b)),
+            })
+            .collect::<Vec<_>>()
+    }
+}
+
+/// One line about a stream's replication slot.
+pub(super) fn slot_line(slot: &SlotLag) -> String {
+    let head = format!("replication slot {} of {}", slot.slot, slot.stream);
+    if let Some(e) = &slot.error {
+        return format!("{head}: not read ({e})");
+    }
+    if !slot.exists {
+        return format!("{head}: missing (infra, or the stream's next batch, creates it)");
+    }
+    format!(
+        "{head}: {} behind, {} of log kept, wal_status {}{}",
+        bytes(slot.lag_bytes),
+        bytes(slot.retained_bytes),
+        slot.wal_status.as_deref().unwrap_or("unknown"),
+        slot.safe_wal_size
+            .map(|n| format!(", {} before it is in danger", bytes(Some(n))))
+            .unwrap_or_default()
+    )
+}
+
+/// A number of bytes as a person reads it.
+fn bytes(n: Option<i64>) -> String {
+    let Some(n) = n else {
+        return "unknown".into();
+    };
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
     }
 }
 
@@ -677,5 +746,82 @@ pub(super) struct Dags {
 impl Render for Dags {
     fn text(&self, o: &mut Output<'_>) -> io::Result<()> {
         writeln!(o.out, "{} DAG files in {}", self.files, self.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{BatchState, BatchStatus};
+
+    fn record(key: &str, batch_id: i32) -> BatchRecord {
+        BatchRecord {
+            key: key.into(),
+            batch_id,
+            batch_start_time: chrono::DateTime::UNIX_EPOCH,
+            batch_end_time: None,
+            batch_status: BatchStatus::Committed,
+            records_inserted: None,
+            records_updated: None,
+            records_deleted: None,
+            total_records: None,
+            state: BatchState::started(BTreeMap::new()),
+        }
+    }
+
+    fn slot(stream: &str) -> SlotLag {
+        SlotLag {
+            stream: stream.into(),
+            slot: format!("{}_slot", stream.to_lowercase()),
+            exists: true,
+            lag_bytes: Some(2048),
+            retained_bytes: Some(3 * 1024 * 1024),
+            wal_status: Some("reserved".into()),
+            safe_wal_size: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn status_shows_each_slots_lag() {
+        let status = Status {
+            platform: "YellowLive".into(),
+            batches: vec![record("Repl", 1), record("Repl", 2), record("Snap", 1)],
+            slots: vec![slot("Repl")],
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut o = Output {
+            out: &mut out,
+            err: &mut err,
+        };
+        status.text(&mut o).expect("written");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.ends_with(
+                "replication slot repl_slot of Repl: 2.0 kB behind, 3.0 MB of log kept, wal_status reserved\n"
+            ),
+            "{text}"
+        );
+        // JSON: the array of batches, the newest batch of the stream with its slot.
+        let json = serde_json::to_value(status.json()).expect("json");
+        let batches = json.as_array().expect("an array");
+        assert_eq!(batches.len(), 3);
+        assert!(batches[0].get("replication_slot").is_none());
+        assert_eq!(batches[1]["replication_slot"]["lag_bytes"], 2048);
+        assert_eq!(batches[1]["batch_id"], 2);
+        assert!(batches[2].get("replication_slot").is_none());
+        let missing = SlotLag {
+            exists: false,
+            ..slot("Repl")
+        };
+        assert!(
+            slot_line(&missing)
+                .ends_with(": missing (infra, or the stream's next batch, creates it)")
+        );
+        let unread = SlotLag {
+            error: Some("connection refused".into()),
+            ..slot("Repl")
+        };
+        assert!(slot_line(&unread).ends_with(": not read (connection refused)"));
     }
 }
