@@ -27,9 +27,6 @@ pub struct Options {
     /// authority ([`ThrowawayPostgres::ca_cert`]; [`ThrowawayPostgres::other_ca_cert`] signed
     /// nothing).
     pub tls: bool,
-    /// Keep what commits on disk, as users run PostgreSQL (fsync, full page writes and
-    /// synchronous commit on): for measuring. Off, the server trades that for speed.
-    pub durable: bool,
     /// Log in every role but `postgres` with its password (SCRAM); a role named
     /// `tls_only` only over TLS.
     pub passwords: bool,
@@ -57,8 +54,22 @@ impl ThrowawayPostgres {
         Self::start_with(Options::default())
     }
 
+    /// Starts a new server that keeps what commits on disk, as users run PostgreSQL (fsync,
+    /// full page writes and synchronous commit on): for measuring. The others trade that
+    /// for speed.
+    pub fn start_durable() -> Result<ThrowawayPostgres, ThrowawayPostgresError> {
+        Self::start_as(Options::default(), true)
+    }
+
     /// Starts a new server with `options`.
     pub fn start_with(options: Options) -> Result<ThrowawayPostgres, ThrowawayPostgresError> {
+        Self::start_as(options, false)
+    }
+
+    fn start_as(
+        options: Options,
+        durable: bool,
+    ) -> Result<ThrowawayPostgres, ThrowawayPostgresError> {
         let bin = find_bin_dir().ok_or(ThrowawayPostgresError::NotInstalled)?;
         let run_as = if is_root() {
             if !user_exists("postgres") {
@@ -80,7 +91,7 @@ impl ThrowawayPostgres {
             run_as,
             port: 0,
             tls: options.tls,
-            durable: options.durable,
+            durable,
         };
         if let Some(user) = &pg.run_as {
             run(

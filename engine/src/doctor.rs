@@ -3,11 +3,15 @@
 
 use super::ingest::check_source;
 use super::session::Engine;
+use super::source::{self, Names, SourceAction};
 use crate::pg::{self, Exec, Settings};
 use datasurface_codegen::sql::SourceTable;
 use datasurface_codegen::sql::catalog::{self, Relation, Schema};
+use datasurface_codegen::sql::replication::{
+    self as sql, ReplicaIdentity, ReplicationSlot, SlotState,
+};
 use datasurface_codegen::sql::typed::Single;
-use datasurface_model::{Credential, PostgresDatabase};
+use datasurface_model::{Credential, PostgresDatabase, Stream, naming};
 use std::collections::HashMap;
 use tokio_postgres::Client;
 
@@ -21,8 +25,11 @@ pub struct Check {
     pub ok: bool,
     /// What was found.
     pub detail: String,
-    /// What to do about a failure.
+    /// What to do about a failure, or about a warning.
     pub fix: Option<String>,
+    /// Passed, but with a risk worth knowing (an unlimited `max_slot_wal_keep_size`, say).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 impl Check {
@@ -33,6 +40,18 @@ impl Check {
             ok: true,
             detail,
             fix: None,
+            warning: false,
+        }
+    }
+
+    fn warn(subject: &str, check: &'static str, detail: String, fix: String) -> Check {
+        Check {
+            subject: subject.to_owned(),
+            check,
+            ok: true,
+            detail,
+            fix: Some(fix),
+            warning: true,
         }
     }
 
@@ -43,6 +62,7 @@ impl Check {
             ok: false,
             detail,
             fix: Some(fix),
+            warning: false,
         }
     }
 }
@@ -87,7 +107,7 @@ impl Engine<'_> {
                     retry(),
                 )),
             }
-            checks.push(match self.infra(platform, true).await {
+            checks.push(match self.plan_infra(platform, true, false).await {
                 Ok(plan) if plan.statements.is_empty() => {
                     Check::ok(&subject, "tables", "up to date with the model".into())
                 }
@@ -146,7 +166,190 @@ impl Engine<'_> {
                 }
             }
         }
+        self.check_replication(&connected, &mut checks).await;
         checks
+    }
+
+    /// Checks what the logically replicated streams need of each source: its settings,
+    /// the login's attribute, free slots, the replica identity of each captured table, and
+    /// each stream's publication and slot, with how far behind the slot is.
+    async fn check_replication(
+        &self,
+        connected: &HashMap<String, Client>,
+        checks: &mut Vec<Check>,
+    ) {
+        let eco = self.eco.model().name.as_str();
+        let streams = source::replicated(self.eco);
+        for (db, _) in source::replicated_sources(self.eco) {
+            let Some(client) = connected.get(&db.name) else {
+                continue;
+            };
+            let subject = format!("database {}", db.name);
+            let here: Vec<&Stream<'_>> = streams
+                .iter()
+                .filter(|s| s.store.capture.database.name == db.name)
+                .collect();
+            let settings = match client.row(&sql::replication_settings(), &()).await {
+                Ok(settings) => settings,
+                Err(e) => {
+                    checks.push(Check::failed(
+                        &subject,
+                        "replication",
+                        e.to_string(),
+                        retry(),
+                    ));
+                    continue;
+                }
+            };
+            checks.push(if settings.wal_level == "logical" {
+                Check::ok(&subject, "wal_level", "logical".into())
+            } else {
+                Check::failed(
+                    &subject,
+                    "wal_level",
+                    format!("{}: the log cannot be decoded", settings.wal_level),
+                    "ALTER SYSTEM SET wal_level = logical, then restart the server".into(),
+                )
+            });
+            let user = &settings.user_name;
+            checks.push(if settings.replication || settings.superuser {
+                let what = if settings.replication {
+                    "REPLICATION"
+                } else {
+                    "superuser"
+                };
+                Check::ok(&subject, "replication role", format!("{user} has {what}"))
+            } else {
+                Check::failed(
+                    &subject,
+                    "replication role",
+                    format!(
+                        "{user} has not the REPLICATION attribute: it may not create or read a slot"
+                    ),
+                    format!("ALTER ROLE {user} REPLICATION"),
+                )
+            });
+            let mut missing = 0;
+            let mut slots = Vec::new();
+            for stream in &here {
+                let names = Names::of(eco, stream);
+                let state = client
+                    .opt_row(&sql::slot_state(), &ReplicationSlot { slot: &names.slot })
+                    .await;
+                if matches!(state, Ok(None)) {
+                    missing += 1;
+                }
+                slots.push((*stream, names, state));
+            }
+            let free = settings.max_replication_slots - settings.used_slots;
+            let senders = format!(
+                "; WAL senders: {} of {} in use (changes are read over an ordinary connection: none is needed)",
+                settings.used_wal_senders, settings.max_wal_senders
+            );
+            checks.push(if free >= missing {
+                Check::ok(
+                    &subject,
+                    "replication slots",
+                    format!(
+                        "{free} of {} free, {missing} to create{senders}",
+                        settings.max_replication_slots
+                    ),
+                )
+            } else {
+                Check::failed(
+                    &subject,
+                    "replication slots",
+                    format!(
+                        "{free} of {} free, {missing} to create{senders}",
+                        settings.max_replication_slots
+                    ),
+                    format!(
+                        "ALTER SYSTEM SET max_replication_slots = {}, then restart the server",
+                        settings.used_slots + missing
+                    ),
+                )
+            });
+            let keep = settings.max_slot_wal_keep_size_mb;
+            checks.push(if keep < 0 {
+                Check::warn(
+                    &subject,
+                    "slot WAL limit",
+                    "max_slot_wal_keep_size is unlimited: a stream that stops running keeps the log until the disk is full".into(),
+                    "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (sized to the disk), then SELECT pg_reload_conf(); a slot that falls further behind is lost and its stream reads a snapshot".into(),
+                )
+            } else {
+                Check::ok(
+                    &subject,
+                    "slot WAL limit",
+                    format!("max_slot_wal_keep_size {keep} MB"),
+                )
+            });
+            let database = session_of(client).await.1;
+            for (stream, names, state) in slots {
+                let subject = format!("stream {} {}", stream.platform.model.name, stream.key);
+                let infra = format!("run infra --platform {}", stream.platform.model.name);
+                let tables = source::tables(stream);
+                checks.push(
+                    match source::publication_change(client, &names.publication, &tables).await {
+                        Ok(None) => Check::ok(
+                            &subject,
+                            "publication",
+                            format!(
+                                "{} publishes its {} tables",
+                                names.publication,
+                                tables.len()
+                            ),
+                        ),
+                        Ok(Some((SourceAction::CreatePublication, _))) => Check::failed(
+                            &subject,
+                            "publication",
+                            format!("{} is missing", names.publication),
+                            infra.clone(),
+                        ),
+                        Ok(Some(_)) => Check::failed(
+                            &subject,
+                            "publication",
+                            format!(
+                                "{} publishes other tables than the stream's",
+                                names.publication
+                            ),
+                            infra.clone(),
+                        ),
+                        Err(e) => Check::failed(&subject, "publication", e.to_string(), retry()),
+                    },
+                );
+                checks.push(slot_check(&subject, &names.slot, &database, state, infra));
+            }
+            for store in self
+                .eco
+                .stores()
+                .filter(|s| s.replication.is_some() && s.capture.database.name == db.name)
+            {
+                for dataset in &store.model.datasets {
+                    let table = SourceTable::new(&store.capture.schema, &dataset.name);
+                    let found = client
+                        .opt_row(&sql::replica_identity(), &Relation::source(&table))
+                        .await;
+                    let subject = format!("source table {}", table.name);
+                    match found {
+                        // A missing table is the check against the model's to report.
+                        Ok(None) => {}
+                        Ok(Some(identity)) => checks.push(identity_check(
+                            &subject,
+                            &table,
+                            &dataset.primary_key,
+                            &identity,
+                        )),
+                        Err(e) => checks.push(Check::failed(
+                            &subject,
+                            "replica identity",
+                            e.to_string(),
+                            retry(),
+                        )),
+                    }
+                }
+            }
+        }
     }
 
     /// Checks one database's settings, credential and connection; the connection, when it
@@ -201,6 +404,7 @@ impl Engine<'_> {
                     vars.join(" and "),
                     datasurface_model::naming::secret_name(&credential.name)
                 )),
+                warning: false,
             }
         });
         match pg::connect_with(&settings, 1).await {
@@ -228,6 +432,121 @@ impl Engine<'_> {
                 None
             }
         }
+    }
+}
+
+/// Whether the stream's slot is there, decodes this database with `pgoutput`, and still has
+/// the log it needs; with how far behind it is.
+fn slot_check(
+    subject: &str,
+    slot: &str,
+    database: &str,
+    state: Result<Option<SlotState>, crate::pg::DbError>,
+    infra: String,
+) -> Check {
+    const CHECK: &str = "replication slot";
+    let s = match state {
+        Ok(Some(s)) => s,
+        Ok(None) => return Check::failed(subject, CHECK, format!("{slot} is missing"), infra),
+        Err(e) => return Check::failed(subject, CHECK, e.to_string(), retry()),
+    };
+    if s.plugin.as_deref() != Some("pgoutput") || s.database.as_deref() != Some(database) {
+        return Check::failed(
+            subject,
+            CHECK,
+            format!(
+                "{slot} is not this stream's: it decodes database {} with {}",
+                s.database.as_deref().unwrap_or("none"),
+                s.plugin.as_deref().unwrap_or("no plugin")
+            ),
+            format!("SELECT pg_drop_replication_slot('{slot}') where it is, then {infra}"),
+        );
+    }
+    let lag = format!(
+        "{slot}: {} behind, {} of log kept, wal_status {}",
+        bytes(s.lag_bytes),
+        bytes(s.retained_bytes),
+        s.wal_status.as_deref().unwrap_or("unknown")
+    );
+    match s.wal_status.as_deref() {
+        Some("lost") => Check::failed(
+            subject,
+            CHECK,
+            lag,
+            "run the stream: its next batch creates the slot again and reads a snapshot; \
+             then run batches more often, or raise max_slot_wal_keep_size"
+                .into(),
+        ),
+        Some("unreserved") => Check::warn(
+            subject,
+            CHECK,
+            lag,
+            "run the stream now: the server may remove the log the slot needs at the next checkpoint".into(),
+        ),
+        _ => Check::ok(subject, CHECK, lag),
+    }
+}
+
+/// Whether the old values a table's changes carry hold the model's key: a deleted or
+/// re-keyed row is found by it.
+fn identity_check(
+    subject: &str,
+    table: &SourceTable,
+    key: &[String],
+    identity: &ReplicaIdentity,
+) -> Check {
+    const CHECK: &str = "replica identity";
+    let covers = key.iter().all(|k| identity.columns.contains(k));
+    let key_list = key
+        .iter()
+        .map(|k| naming::quote_ident(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fix = format!(
+        "ALTER TABLE {} REPLICA IDENTITY FULL (or give it a primary key or a unique index on {key_list} and use it: REPLICA IDENTITY USING INDEX …)",
+        table.quoted
+    );
+    let columns = identity.columns.join(", ");
+    match identity.identity.as_str() {
+        "f" => Check::ok(subject, CHECK, "full: every column".into()),
+        "d" if identity.columns.is_empty() => Check::failed(
+            subject,
+            CHECK,
+            "default, but the table has no primary key: its updates and deletes fail once it is published".into(),
+            fix,
+        ),
+        "d" if covers => Check::ok(subject, CHECK, format!("the primary key ({columns})")),
+        "i" if covers => Check::ok(subject, CHECK, format!("an index on ({columns})")),
+        "n" => Check::failed(
+            subject,
+            CHECK,
+            "nothing: a delete carries no key".into(),
+            fix,
+        ),
+        _ => Check::failed(
+            subject,
+            CHECK,
+            format!("({columns}) does not hold the model's key ({})", key.join(", ")),
+            fix,
+        ),
+    }
+}
+
+/// A number of bytes as a person reads it.
+fn bytes(n: Option<i64>) -> String {
+    let Some(n) = n else {
+        return "unknown".into();
+    };
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
     }
 }
 

@@ -5,17 +5,25 @@
 //! Evolution only ever adds nullable columns, widens varchar and numeric columns, relaxes
 //! NOT NULL, and recreates views; everything else is refused with what to do, before
 //! anything is changed. Tables are never dropped.
+//!
+//! On the sources of the platform's logically replicated streams, infra creates each
+//! stream's publication (or sets its tables) and slot, and drops the platform's slots and
+//! publications no stream of the model has any more (`source.rs`), after the merge
+//! database's DDL committed.
 
 use super::error::Error;
 use super::session::Engine;
+use super::source::{self, Names, SourceAction, SourceChange};
 use crate::pg::{self, DbError, Exec};
 use datasurface_codegen::sql::batch::Lock;
 use datasurface_codegen::sql::catalog::{self, Relation};
 use datasurface_codegen::sql::evolve::{self, ExistingColumn, ExistingTable, SchemaChange};
 use datasurface_codegen::sql::replay::ReplaySql;
+use datasurface_codegen::sql::replication::{self as sql, Prefix, ReplicationSlot};
 use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{BatchSql, DatasetSql, Ddl, Statement, View, lock_id, views};
 use datasurface_model::{Consistency, DatasetSchema, Platform, Store, naming};
+use std::collections::BTreeSet;
 use tokio_postgres::{Client, Transaction};
 
 /// What infra does, or would do, for a platform.
@@ -27,12 +35,32 @@ pub struct Plan {
     pub creates: usize,
     /// Columns added by hand to merge tables, left as they are: `table.column`.
     pub ignored: Vec<String>,
+    /// On the sources of the platform's logically replicated streams: the publications and
+    /// slots created, set or dropped (see `source.rs`), in order.
+    pub source: Vec<SourceChange>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty() && self.source.is_empty()
+    }
 }
 
 impl Engine<'_> {
     /// Plans, and unless `plan_only` applies, everything `platform` needs. All of it in one
     /// transaction: a refused or failed change leaves the database as it was.
     pub async fn infra(&self, platform: Platform<'_>, plan_only: bool) -> Result<Plan, Error> {
+        self.plan_infra(platform, plan_only, true).await
+    }
+
+    /// [`Engine::infra`]; the sources are left out unless `sources`.
+    pub(super) async fn plan_infra(
+        &self,
+        platform: Platform<'_>,
+        plan_only: bool,
+        sources: bool,
+    ) -> Result<Plan, Error> {
         let mut client = self.merge_db(platform).await?;
         let tx = begin_locked(&mut client, platform).await?;
         let datasets = self.eco.ingested(&platform.model.name);
@@ -41,13 +69,133 @@ impl Engine<'_> {
         plan.creates += views.creates.len();
         plan.statements.splice(0..0, views.drops);
         plan.statements.extend(views.creates);
+        // Planned under the platform's DDL lock, so two infras do not create a slot twice.
+        let sources = match sources {
+            true => self.plan_sources(platform).await?,
+            false => Vec::new(),
+        };
+        plan.source = sources
+            .iter()
+            .flat_map(|s| s.changes.iter().map(|(c, _)| c.clone()))
+            .collect();
         if !plan_only {
             for statement in &plan.statements {
                 tx.run(statement).await?;
             }
             pg::commit(tx).await?;
+            for source in &sources {
+                source.apply().await?;
+            }
         }
         Ok(plan)
+    }
+
+    /// What the sources of `platform`'s logically replicated streams lack — each stream's
+    /// publication of its tables and its slot — and the platform's slots and publications
+    /// no stream of the model has any more.
+    async fn plan_sources(&self, platform: Platform<'_>) -> Result<Vec<SourcePlan>, Error> {
+        let eco = self.eco.model().name.as_str();
+        let all = source::replicated(self.eco);
+        let current: BTreeSet<String> = all
+            .iter()
+            .flat_map(|s| {
+                let names = Names::of(eco, s);
+                [names.slot, names.publication]
+            })
+            .collect();
+        let prefix = naming::replication_prefix(eco, &platform.model.name);
+        // Another platform whose prefix starts with this one's (`yellow`, `yellow_live`):
+        // its names are not this platform's.
+        let longer: Vec<String> = self
+            .eco
+            .platforms()
+            .filter(|p| p.model.name != platform.model.name)
+            .filter_map(|p| naming::replication_prefix(eco, &p.model.name))
+            .filter(|p| {
+                prefix
+                    .as_ref()
+                    .is_some_and(|mine| p.len() > mine.len() && p.starts_with(mine.as_str()))
+            })
+            .collect();
+        let ours =
+            |name: &String| !current.contains(name) && !longer.iter().any(|l| name.starts_with(l));
+        let mut plans = Vec::new();
+        for (db, credential) in source::replicated_sources(self.eco) {
+            let client = pg::connect(db, credential, self.env).await?;
+            let mut changes = Vec::new();
+            let change = |action, name: &str| SourceChange {
+                database: db.name.clone(),
+                action,
+                name: name.to_owned(),
+            };
+            for stream in all.iter().filter(|s| {
+                s.platform.model.name == platform.model.name
+                    && s.store.capture.database.name == db.name
+            }) {
+                let names = Names::of(eco, stream);
+                let tables = source::tables(stream);
+                if let Some((action, statement)) =
+                    source::publication_change(&client, &names.publication, &tables).await?
+                {
+                    changes.push((change(action, &names.publication), Some(statement)));
+                }
+                let slot = ReplicationSlot { slot: &names.slot };
+                if client.opt_row(&sql::slot_state(), &slot).await?.is_none() {
+                    changes.push((change(SourceAction::CreateSlot, &names.slot), None));
+                }
+            }
+            if let Some(prefix) = &prefix {
+                let prefix = Prefix { prefix };
+                for Single(slot) in client.rows(&sql::slots_by_prefix(), &prefix).await? {
+                    if ours(&slot) {
+                        changes.push((change(SourceAction::DropSlot, &slot), None));
+                    }
+                }
+                for Single(publication) in
+                    client.rows(&sql::publications_by_prefix(), &prefix).await?
+                {
+                    if ours(&publication) {
+                        let drop = sql::drop_publication(&publication);
+                        changes.push((
+                            change(SourceAction::DropPublication, &publication),
+                            Some(drop),
+                        ));
+                    }
+                }
+            }
+            if !changes.is_empty() {
+                plans.push(SourcePlan { client, changes });
+            }
+        }
+        Ok(plans)
+    }
+}
+
+/// What infra changes in one source database, with a connection to it.
+struct SourcePlan {
+    client: Client,
+    /// Each change, with its statement when it has one of its own.
+    changes: Vec<(SourceChange, Option<Statement>)>,
+}
+
+impl SourcePlan {
+    /// Makes the changes, one by one: creating a slot cannot be part of a transaction that
+    /// wrote, and each change is checked again by the next infra.
+    async fn apply(&self) -> Result<(), Error> {
+        for (change, statement) in &self.changes {
+            let slot = ReplicationSlot { slot: &change.name };
+            match (change.action, statement) {
+                (_, Some(statement)) => self.client.run(statement).await?,
+                (SourceAction::CreateSlot, None) => {
+                    self.client.row(&sql::create_slot(), &slot).await?;
+                }
+                (SourceAction::DropSlot, None) => {
+                    self.client.exec(&sql::drop_slot(), &slot).await?;
+                }
+                (action, None) => unreachable!("{action} comes with its statement"),
+            }
+        }
+        Ok(())
     }
 }
 

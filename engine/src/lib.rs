@@ -44,6 +44,7 @@ mod reset;
 mod rewind;
 mod run;
 mod session;
+mod source;
 mod state;
 mod status;
 
@@ -54,6 +55,7 @@ pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions, Seconds};
 pub use session::Engine;
+pub use source::{SlotLag, SourceAction, SourceChange};
 pub use state::{
     BatchState, BatchStatus, CaptureState, DatasetState, Metrics, Read, Staged, UnknownStatus,
 };

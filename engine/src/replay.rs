@@ -22,6 +22,7 @@ use super::diff::Target;
 use super::error::Error;
 use super::ingest::{self, Cut, Ingested, check_sources, copy_out, stream};
 use super::progress::Phase;
+use super::source::{self, Names};
 use super::state::{BatchState, CaptureState, DatasetState, Read, Staged};
 use crate::pg::{self, DbError, Environment, Exec};
 use crate::replication::{Lsn, Message, Relation, Tuple, Value, decode};
@@ -29,36 +30,18 @@ use bytes::Bytes;
 use datasurface_codegen::sql::batch::OfStream;
 use datasurface_codegen::sql::replay::ReplaySql;
 use datasurface_codegen::sql::replication::{
-    self as sql, Advance, Peek, Publication, ReplicationSlot, SlotState,
+    self as sql, Advance, Peek, ReplicationSlot, SlotState,
 };
 use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{DatasetSql, SourceTable};
-use datasurface_model::{DatasetSchema, naming};
+use datasurface_model::DatasetSchema;
 use futures_util::{SinkExt, StreamExt, pin_mut};
 use std::collections::HashMap;
 use tokio_postgres::Client;
 use tracing::Instrument;
 
-/// The slot and publication of a batch's stream.
-struct Names {
-    slot: String,
-    publication: String,
-}
-
-impl Names {
-    fn of(batch: &Batch<'_>) -> Self {
-        let stream = batch.stream;
-        let (eco, platform, store) = (
-            batch.ecosystem.as_str(),
-            stream.platform.model.name.as_str(),
-            stream.store.model.name.as_str(),
-        );
-        let dataset = stream.key.dataset.as_deref();
-        Names {
-            slot: naming::replication_slot(eco, platform, store, dataset),
-            publication: naming::publication(eco, platform, store, dataset),
-        }
-    }
+fn names(batch: &Batch<'_>) -> Names {
+    Names::of(&batch.ecosystem, batch.stream)
 }
 
 /// Takes batch `id`'s ingest: from the slot when its changes can be trusted, else from a
@@ -74,7 +57,7 @@ pub(super) async fn ingest(
     }
     let capture = batch.stream.store.capture;
     let source = pg::connect(&capture.database, &capture.credential, env).await?;
-    let names = Names::of(batch);
+    let names = names(batch);
     let replay = ReplaySql::new(
         batch.stream.platform.model,
         batch.stream.store,
@@ -122,7 +105,7 @@ pub(super) async fn confirm(merge_db: &Client, batch: &Batch<'_>, env: &Environm
     let Ok(upper) = capture.upper.parse::<Lsn>() else {
         return;
     };
-    let names = Names::of(batch);
+    let names = names(batch);
     let store = batch.stream.store.capture;
     let result = async {
         let source = pg::connect(&store.database, &store.credential, env).await?;
@@ -135,6 +118,15 @@ pub(super) async fn confirm(merge_db: &Client, batch: &Batch<'_>, env: &Environm
             names.slot
         );
     }
+}
+
+/// For a logically replicated stream, its slot now; `None` for a store captured by
+/// snapshot. An unreachable source is the lag's error, not the batch's.
+pub(super) async fn lag(batch: &Batch<'_>, env: &Environment) -> Option<source::SlotLag> {
+    batch.stream.store.replication?;
+    let mut lags =
+        source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env).await;
+    lags.pop()
 }
 
 /// Moves `slot` on to `to` unless it is there already.
@@ -270,19 +262,7 @@ async fn ensure_publication(
         .iter()
         .map(|d| d.snapshot.source.clone())
         .collect();
-    let Single(exists) = source
-        .row(&sql::publication_exists(), &Publication { publication })
-        .await?;
-    if exists {
-        source
-            .run(&sql::set_publication_tables(publication, &tables))
-            .await?;
-    } else {
-        source
-            .run(&sql::create_publication(publication, &tables))
-            .await?;
-    }
-    Ok(())
+    Ok(source::ensure_publication(source, publication, &tables).await?)
 }
 
 /// A reason the changes cannot make the batch, so it must read a snapshot.

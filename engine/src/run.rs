@@ -6,6 +6,7 @@ use super::error::Error;
 use super::ingest::Ingested;
 use super::progress::Progress;
 use super::session::Engine;
+use super::source::SlotLag;
 use super::state::{BatchState, BatchStatus, Metrics};
 use super::{infra, merge, replay};
 use crate::pg::{self, Exec};
@@ -41,6 +42,9 @@ pub struct Outcome {
     pub merge: Duration,
     /// Each dataset's schema fingerprint: the schema the batch was taken with.
     pub schema: BTreeMap<String, String>,
+    /// For a logically replicated stream, its slot after the batch (read after the slot
+    /// was moved on): how far behind it is.
+    pub slot: Option<SlotLag>,
 }
 
 impl std::fmt::Display for Outcome {
@@ -95,9 +99,10 @@ impl Engine<'_> {
                 BatchStatus::Started => tracing::info!("started"),
                 status => tracing::info!("resumed ({status})"),
             }
-            let result = self.take(db, &batch, id, status, options, started).await;
-            if result.is_ok() {
+            let mut result = self.take(db, &batch, id, status, options, started).await;
+            if let Ok(outcome) = &mut result {
                 replay::confirm(db, &batch, self.env).await;
+                outcome.slot = replay::lag(&batch, self.env).await;
             }
             match &result {
                 Ok(outcome) => tracing::info!(
@@ -148,6 +153,7 @@ impl Engine<'_> {
                 ingest: ingesting.elapsed(),
                 merge: Duration::ZERO,
                 schema: batch.fingerprints(),
+                slot: None,
             });
         }
         let ingest = ingesting.elapsed();
@@ -173,6 +179,7 @@ impl Engine<'_> {
             ingest,
             merge: merging.elapsed(),
             schema: batch.fingerprints(),
+            slot: None,
         })
     }
 }

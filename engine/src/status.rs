@@ -3,6 +3,7 @@
 use super::error::Error;
 use super::infra::table_exists;
 use super::session::Engine;
+use super::source::{self, SlotLag};
 use super::state::{BatchState, BatchStatus};
 use crate::pg::Exec;
 use chrono::{DateTime, Utc};
@@ -70,5 +71,18 @@ impl Engine<'_> {
                 })
             })
             .collect()
+    }
+
+    /// How far behind the replication slot of each logically replicated stream of
+    /// `platform` (or of `store`) is, read from its source now. A source that cannot be
+    /// reached gives its slots an error rather than failing.
+    pub async fn slots(&self, platform: Platform<'_>, store: Option<Store<'_>>) -> Vec<SlotLag> {
+        let streams: Vec<_> = self
+            .eco
+            .streams(platform)
+            .into_iter()
+            .filter(|s| store.is_none_or(|store| store.model.name == s.store.model.name))
+            .collect();
+        source::slot_lags(&self.eco.model().name, &streams, self.env).await
     }
 }

@@ -285,6 +285,21 @@ pub fn publication(ecosystem: &str, platform: &str, store: &str, dataset: Option
     replication_name(ecosystem, platform, store, dataset, "_pub")
 }
 
+/// What every [`replication_slot`] and [`publication`] of `platform` of `ecosystem` starts
+/// with: `{ecosystem}_{platform}_`, spelt as they are; `None` when it is too long to survive
+/// the shortening of a long name (every name of the platform then starts with a cut of it
+/// that another platform's names may share). Names of another platform whose own prefix
+/// starts with this one (`yellow` and `yellow_live`) start with it too: tell them apart
+/// with the longer prefix.
+pub fn replication_prefix(ecosystem: &str, platform: &str) -> Option<String> {
+    let slot = replication_name(ecosystem, platform, "", None, "_slot");
+    let prefix = slot.strip_suffix("_slot")?;
+    // The shortest stem a shortened name keeps: the suffix `_pub` or `_slot`, a hash
+    // and its `_` take the rest of the identifier.
+    let kept = MAX_IDENT_BYTES - "_slot".len() - short_hash("").len() - 1;
+    (prefix.len() <= kept && prefix.ends_with('_')).then(|| prefix.to_owned())
+}
+
 fn replication_name(
     ecosystem: &str,
     platform: &str,
@@ -585,6 +600,20 @@ mod tests {
             publication("Acme Data", "YellowLive", "Orders", Some("lines")),
             "acme_data_yellowlive_orders_lines_pub"
         );
+        assert_eq!(
+            replication_prefix("Acme Data", "YellowLive").as_deref(),
+            Some("acme_data_yellowlive_")
+        );
+        for (eco, platform) in [("Corp", "YellowLive"), (&*"e".repeat(33), "YellowLive")] {
+            let prefix = replication_prefix(eco, platform).expect("a prefix");
+            for store in ["S", &"s".repeat(60)] {
+                for dataset in [None, Some("d")] {
+                    assert!(replication_slot(eco, platform, store, dataset).starts_with(&prefix));
+                    assert!(publication(eco, platform, store, dataset).starts_with(&prefix));
+                }
+            }
+        }
+        assert_eq!(replication_prefix(&"e".repeat(40), "YellowLive"), None);
         let long = replication_slot(&"e".repeat(40), "YellowForensic", "Store", None);
         assert_eq!(long.len(), 63);
         assert!(long.ends_with("_slot"));

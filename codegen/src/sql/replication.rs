@@ -175,7 +175,113 @@ crate::row! {
         pub wal_status: Option<String> = "wal_status",
         /// The bytes of log kept for it: the server's current position less `restart_lsn`.
         pub retained_bytes: Option<i64> = "(pg_current_wal_lsn() - restart_lsn)::bigint",
+        /// The bytes of log written since the last change it consumed: the server's
+        /// current position less `confirmed_flush_lsn`.
+        pub lag_bytes: Option<i64> = "(pg_current_wal_lsn() - confirmed_flush_lsn)::bigint",
+        /// The bytes that can still be written before it is in danger of losing the log it
+        /// needs; `None` when `max_slot_wal_keep_size` is unlimited.
+        pub safe_wal_size: Option<i64> = "safe_wal_size",
     }
+}
+
+crate::params! {
+    /// The start of names: the slots or publications of one platform.
+    pub struct Prefix<'a> {
+        pub prefix: &'a str,
+    }
+}
+
+/// The logical slots of the session's database whose names start with a prefix, by name.
+pub fn slots_by_prefix() -> Query<Prefix<'static>, Single<String>> {
+    Query::new(
+        "The logical replication slots of this database whose names start with a prefix",
+        format!(
+            "SELECT slot_name::text FROM pg_replication_slots \
+             WHERE slot_type = 'logical' AND database = current_database() \
+             AND left(slot_name::text, length({0})) = {0} ORDER BY 1",
+            Prefix::prefix
+        ),
+    )
+}
+
+/// The publications of the session's database whose names start with a prefix, by name.
+pub fn publications_by_prefix() -> Query<Prefix<'static>, Single<String>> {
+    Query::new(
+        "The publications of this database whose names start with a prefix",
+        format!(
+            "SELECT pubname::text FROM pg_publication \
+             WHERE left(pubname::text, length({0})) = {0} ORDER BY 1",
+            Prefix::prefix
+        ),
+    )
+}
+
+/// The tables a publication publishes, as `schema.table` (unquoted), by name.
+pub fn publication_tables() -> Query<Publication<'static>, Single<String>> {
+    Query::new(
+        "The tables a publication publishes",
+        format!(
+            "SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables \
+             WHERE pubname = {} ORDER BY 1",
+            Publication::publication
+        ),
+    )
+}
+
+crate::row! {
+    /// What logical replication needs of a server and of the session's role.
+    pub struct ReplicationSettings {
+        /// `logical` for a slot to decode the log.
+        pub wal_level: String = "current_setting('wal_level')",
+        pub max_replication_slots: i32 = "current_setting('max_replication_slots')::integer",
+        /// The slots of the whole server, of every kind.
+        pub used_slots: i32 = "(SELECT count(*) FROM pg_replication_slots)::integer",
+        pub max_wal_senders: i32 = "current_setting('max_wal_senders')::integer",
+        /// The WAL senders running (streaming replicas and subscriptions).
+        pub used_wal_senders: i32 = "(SELECT count(*) FROM pg_stat_replication)::integer",
+        /// How much log a slot may keep, in megabytes; -1 is no limit.
+        pub max_slot_wal_keep_size_mb: i64 =
+            "(SELECT setting::bigint FROM pg_settings WHERE name = 'max_slot_wal_keep_size')",
+        /// Whether the session's role has the `REPLICATION` attribute.
+        pub replication: bool = "(SELECT rolreplication FROM pg_roles WHERE rolname = current_user)",
+        pub superuser: bool = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+        pub user_name: String = "current_user::text",
+    }
+}
+
+/// What logical replication needs of the server and of the session's role.
+pub fn replication_settings() -> Query<(), ReplicationSettings> {
+    Query::new(
+        "What logical replication needs of the server and the role",
+        format!("SELECT {}", ReplicationSettings::select_list()),
+    )
+}
+
+crate::row! {
+    /// Which old values a table's changes carry: its replica identity.
+    pub struct ReplicaIdentity {
+        /// `d` (default: the primary key), `n` (nothing), `f` (full: every column) or `i`
+        /// (an index).
+        pub identity: String = "c.relreplident::text",
+        /// The columns of the index the identity uses (the primary key's for `d`), none
+        /// when there is no such index.
+        pub columns: Vec<String> = "coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) \
+            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+            WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary \
+            WHEN 'i' THEN i.indisreplident ELSE false END), '{}')",
+    }
+}
+
+/// A table's replica identity; no row when there is no such table.
+pub fn replica_identity() -> Query<super::catalog::Relation, ReplicaIdentity> {
+    Query::new(
+        "Which old values a table's changes carry",
+        format!(
+            "SELECT {} FROM pg_class c WHERE c.oid = to_regclass({})",
+            ReplicaIdentity::select_list(),
+            super::catalog::Relation::table
+        ),
+    )
 }
 
 crate::row! {
@@ -248,14 +354,18 @@ pub fn insert_lsn() -> Query<(), Single<Lsn>> {
     )
 }
 
-/// Flushes the log up to here: a transaction with an id, committed synchronously, waits
-/// until every record before its commit is on disk. A slot decodes only flushed log, so
-/// after this a peek up to an earlier [`insert_lsn`] returns every transaction that
-/// committed before it — also on a server whose commits do not wait for the flush.
+/// Flushes the log up to here: a transaction that writes to the log (a transactional
+/// logical decoding message, which `pgoutput` does not send unless asked), committed
+/// synchronously, waits until every record before its commit is on disk. A slot decodes
+/// only flushed log, so after this a peek up to an earlier [`insert_lsn`] returns every
+/// transaction that committed before it — also on a server whose commits do not wait for
+/// the flush. (A transaction that only takes an id writes nothing, and its commit flushes
+/// nothing.)
 pub fn flush_log() -> Statement {
     Statement::new(
         "Make sure the log is flushed up to here",
-        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+        "BEGIN; SET LOCAL synchronous_commit = on; \
+         SELECT pg_logical_emit_message(true, 'datasurface', 'flush'); COMMIT",
     )
 }
 
@@ -458,7 +568,8 @@ mod tests {
             slot_state().statement().sql(),
             "-- The state of a replication slot.\n\
              SELECT plugin::text, database::text, active, restart_lsn, confirmed_flush_lsn, \
-             wal_status, (pg_current_wal_lsn() - restart_lsn)::bigint \
+             wal_status, (pg_current_wal_lsn() - restart_lsn)::bigint, \
+             (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, safe_wal_size \
              FROM pg_replication_slots WHERE slot_name = $1"
         );
         assert_eq!(
@@ -476,6 +587,39 @@ mod tests {
             to: Lsn(1),
         };
         assert_eq!(to.values().len(), 2);
+    }
+
+    #[test]
+    fn names_by_prefix_bind_the_prefix_once() {
+        let prefix = Prefix {
+            prefix: "corp_yellowlive_",
+        };
+        assert_eq!(prefix.values().len(), 1);
+        assert_eq!(
+            slots_by_prefix().statement().sql(),
+            "-- The logical replication slots of this database whose names start with a prefix.\n\
+             SELECT slot_name::text FROM pg_replication_slots \
+             WHERE slot_type = 'logical' AND database = current_database() \
+             AND left(slot_name::text, length($1)) = $1 ORDER BY 1"
+        );
+        assert!(publications_by_prefix().statement().sql().ends_with(
+            "FROM pg_publication WHERE left(pubname::text, length($1)) = $1 ORDER BY 1"
+        ));
+        assert!(
+            publication_tables()
+                .statement()
+                .sql()
+                .contains("WHERE pubname = $1")
+        );
+        assert!(
+            replica_identity()
+                .statement()
+                .sql()
+                .ends_with("FROM pg_class c WHERE c.oid = to_regclass($1)")
+        );
+        assert!(replication_settings().statement().sql().contains(
+            "current_setting('wal_level'), current_setting('max_replication_slots')::integer"
+        ));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! set). The batches run in this process, through the engine a binary runs.
 
 use bytes::Bytes;
-use datasurface::dev::postgres::{Options, ThrowawayPostgres};
+use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::engine::{Engine, RunOptions};
 use datasurface::pg::Environment;
 use datasurface::*;
@@ -36,7 +36,11 @@ fn model(server: &ThrowawayPostgres) -> ValidEcosystem {
     let src = PostgresDatabase::new("SourceDB", "src").at("127.0.0.1", server.port());
     let credential = Credential::user_password("src");
     let snap = Datastore::new("Snap")
-        .capture(SqlSnapshot::new(src.clone(), credential.clone(), "*/5 * * * *"))
+        .capture(SqlSnapshot::new(
+            src.clone(),
+            credential.clone(),
+            "*/5 * * * *",
+        ))
         .dataset_schema(events());
     let repl = Datastore::new("Repl")
         .capture(LogicalReplication::new(src, credential, "*/5 * * * *"))
@@ -131,7 +135,13 @@ async fn batch(eco: &ValidEcosystem, env: &Environment, platform: &str, store: &
 }
 
 /// Every batch of one phase, with its ratio to the floor measured just before.
-async fn phase(name: &str, eco: &ValidEcosystem, env: &Environment, source: &Client, merge: &Client) {
+async fn phase(
+    name: &str,
+    eco: &ValidEcosystem,
+    env: &Environment,
+    source: &Client,
+    merge: &Client,
+) {
     let floor = copy_floor(source, merge).await;
     println!("{name} (floor: binary COPY {floor:.2} s)");
     for platform in ["YellowLive", "YellowForensic"] {
@@ -148,11 +158,7 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
-    let server = ThrowawayPostgres::start_with(Options {
-        durable: true,
-        ..Options::default()
-    })
-    .expect("PostgreSQL");
+    let server = ThrowawayPostgres::start_durable().expect("PostgreSQL");
     let admin = server.connect("postgres").await.expect("connect");
     admin
         .batch_execute("CREATE DATABASE src; CREATE DATABASE merge")

@@ -165,13 +165,15 @@ pub(super) fn status(
     let result = on_engine(eco, async |engine| {
         let platform = eco.platform(&args.platform)?;
         let store = args.store.as_deref().map(|s| eco.store(s)).transpose()?;
-        engine.status(platform, store, args.limit).await
+        let batches = engine.status(platform, store, args.limit).await?;
+        Ok::<_, Error>((batches, engine.slots(platform, store).await))
     })?;
     match result {
-        Ok(batches) => {
+        Ok((batches, slots)) => {
             let status = Status {
                 platform: platform_name(eco, &args.platform),
                 batches,
+                slots,
             };
             Ok(show(&status, args.json, o)?)
         }

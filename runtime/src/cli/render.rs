@@ -6,7 +6,7 @@
 
 use super::report::{ErrorReport, Failed, RunReport};
 use super::table::write_table;
-use crate::engine::{BatchRecord, Check, Error, Outcome, Plan, Rewind};
+use crate::engine::{BatchRecord, Check, Error, Outcome, Plan, Rewind, SlotLag, SourceChange};
 use crate::generate::Drift;
 use datasurface_codegen::Exit;
 use datasurface_model::{Diagnostic, Report, Severity, StreamKey};
@@ -438,14 +438,23 @@ impl Render for Infra {
                 "note: column {column} is not in the model (added by hand); it is left as it is"
             )?;
         }
+        for change in &plan.source {
+            let what = if self.plan_only { "to do" } else { "done" };
+            writeln!(o.out, "source: {change} ({what})")?;
+        }
         let (platform, n) = (&self.platform, plan.statements.len());
-        match (n, self.plan_only) {
-            (0, _) => writeln!(o.out, "{platform} is up to date: nothing to do"),
+        let source = match plan.source.len() {
+            0 => String::new(),
+            1 => ", 1 source change".into(),
+            k => format!(", {k} source changes"),
+        };
+        match (plan.is_empty(), self.plan_only) {
+            (true, _) => writeln!(o.out, "{platform} is up to date: nothing to do"),
             (_, true) => writeln!(
                 o.out,
-                "{platform}: {n} statements to run (--plan: nothing was changed)"
+                "{platform}: {n} statements to run{source} (--plan: nothing was changed)"
             ),
-            (_, false) => writeln!(o.out, "{platform}: {n} statements run"),
+            (_, false) => writeln!(o.out, "{platform}: {n} statements run{source}"),
         }
     }
 }
@@ -459,6 +468,9 @@ impl Json for Infra {
             statements: Vec<&'a str>,
             created: usize,
             columns_left_alone: &'a [String],
+            /// The publications and slots of the sources.
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            source: &'a [SourceChange],
         }
         Infra {
             platform: &self.platform,
@@ -466,29 +478,99 @@ impl Json for Infra {
             statements: self.plan.statements.iter().map(|s| s.sql()).collect(),
             created: self.plan.creates,
             columns_left_alone: &self.plan.ignored,
+            source: &self.plan.source,
         }
     }
 }
 
-/// `status`: the recent batches, as a table.
+/// `status`: the recent batches, as a table; then, for logically replicated streams, how
+/// far behind each one's slot is.
 pub(super) struct Status {
     pub(super) platform: String,
     pub(super) batches: Vec<BatchRecord>,
+    pub(super) slots: Vec<SlotLag>,
 }
 
 impl Render for Status {
     fn text(&self, o: &mut Output<'_>) -> io::Result<()> {
-        write_table(&self.platform, &self.batches, o.out)
+        write_table(&self.platform, &self.batches, o.out)?;
+        for slot in &self.slots {
+            writeln!(o.out, "{}", slot_line(slot))?;
+        }
+        Ok(())
     }
 }
 
 impl Json for Status {
+    /// The batches, as an array; the newest batch of a logically replicated stream also
+    /// has its slot now, as `replication_slot`.
     fn json(&self) -> impl Serialize + '_ {
-        &self.batches
+        #[derive(Serialize)]
+        struct Record<'a> {
+            #[serde(flatten)]
+            batch: &'a BatchRecord,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            replication_slot: Option<&'a SlotLag>,
+        }
+        let newest = |b: &BatchRecord| {
+            self.batches
+                .iter()
+                .filter(|o| o.key == b.key)
+                .all(|o| o.batch_id <= b.batch_id)
+        };
+        self.batches
+            .iter()
+            .map(|b| Record {
+                batch: b,
+                replication_slot: self
+                    .slots
+                    .iter()
+                    .find(|s| s.stream == b.key)
+                    .filter(|_| newest(b)),
+            })
+            .collect::<Vec<_>>()
     }
 }
 
-/// `doctor`: a ✓/✗ table with the fix for each ✗.
+/// One line about a stream's replication slot.
+pub(super) fn slot_line(slot: &SlotLag) -> String {
+    let head = format!("replication slot {} of {}", slot.slot, slot.stream);
+    if let Some(e) = &slot.error {
+        return format!("{head}: not read ({e})");
+    }
+    if !slot.exists {
+        return format!("{head}: missing (infra, or the stream's next batch, creates it)");
+    }
+    format!(
+        "{head}: {} behind, {} of log kept, wal_status {}{}",
+        bytes(slot.lag_bytes),
+        bytes(slot.retained_bytes),
+        slot.wal_status.as_deref().unwrap_or("unknown"),
+        slot.safe_wal_size
+            .map(|n| format!(", {} before it is in danger", bytes(Some(n))))
+            .unwrap_or_default()
+    )
+}
+
+/// A number of bytes as a person reads it.
+fn bytes(n: Option<i64>) -> String {
+    let Some(n) = n else {
+        return "unknown".into();
+    };
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
+    }
+}
+
+/// `doctor`: a ✓/✗ table with the fix for each ✗, and `!` with the fix for a warning.
 pub(super) struct Doctor {
     pub(super) checks: Vec<Check>,
 }
@@ -511,19 +593,28 @@ impl Render for Doctor {
             writeln!(
                 o.out,
                 "{} {:<width$}  {:<18} {}",
-                if c.ok { "✓" } else { "✗" },
+                match (c.ok, c.warning) {
+                    (true, false) => "✓",
+                    (true, true) => "!",
+                    (false, _) => "✗",
+                },
                 c.subject,
                 c.check,
                 c.detail
             )?;
-            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok) {
+            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok || c.warning) {
                 writeln!(o.out, "  {:<width$}  {:<18} fix: {fix}", "", "")?;
             }
         }
         let failed = checks.iter().filter(|c| !c.ok).count();
+        let warned = match checks.iter().filter(|c| c.warning).count() {
+            0 => String::new(),
+            1 => ", 1 warning".into(),
+            n => format!(", {n} warnings"),
+        };
         writeln!(
             o.out,
-            "{} checks, {failed} failed{}",
+            "{} checks, {failed} failed{warned}{}",
             checks.len(),
             if self.healthy() { ": ready to run" } else { "" }
         )
@@ -655,5 +746,82 @@ pub(super) struct Dags {
 impl Render for Dags {
     fn text(&self, o: &mut Output<'_>) -> io::Result<()> {
         writeln!(o.out, "{} DAG files in {}", self.files, self.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{BatchState, BatchStatus};
+
+    fn record(key: &str, batch_id: i32) -> BatchRecord {
+        BatchRecord {
+            key: key.into(),
+            batch_id,
+            batch_start_time: chrono::DateTime::UNIX_EPOCH,
+            batch_end_time: None,
+            batch_status: BatchStatus::Committed,
+            records_inserted: None,
+            records_updated: None,
+            records_deleted: None,
+            total_records: None,
+            state: BatchState::started(BTreeMap::new()),
+        }
+    }
+
+    fn slot(stream: &str) -> SlotLag {
+        SlotLag {
+            stream: stream.into(),
+            slot: format!("{}_slot", stream.to_lowercase()),
+            exists: true,
+            lag_bytes: Some(2048),
+            retained_bytes: Some(3 * 1024 * 1024),
+            wal_status: Some("reserved".into()),
+            safe_wal_size: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn status_shows_each_slots_lag() {
+        let status = Status {
+            platform: "YellowLive".into(),
+            batches: vec![record("Repl", 1), record("Repl", 2), record("Snap", 1)],
+            slots: vec![slot("Repl")],
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut o = Output {
+            out: &mut out,
+            err: &mut err,
+        };
+        status.text(&mut o).expect("written");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.ends_with(
+                "replication slot repl_slot of Repl: 2.0 kB behind, 3.0 MB of log kept, wal_status reserved\n"
+            ),
+            "{text}"
+        );
+        // JSON: the array of batches, the newest batch of the stream with its slot.
+        let json = serde_json::to_value(status.json()).expect("json");
+        let batches = json.as_array().expect("an array");
+        assert_eq!(batches.len(), 3);
+        assert!(batches[0].get("replication_slot").is_none());
+        assert_eq!(batches[1]["replication_slot"]["lag_bytes"], 2048);
+        assert_eq!(batches[1]["batch_id"], 2);
+        assert!(batches[2].get("replication_slot").is_none());
+        let missing = SlotLag {
+            exists: false,
+            ..slot("Repl")
+        };
+        assert!(
+            slot_line(&missing)
+                .ends_with(": missing (infra, or the stream's next batch, creates it)")
+        );
+        let unread = SlotLag {
+            error: Some("connection refused".into()),
+            ..slot("Repl")
+        };
+        assert!(slot_line(&unread).ends_with(": not read (connection refused)"));
     }
 }

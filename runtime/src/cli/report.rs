@@ -2,7 +2,7 @@
 //! any error as an object with its code) and the Prometheus text format of a batch's
 //! metrics.
 
-use crate::engine::{Error, Metrics, Outcome};
+use crate::engine::{Error, Metrics, Outcome, SlotLag};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -48,6 +48,9 @@ pub(super) struct RunReport {
     pub(super) error: Option<ErrorReport>,
     /// When the run ended (RFC 3339, UTC).
     pub(super) finished_at: String,
+    /// A logically replicated stream's slot after the batch: how far behind it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) replication_slot: Option<SlotLag>,
 }
 
 /// Where a run's time went, in seconds.
@@ -79,6 +82,7 @@ impl RunReport {
                 schema: o.schema.clone(),
                 error: None,
                 finished_at,
+                replication_slot: o.slot.clone(),
             },
             Err(e) => RunReport {
                 platform: platform.to_owned(),
@@ -96,6 +100,7 @@ impl RunReport {
                 schema: BTreeMap::new(),
                 error: Some(e.into()),
                 finished_at,
+                replication_slot: None,
             },
         }
     }
@@ -164,6 +169,43 @@ impl RunReport {
                 ],
             );
         }
+        if let Some(slot) = self.replication_slot.as_ref().filter(|s| s.exists) {
+            let slot_labels = labels(&format!(",slot=\"{}\"", escape(&slot.slot)));
+            let mut bytes = |name: &str, help: &str, value: Option<i64>| {
+                if let Some(value) = value {
+                    gauge(name, help, vec![(slot_labels.clone(), value as f64)]);
+                }
+            };
+            bytes(
+                "datasurface_replication_slot_lag_bytes",
+                "Bytes of the source's log written since the last change the stream's replication slot consumed.",
+                slot.lag_bytes,
+            );
+            bytes(
+                "datasurface_replication_slot_retained_bytes",
+                "Bytes of log the source keeps for the stream's replication slot.",
+                slot.retained_bytes,
+            );
+            bytes(
+                "datasurface_replication_slot_safe_wal_bytes",
+                "Bytes that may still be written before the replication slot is in danger of losing the log it needs (only with max_slot_wal_keep_size set).",
+                slot.safe_wal_size,
+            );
+            if let Some(status) = &slot.wal_status {
+                gauge(
+                    "datasurface_replication_slot_wal_status",
+                    "1 for the replication slot's wal_status (reserved, extended, unreserved, lost).",
+                    vec![(
+                        labels(&format!(
+                            ",slot=\"{}\",wal_status=\"{}\"",
+                            escape(&slot.slot),
+                            escape(status)
+                        )),
+                        1.0,
+                    )],
+                );
+            }
+        }
         text
     }
 }
@@ -182,4 +224,64 @@ pub(super) fn write_whole(path: &Path, contents: &str) -> io::Result<()> {
     partial.push(".partial");
     std::fs::write(&partial, contents)?;
     std::fs::rename(&partial, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot() -> SlotLag {
+        SlotLag {
+            stream: "Repl".into(),
+            slot: "test_yellowlive_repl_slot".into(),
+            exists: true,
+            lag_bytes: Some(120),
+            retained_bytes: Some(4096),
+            wal_status: Some("reserved".into()),
+            safe_wal_size: None,
+            error: None,
+        }
+    }
+
+    fn report(slot: Option<SlotLag>) -> RunReport {
+        RunReport {
+            platform: "YellowLive".into(),
+            stream: "Repl".into(),
+            status: "committed",
+            result_code: 0,
+            batch: Some(2),
+            metrics: None,
+            datasets: BTreeMap::new(),
+            timings: None,
+            schema: BTreeMap::new(),
+            error: None,
+            finished_at: "2024-01-01T00:00:00.000Z".into(),
+            replication_slot: slot,
+        }
+    }
+
+    #[test]
+    fn the_metrics_file_has_the_slots_lag() {
+        let text = report(Some(slot())).prometheus();
+        let labels = r#"platform="YellowLive",stream="Repl",slot="test_yellowlive_repl_slot""#;
+        for line in [
+            format!("datasurface_replication_slot_lag_bytes{{{labels}}} 120"),
+            format!("datasurface_replication_slot_retained_bytes{{{labels}}} 4096"),
+            format!(
+                r#"datasurface_replication_slot_wal_status{{{labels},wal_status="reserved"}} 1"#
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        // Without a limit there is no safe size to show.
+        assert!(!text.contains("safe_wal_bytes{"));
+        // A store captured by snapshot has no slot: neither in the metrics nor the report.
+        let plain = report(None);
+        assert!(!plain.prometheus().contains("replication_slot"));
+        let json = serde_json::to_value(&plain).expect("json");
+        assert!(json.get("replication_slot").is_none());
+        let json = serde_json::to_value(report(Some(slot()))).expect("json");
+        assert_eq!(json["replication_slot"]["lag_bytes"], 120);
+        assert_eq!(json["replication_slot"]["wal_status"], "reserved");
+    }
 }
