@@ -6,7 +6,7 @@ use super::state::{BatchState, Metrics};
 use crate::pg::{DbError, Exec};
 use datasurface_codegen::sql::batch::{Committed, Ingested};
 use datasurface_codegen::sql::{BatchSql, DatasetSql};
-use datasurface_model::Stream;
+use datasurface_model::{DatasetSchema, Stream};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,6 +36,11 @@ impl<'s> Batch<'s> {
             key: stream.key.to_string(),
             stream,
         }
+    }
+
+    /// The stream's datasets with their statements, in the stream's order.
+    pub(super) fn each(&self) -> impl Iterator<Item = (&'s DatasetSchema, &DatasetSql)> {
+        self.stream.datasets.iter().copied().zip(&self.datasets)
     }
 
     /// The schema fingerprints of the stream's datasets as the model has them now.

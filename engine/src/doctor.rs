@@ -3,7 +3,7 @@
 
 use super::ingest::check_source;
 use super::session::Engine;
-use super::source::{self, Names, SourceAction};
+use super::source::{self, Names, SourceAction, readable_bytes};
 use crate::pg::{self, Exec, Settings};
 use datasurface_codegen::sql::SourceTable;
 use datasurface_codegen::sql::catalog::{self, Relation, Schema};
@@ -464,8 +464,8 @@ fn slot_check(
     }
     let lag = format!(
         "{slot}: {} behind, {} of log kept, wal_status {}",
-        bytes(s.lag_bytes),
-        bytes(s.retained_bytes),
+        readable_bytes(s.lag_bytes),
+        readable_bytes(s.retained_bytes),
         s.wal_status.as_deref().unwrap_or("unknown")
     );
     match s.wal_status.as_deref() {
@@ -529,24 +529,6 @@ fn identity_check(
             format!("({columns}) does not hold the model's key ({})", key.join(", ")),
             fix,
         ),
-    }
-}
-
-/// A number of bytes as a person reads it.
-fn bytes(n: Option<i64>) -> String {
-    let Some(n) = n else {
-        return "unknown".into();
-    };
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{n} B"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
     }
 }
 

@@ -96,13 +96,7 @@ pub(super) async fn ingest(
 
     let mut state = batch.started_state();
     state.capture = capture;
-    for (i, (dataset, sql)) in batch
-        .stream
-        .datasets
-        .iter()
-        .zip(&batch.datasets)
-        .enumerate()
-    {
+    for (i, (dataset, sql)) in batch.each().enumerate() {
         let current = current_db.as_ref().filter(|_| has_current[i]);
         let record = snapshot
             .dataset(dataset, sql, &byte_ordered[i], current)
@@ -126,7 +120,7 @@ pub(super) async fn check_sources(
 ) -> Result<Vec<Vec<String>>, Error> {
     let mut problems = Vec::new();
     let mut byte_ordered = Vec::new();
-    for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
+    for (dataset, sql) in batch.each() {
         problems.extend(check_source(source, source_name, dataset, &sql.snapshot.source).await?);
         let table = Relation::source(&sql.snapshot.source);
         let columns = source

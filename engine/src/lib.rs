@@ -55,7 +55,7 @@ pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions, Seconds};
 pub use session::Engine;
-pub use source::{SlotLag, SourceAction, SourceChange};
+pub use source::{SlotLag, SourceAction, SourceChange, readable_bytes};
 pub use state::{
     BatchState, BatchStatus, CaptureState, DatasetState, Metrics, Read, Staged, UnknownStatus,
 };

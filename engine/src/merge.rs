@@ -33,7 +33,7 @@ pub(super) async fn merge(
 
     let mut per_dataset = BTreeMap::new();
     let mut refused = None;
-    for (dataset, sql) in batch.stream.datasets.iter().zip(&batch.datasets) {
+    for (dataset, sql) in batch.each() {
         let started = std::time::Instant::now();
         let merged = merge_dataset(&tx, batch, dataset, sql, &state, id, limit)
             .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "merge"))

@@ -301,13 +301,7 @@ async fn changes(
     let (changed_db, current_db) = (connect().await?, connect().await?);
     let mut state = batch.started_state();
     let mut total = 0;
-    for (i, (dataset, sql)) in batch
-        .stream
-        .datasets
-        .iter()
-        .zip(&batch.datasets)
-        .enumerate()
-    {
+    for (i, (dataset, sql)) in batch.each().enumerate() {
         let before = match last.datasets.get(&dataset.name) {
             Some(DatasetState::Merged(m)) => m.total,
             _ => 0,

@@ -70,7 +70,7 @@ impl Engine<'_> {
                 }
             }
             let mut per_dataset = BTreeMap::new();
-            for (dataset, dsql) in stream.datasets.iter().zip(&batch.datasets) {
+            for (dataset, dsql) in batch.each() {
                 let Some([remove, reopen]) = &dsql.rewind else {
                     continue;
                 };

@@ -155,6 +155,24 @@ pub(super) async fn ensure_publication(
     Ok(())
 }
 
+/// A number of bytes as a person reads it (`12.3 MB`); `unknown` for `None`.
+pub fn readable_bytes(n: Option<i64>) -> String {
+    let Some(n) = n else {
+        return "unknown".into();
+    };
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
+    }
+}
+
 /// How far behind a stream's replication slot is, as its source reports it now.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SlotLag {

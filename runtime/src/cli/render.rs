@@ -6,7 +6,9 @@
 
 use super::report::{ErrorReport, Failed, RunReport};
 use super::table::write_table;
-use crate::engine::{BatchRecord, Check, Error, Outcome, Plan, Rewind, SlotLag, SourceChange};
+use crate::engine::{
+    BatchRecord, Check, Error, Outcome, Plan, Rewind, SlotLag, SourceChange, readable_bytes,
+};
 use crate::generate::Drift;
 use datasurface_codegen::Exit;
 use datasurface_model::{Diagnostic, Report, Severity, StreamKey};
@@ -543,31 +545,13 @@ pub(super) fn slot_line(slot: &SlotLag) -> String {
     }
     format!(
         "{head}: {} behind, {} of log kept, wal_status {}{}",
-        bytes(slot.lag_bytes),
-        bytes(slot.retained_bytes),
+        readable_bytes(slot.lag_bytes),
+        readable_bytes(slot.retained_bytes),
         slot.wal_status.as_deref().unwrap_or("unknown"),
         slot.safe_wal_size
-            .map(|n| format!(", {} before it is in danger", bytes(Some(n))))
+            .map(|n| format!(", {} before it is in danger", readable_bytes(Some(n))))
             .unwrap_or_default()
     )
-}
-
-/// A number of bytes as a person reads it.
-fn bytes(n: Option<i64>) -> String {
-    let Some(n) = n else {
-        return "unknown".into();
-    };
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{n} B"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
-    }
 }
 
 /// `doctor`: a ✓/✗ table with the fix for each ✗, and `!` with the fix for a warning.
