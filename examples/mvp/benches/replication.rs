@@ -160,10 +160,12 @@ async fn main() {
         .unwrap_or(1_000_000);
     let server = ThrowawayPostgres::start_durable().expect("PostgreSQL");
     let admin = server.connect("postgres").await.expect("connect");
-    admin
-        .batch_execute("CREATE DATABASE src; CREATE DATABASE merge")
-        .await
-        .expect("databases");
+    for db in ["src", "merge"] {
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .expect("database");
+    }
     let source = server.connect("src").await.expect("source");
     let merge = server.connect("merge").await.expect("merge");
     source.batch_execute(DDL).await.expect("table");
@@ -171,10 +173,14 @@ async fn main() {
         .batch_execute(&format!(
             "INSERT INTO events SELECT i, 'acct-' || (i % 997), (i % 100000) / 100.0, \
              '2026-01-01'::timestamptz + i * interval '1 second', CASE WHEN i % 3 = 0 THEN NULL ELSE 'note ' || i END \
-             FROM generate_series(1, {rows}) AS i; VACUUM ANALYZE events"
+             FROM generate_series(1, {rows}) AS i"
         ))
         .await
         .expect("rows");
+    source
+        .batch_execute("VACUUM ANALYZE events")
+        .await
+        .expect("vacuum");
     let eco = model(&server);
     let env = Environment::new().set("src_USER", "postgres");
     println!("{rows} rows, durable server\n");
