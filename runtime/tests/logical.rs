@@ -45,27 +45,7 @@ fn twins(pg: &TestPg, source: &str, merge: &str) -> ValidEcosystem {
     let forensic = DatasetGroup::new("ForensicDSG", Retention::Forensic)
         .sink_named("Snap", "items")
         .sink_named("Repl", "items");
-    let merge_db = PostgresDatabase::new("MergeDB", merge).at(&pg.host, pg.port);
-    let provider = YellowServiceProvider::new(
-        "Test",
-        "ns-test",
-        merge_db,
-        Credential::user_password("merge"),
-    );
-    Ecosystem::new("Test")
-        .zone(
-            GovernanceZone::new("Z").team(
-                Team::new("t")
-                    .datastore(snap)
-                    .datastore(repl)
-                    .workspace(Workspace::new("WS").dsg(live).dsg(forensic)),
-            ),
-        )
-        .platform(YellowPlatform::live("YellowLive", &provider))
-        .platform(YellowPlatform::forensic("YellowForensic", &provider))
-        .provider(provider)
-        .assign(Assignment::new("WS", "LiveDSG", "YellowLive"))
-        .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
+    platforms(pg, merge, vec![snap, repl], live, forensic)
         .validate()
         .expect("valid model")
 }

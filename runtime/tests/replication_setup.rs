@@ -53,26 +53,7 @@ fn ecosystem(pg: &TestPg, source: &str, merge: &str, live: bool, user: &str) -> 
     let forensic = DatasetGroup::new("ForensicDSG", Retention::Forensic)
         .sink_named("Repl", "items")
         .sink_named("Repl", "things");
-    let merge_db = PostgresDatabase::new("MergeDB", merge).at(&pg.host, pg.port);
-    let provider = YellowServiceProvider::new(
-        "Test",
-        "ns-test",
-        merge_db,
-        Credential::user_password("merge"),
-    );
-    Ecosystem::new("Test")
-        .zone(
-            GovernanceZone::new("Z").team(
-                Team::new("t")
-                    .datastore(repl)
-                    .workspace(Workspace::new("WS").dsg(live_dsg).dsg(forensic)),
-            ),
-        )
-        .platform(YellowPlatform::live("YellowLive", &provider))
-        .platform(YellowPlatform::forensic("YellowForensic", &provider))
-        .provider(provider)
-        .assign(Assignment::new("WS", "LiveDSG", "YellowLive"))
-        .assign(Assignment::new("WS", "ForensicDSG", "YellowForensic"))
+    platforms(pg, merge, vec![repl], live_dsg, forensic)
 }
 
 fn slot_name(platform: &str) -> String {

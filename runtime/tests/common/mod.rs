@@ -383,6 +383,18 @@ pub fn ecosystem(
         live = live.sink_named("Store1", d.name.clone());
         forensic = forensic.sink_named("Store1", d.name.clone());
     }
+    platforms(pg, merge, vec![store], live, forensic)
+}
+
+/// The test ecosystem `Test` around `stores`: workspace `WS` reads `live` on YellowLive and
+/// `forensic` on YellowForensic, both platforms on database `merge` of `pg`.
+pub fn platforms(
+    pg: &TestPg,
+    merge: &str,
+    stores: Vec<Datastore>,
+    live: DatasetGroup,
+    forensic: DatasetGroup,
+) -> Ecosystem {
     let merge_db = PostgresDatabase::new("MergeDB", merge).at(&pg.host, pg.port);
     let provider = YellowServiceProvider::new(
         "Test",
@@ -390,13 +402,11 @@ pub fn ecosystem(
         merge_db,
         Credential::user_password("merge"),
     );
+    let team = stores.into_iter().fold(Team::new("t"), Team::datastore);
     Ecosystem::new("Test")
         .zone(
-            GovernanceZone::new("Z").team(
-                Team::new("t")
-                    .datastore(store)
-                    .workspace(Workspace::new("WS").dsg(live).dsg(forensic)),
-            ),
+            GovernanceZone::new("Z")
+                .team(team.workspace(Workspace::new("WS").dsg(live).dsg(forensic))),
         )
         .platform(YellowPlatform::live("YellowLive", &provider))
         .platform(YellowPlatform::forensic("YellowForensic", &provider))
