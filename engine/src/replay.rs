@@ -81,52 +81,62 @@ pub(super) async fn ingest(
     }
 }
 
-/// After batch `id` committed: moves the stream's slot on to the batch's upper bound, so the
-/// server may remove the log before it. Best effort: when it fails, the next batch reads
-/// the same changes again, harmlessly.
-pub(super) async fn confirm(merge_db: &Client, batch: &Batch<'_>, env: &Environment) {
-    if batch.stream.store.replication.is_none() {
-        return;
-    }
-    let replay = ReplaySql::new(
-        batch.stream.platform.model,
-        batch.stream.store,
-        &batch.stream.datasets,
-    );
-    let Ok(Some(state)) = last_committed(merge_db, batch, &replay).await else {
-        return;
-    };
-    let Some(capture) = &state.capture else {
-        return;
-    };
-    if !capture.complete {
-        return;
-    }
-    let Ok(upper) = capture.upper.parse::<Lsn>() else {
-        return;
-    };
+/// After a batch committed, for a logically replicated stream: moves its slot on to the
+/// batch's upper bound, so the server may remove the log before it, and says how far behind
+/// the slot is then; `None` for a store captured by snapshot. Best effort, on one
+/// connection to the source: when the slot cannot be moved, the next batch reads the same
+/// changes again, harmlessly; an unreachable source is the lag's error, not the batch's.
+pub(super) async fn settle(
+    merge_db: &Client,
+    batch: &Batch<'_>,
+    env: &Environment,
+) -> Option<source::SlotLag> {
+    batch.stream.store.replication?;
     let names = names(batch);
     let store = batch.stream.store.capture;
-    let result = async {
-        let source = pg::connect(&store.database, &store.credential, env).await?;
-        advance(&source, &names.slot, upper).await
-    }
-    .await;
-    if let Err(e) = result {
+    let source = match pg::connect(&store.database, &store.credential, env).await {
+        Ok(source) => source,
+        Err(e) => {
+            tracing::warn!(
+                "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
+                names.slot
+            );
+            let mut lags =
+                source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env).await;
+            return lags.pop();
+        }
+    };
+    if let Err(e) = confirm(merge_db, &source, batch, &names).await {
         tracing::warn!(
             "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
             names.slot
         );
     }
+    Some(source::slot_lag(&source, &batch.ecosystem, batch.stream).await)
 }
 
-/// For a logically replicated stream, its slot now; `None` for a store captured by
-/// snapshot. An unreachable source is the lag's error, not the batch's.
-pub(super) async fn lag(batch: &Batch<'_>, env: &Environment) -> Option<source::SlotLag> {
-    batch.stream.store.replication?;
-    let mut lags =
-        source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env).await;
-    lags.pop()
+/// Moves the stream's slot on to the upper bound of its last committed batch, when that
+/// batch holds every transaction before it.
+async fn confirm(
+    merge_db: &Client,
+    source: &Client,
+    batch: &Batch<'_>,
+    names: &Names,
+) -> Result<(), Error> {
+    let replay = ReplaySql::new(
+        batch.stream.platform.model,
+        batch.stream.store,
+        &batch.stream.datasets,
+    );
+    let upper = last_committed(merge_db, batch, &replay)
+        .await?
+        .and_then(|state| state.capture)
+        .filter(|capture| capture.complete)
+        .and_then(|capture| capture.upper.parse::<Lsn>().ok());
+    match upper {
+        Some(upper) => advance(source, &names.slot, upper).await,
+        None => Ok(()),
+    }
 }
 
 /// Moves `slot` on to `to` unless it is there already.

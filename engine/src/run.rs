@@ -101,8 +101,7 @@ impl Engine<'_> {
             }
             let mut result = self.take(db, &batch, id, status, options, started).await;
             if let Ok(outcome) = &mut result {
-                replay::confirm(db, &batch, self.env).await;
-                outcome.slot = replay::lag(&batch, self.env).await;
+                outcome.slot = replay::settle(db, &batch, self.env).await;
             }
             match &result {
                 Ok(outcome) => tracing::info!(
