@@ -1,8 +1,10 @@
 //! What a batch of a store captured by logical replication costs, next to the same batch of
 //! a store captured by snapshot over the same source table, and to a plain binary COPY of the
-//! table between the two databases (the floor), measured in the same run on a durable server
-//! (fsync, full page writes and synchronous commit on): the first load, a 1% change batch, a
-//! batch that changes nothing, and the peak memory of a batch of one change per row.
+//! table between the two databases (the floor), measured in the same run on two durable
+//! servers (fsync, full page writes and synchronous commit on), the source's and the merge
+//! database's, as a producer's database and a platform's are: the first load, a 1% change
+//! batch, two batches that change nothing, and the peak memory of a batch of one change per
+//! row.
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
 //! set). The batches run in this process, through the engine a binary runs.
@@ -32,8 +34,8 @@ fn events() -> DatasetSchema {
 
 /// Two stores over one source table: `Snap` by snapshot, `Repl` by logical replication, each
 /// on a live and a forensic platform.
-fn model(server: &ThrowawayPostgres) -> ValidEcosystem {
-    let src = PostgresDatabase::new("SourceDB", "src").at("127.0.0.1", server.port());
+fn model(source: &ThrowawayPostgres, merge: &ThrowawayPostgres) -> ValidEcosystem {
+    let src = PostgresDatabase::new("SourceDB", "src").at("127.0.0.1", source.port());
     let credential = Credential::user_password("src");
     let snap = Datastore::new("Snap")
         .capture(SqlSnapshot::new(
@@ -51,7 +53,7 @@ fn model(server: &ThrowawayPostgres) -> ValidEcosystem {
     let forensic = DatasetGroup::new("History", Retention::Forensic)
         .sink_named("Snap", "events")
         .sink_named("Repl", "events");
-    let merge_db = PostgresDatabase::new("MergeDB", "merge").at("127.0.0.1", server.port());
+    let merge_db = PostgresDatabase::new("MergeDB", "merge").at("127.0.0.1", merge.port());
     let provider =
         YellowServiceProvider::new("Bench", "bench", merge_db, Credential::user_password("src"));
     Ecosystem::new("Bench")
@@ -158,16 +160,17 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
-    let server = ThrowawayPostgres::start_durable().expect("PostgreSQL");
-    let admin = server.connect("postgres").await.expect("connect");
-    for db in ["src", "merge"] {
+    let source_server = ThrowawayPostgres::start_durable().expect("PostgreSQL");
+    let merge_server = ThrowawayPostgres::start_durable().expect("PostgreSQL");
+    for (server, db) in [(&source_server, "src"), (&merge_server, "merge")] {
+        let admin = server.connect("postgres").await.expect("connect");
         admin
             .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
             .expect("database");
     }
-    let source = server.connect("src").await.expect("source");
-    let merge = server.connect("merge").await.expect("merge");
+    let source = source_server.connect("src").await.expect("source");
+    let merge = merge_server.connect("merge").await.expect("merge");
     source.batch_execute(DDL).await.expect("table");
     source
         .batch_execute(&format!(
@@ -181,9 +184,9 @@ async fn main() {
         .batch_execute("VACUUM ANALYZE events")
         .await
         .expect("vacuum");
-    let eco = model(&server);
+    let eco = model(&source_server, &merge_server);
     let env = Environment::new().set("src_USER", "postgres");
-    println!("{rows} rows, durable server\n");
+    println!("{rows} rows, durable source and merge servers\n");
 
     phase("first load", &eco, &env, &source, &merge).await;
 
@@ -199,6 +202,7 @@ async fn main() {
         .expect("1% change");
     phase("1% of rows changed", &eco, &env, &source, &merge).await;
     phase("nothing changed", &eco, &env, &source, &merge).await;
+    phase("nothing changed again", &eco, &env, &source, &merge).await;
 
     source
         .batch_execute("UPDATE events SET account = account || '+'")

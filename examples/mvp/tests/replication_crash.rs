@@ -1,0 +1,415 @@
+//! The shop's runtime binary, whose store is captured by logical replication, killed at
+//! random moments of its batches: each stream ends exactly as on a server where nothing was
+//! killed — the same merge tables and the same metrics, batch by batch — so every change is
+//! applied once, neither lost nor counted twice. Two servers get the same source changes:
+//! on one the batches run undisturbed, on the other they are killed and run again, as a
+//! scheduler would. Besides kills at random moments, some land where they must: while the
+//! batch stages the changes it read (another session holds the staging tables), while it
+//! writes the merge tables, and between its commit and its slot being moved on (the slot
+//! is put back where it was, as if the runner died in that moment).
+
+use datasurface::dev::postgres::ThrowawayPostgres;
+use datasurface::naming;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+const PLATFORMS: [&str; 2] = ["YellowLive", "YellowForensic"];
+
+const SOURCE_DDL: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id varchar(20) NOT NULL, \
+     placed_at timestamptz NOT NULL, status varchar(20) NOT NULL, note text); \
+     ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTERNAL; \
+     CREATE TABLE order_lines (order_id bigint, line integer, sku varchar(40) NOT NULL, \
+     quantity integer NOT NULL, price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))";
+
+/// A server with the shop's source database and a merge database.
+struct Shop {
+    server: ThrowawayPostgres,
+}
+
+impl Shop {
+    async fn new(orders: i64) -> Shop {
+        let shop = Shop {
+            server: ThrowawayPostgres::start().expect("throwaway PostgreSQL"),
+        };
+        let admin = shop.connect("postgres").await;
+        for db in ["shop_db", "merge"] {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {db}"))
+                .await
+                .expect("database");
+        }
+        let source = shop.connect("shop_db").await;
+        source.batch_execute(SOURCE_DDL).await.expect("tables");
+        source
+            .execute(
+                "INSERT INTO orders SELECT i, 'C' || (i % 977), timestamptz '2026-01-01' + i * interval '1 minute', \
+                 'placed', CASE WHEN i % 50 = 0 THEN repeat('long note ' || i, 400) END \
+                 FROM generate_series(1, $1::bigint) AS i",
+                &[&orders],
+            )
+            .await
+            .expect("orders");
+        source
+            .execute(
+                "INSERT INTO order_lines SELECT i, l, 'SKU-' || (i * l % 4001), l, (i % 1000) / 10.0 \
+                 FROM generate_series(1, $1::bigint) AS i, generate_series(1, 2) AS l",
+                &[&orders],
+            )
+            .await
+            .expect("order lines");
+        shop
+    }
+
+    async fn connect(&self, db: &str) -> Client {
+        self.server.connect(db).await.expect("connect")
+    }
+
+    /// The shop binary, pointed at this server.
+    fn shop(&self, platform: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_shop"));
+        c.args(["run", "--platform", platform, "--store", "Orders"])
+            .env("DATASURFACE_DB_SHOPDB", self.server.url("shop_db"))
+            .env("DATASURFACE_DB_MERGEDB", self.server.url("merge"))
+            .env("shop_replication_USER", "postgres")
+            .env("merge_USER", "postgres")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run(&self, platform: &str) -> Output {
+        self.shop(platform).output().expect("run shop")
+    }
+
+    /// Runs a batch of `platform` until one commits, as a scheduler retries a busy or
+    /// failed run.
+    async fn run_until_committed(&self, merge: &Client, platform: &str, done: i64) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while committed(merge, platform).await < done {
+            let out = self.run(platform);
+            assert!(
+                out.status.success() || out.status.code() == Some(75),
+                "{}",
+                text(&out)
+            );
+            assert!(Instant::now() < deadline, "{}", text(&out));
+            if out.status.code() == Some(75) {
+                // The killed runner's session still holds the stream's lock.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Runs a batch of `platform` while another session holds `tables` in `mode`, and
+    /// kills it once it waits for them.
+    async fn kill_while_held(&self, tables: &str, mode: &str, platform: &str) {
+        let mut merge = self.connect("merge").await;
+        let monitor = self.connect("postgres").await;
+        let holder = merge.transaction().await.expect("begin");
+        holder
+            .batch_execute(&format!("LOCK TABLE {tables} IN {mode} MODE"))
+            .await
+            .expect("hold the tables");
+        let waiting = loop {
+            let mut child = self.shop(platform).spawn().expect("spawn");
+            // The killed runner's lock may outlive it a moment: busy, try again.
+            let exited = loop {
+                if runner_waits_for_a_lock(&monitor).await {
+                    break None;
+                }
+                if let Some(code) = child.try_wait().expect("wait") {
+                    break Some(code);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            };
+            match exited {
+                None => break child,
+                Some(code) if code.code() == Some(75) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Some(code) => panic!("the runner ended while {tables} were held: {code}"),
+            }
+        };
+        kill(waiting);
+        holder.rollback().await.expect("release");
+    }
+
+    /// The same changes on every server: updates that leave the long notes unsent,
+    /// updates of them, deletes, inserts, an order's key moved, and a line's.
+    async fn change(&self, step: i64) {
+        self.connect("shop_db")
+            .await
+            .batch_execute(&format!(
+                "UPDATE orders SET status = 'step {step}' WHERE id % 97 = {step}; \
+                 UPDATE orders SET note = 'rewritten ' || id WHERE id % 491 = {step}; \
+                 DELETE FROM order_lines WHERE order_id % 211 = {step}; \
+                 DELETE FROM orders WHERE id % 503 = {step}; \
+                 INSERT INTO orders SELECT 1000000 * {step} + i, 'new', timestamptz '2026-06-01', 'placed', NULL \
+                   FROM generate_series(1, 150) AS i; \
+                 UPDATE order_lines SET quantity = quantity + 1, price = price * 2 WHERE (order_id + line) % 157 = {step}; \
+                 UPDATE orders SET id = -id WHERE id = 40 + {step}; \
+                 UPDATE order_lines SET line = line + 10 WHERE order_id = 60 + {step} AND line = 1"
+            ))
+            .await
+            .expect("source changes");
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Committed batches of `platform`.
+async fn committed(merge: &Client, platform: &str) -> i64 {
+    let metrics = naming::batch_metrics_table(platform);
+    merge
+        .query_one(
+            &format!("SELECT count(*) FROM {metrics} WHERE batch_status = 'committed'"),
+            &[],
+        )
+        .await
+        .map_or(0, |r| r.get(0))
+}
+
+/// The status of the last batch of `platform`, once there is one.
+async fn status(merge: &Client, platform: &str) -> Option<String> {
+    let metrics = naming::batch_metrics_table(platform);
+    merge
+        .query_opt(
+            &format!("SELECT batch_status FROM {metrics} ORDER BY batch_id DESC LIMIT 1"),
+            &[],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get(0))
+}
+
+/// Everything the batches leave behind that must not depend on crashes: the merge tables
+/// (md5 of their ordered rows) and the metrics rows, but not the log positions, which are
+/// each server's own.
+async fn fingerprint(merge: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for (platform, dataset, order) in [
+        ("YellowLive", "orders", "id"),
+        ("YellowLive", "order_lines", "order_id, line"),
+        ("YellowForensic", "orders", "id, ds_surf_batch_in"),
+        (
+            "YellowForensic",
+            "order_lines",
+            "order_id, line, ds_surf_batch_in",
+        ),
+    ] {
+        let table = naming::merge_table(platform, "Orders", dataset);
+        let row = merge
+            .query_one(
+                &format!(
+                    "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} AS t"
+                ),
+                &[],
+            )
+            .await
+            .expect("table fingerprint");
+        out.push(format!(
+            "{table}: {} rows, {}",
+            row.get::<_, i64>(0),
+            row.get::<_, Option<String>>(1).unwrap_or_default()
+        ));
+    }
+    for metrics in PLATFORMS.map(naming::batch_metrics_table) {
+        for row in merge
+            .query(
+                &format!(
+                    "SELECT batch_id, batch_status, records_inserted, records_updated, records_deleted, total_records \
+                     FROM {metrics} ORDER BY batch_id"
+                ),
+                &[],
+            )
+            .await
+            .expect("metrics")
+        {
+            out.push(format!(
+                "{metrics}: {} {} {:?} {:?} {:?} {:?}",
+                row.get::<_, i32>(0),
+                row.get::<_, String>(1),
+                row.get::<_, Option<i64>>(2),
+                row.get::<_, Option<i64>>(3),
+                row.get::<_, Option<i64>>(4),
+                row.get::<_, Option<i64>>(5),
+            ));
+        }
+    }
+    out
+}
+
+/// Where the stream's last committed batch says its changes end, and where the slot is.
+async fn bound_and_slot(merge: &Client, source: &Client, platform: &str) -> (String, String) {
+    let metrics = naming::batch_metrics_table(platform);
+    let bound: String = merge
+        .query_one(
+            &format!(
+                "SELECT state::jsonb -> 'capture' ->> 'upper' FROM {metrics} \
+                 WHERE batch_status = 'committed' ORDER BY batch_id DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await
+        .expect("the last batch's bound")
+        .get(0);
+    let slot: String = source
+        .query_one(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&naming::replication_slot("Shop", platform, "Orders", None)],
+        )
+        .await
+        .expect("the slot")
+        .get(0);
+    (bound, slot)
+}
+
+/// Whether a runner's session waits for a lock in the merge database.
+async fn runner_waits_for_a_lock(monitor: &Client) -> bool {
+    monitor
+        .query_one(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'merge' \
+             AND application_name = 'datasurface' AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .is_ok_and(|r| r.get(0))
+}
+
+/// A small deterministic generator for kill delays.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below.max(1)
+    }
+}
+
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
+    let (reference, crashed) = (Shop::new(20_000).await, Shop::new(20_000).await);
+    let (reference_merge, crashed_merge) = (
+        reference.connect("merge").await,
+        crashed.connect("merge").await,
+    );
+    let crashed_source = crashed.connect("shop_db").await;
+    let mut rng = Lcg(0x5107);
+    let (mut random_kills, mut interrupted, mut held_kills) = (0, 0, 0);
+    for step in 0..5 {
+        if step > 0 {
+            reference.change(step).await;
+            crashed.change(step).await;
+        }
+        for platform in PLATFORMS {
+            let start = Instant::now();
+            let out = reference.run(platform);
+            assert!(out.status.success(), "{}", text(&out));
+            let took = start.elapsed().as_millis() as u64;
+            let done = step + 1;
+
+            if step == 2 {
+                // A crash after the batch committed and before its slot moved on: the slot,
+                // copied before the batch, is put back after it. The next batch reads
+                // those changes again and must not count them twice.
+                let slot = naming::replication_slot("Shop", platform, "Orders", None);
+                let saved = format!("{slot}_saved");
+                crashed_source
+                    .execute(
+                        "SELECT pg_copy_logical_replication_slot($1, $2)",
+                        &[&slot, &saved],
+                    )
+                    .await
+                    .expect("copy the slot");
+                crashed
+                    .run_until_committed(&crashed_merge, platform, done)
+                    .await;
+                let (bound, moved) =
+                    bound_and_slot(&crashed_merge, &crashed_source, platform).await;
+                assert_eq!(moved, bound, "the slot moves on to the batch's bound");
+                crashed_source
+                    .batch_execute(&format!(
+                        "SELECT pg_drop_replication_slot('{slot}'); \
+                         SELECT pg_copy_logical_replication_slot('{saved}', '{slot}'); \
+                         SELECT pg_drop_replication_slot('{saved}')"
+                    ))
+                    .await
+                    .expect("put the slot back");
+                let (bound, back) = bound_and_slot(&crashed_merge, &crashed_source, platform).await;
+                assert_ne!(back, bound, "the slot is behind the committed batch");
+                continue;
+            }
+
+            // Killed once its batch started, after a random part of what the batch took on
+            // the other server.
+            let child = crashed.shop(platform).spawn().expect("spawn");
+            let start = Instant::now();
+            while status(&crashed_merge, platform).await.as_deref() != Some("started")
+                && committed(&crashed_merge, platform).await < done
+                && start.elapsed() < Duration::from_secs(30)
+            {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.next(took))).await;
+            kill(child);
+            random_kills += 1;
+            if committed(&crashed_merge, platform).await < done {
+                interrupted += 1;
+            }
+
+            // Killed while staging what the changes read (they are loaded, the ingest has
+            // not committed), then while writing the merge tables: another session holds
+            // the tables so that the runner waits, and the kill comes once it does.
+            let tables = |kind: fn(&str, &str, &str) -> String| {
+                ["orders", "order_lines"]
+                    .map(|d| naming::quote_ident(&kind(platform, "Orders", d)))
+                    .join(", ")
+            };
+            for (held, mode, before) in [
+                (tables(naming::staging_table), "SHARE", "started"),
+                (tables(naming::merge_table), "EXCLUSIVE", "ingested"),
+            ] {
+                // A batch already staged goes on to its merge.
+                let open = status(&crashed_merge, platform).await;
+                let staged = open.as_deref() == Some("ingested");
+                // The first load writes the merge tables without staging them.
+                let stages = step > 0 && !staged;
+                if committed(&crashed_merge, platform).await < done
+                    && (before == "ingested" || stages)
+                {
+                    crashed.kill_while_held(&held, mode, platform).await;
+                    held_kills += 1;
+                }
+            }
+            crashed
+                .run_until_committed(&crashed_merge, platform, done)
+                .await;
+        }
+        assert_eq!(
+            fingerprint(&crashed_merge).await,
+            fingerprint(&reference_merge).await,
+            "after step {step}"
+        );
+    }
+    // Most random kills must land before the batch committed, or they prove little.
+    assert!(
+        interrupted >= 4,
+        "only {interrupted} of {random_kills} random kills interrupted a batch"
+    );
+    assert!(held_kills >= 8, "{held_kills} kills while a table was held");
+}
