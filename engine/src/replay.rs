@@ -22,12 +22,12 @@ use super::diff::Target;
 use super::error::Error;
 use super::ingest::{self, Cut, Ingested, check_sources, copy_out, stream};
 use super::progress::Phase;
-use super::source::{self, Names};
+use super::source::{self, Committed, Names};
 use super::state::{BatchState, CaptureState, DatasetState, Read, Staged};
 use crate::pg::{self, DbError, Environment, Exec};
 use crate::replication::{Lsn, Message, Relation, Tuple, Value, decode};
 use bytes::Bytes;
-use datasurface_codegen::sql::batch::OfStream;
+use datasurface_codegen::sql::batch::{LatestBatch, OfStream};
 use datasurface_codegen::sql::replay::ReplaySql;
 use datasurface_codegen::sql::replication::{
     self as sql, Advance, Peek, ReplicationSlot, SlotState,
@@ -106,37 +106,41 @@ pub(super) async fn settle(
             return lags.pop();
         }
     };
-    if let Err(e) = confirm(merge_db, &source, batch, &names).await {
-        tracing::warn!(
-            "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
-            names.slot
-        );
-    }
-    Some(source::slot_lag(&source, &batch.ecosystem, batch.stream).await)
+    let last = match confirm(merge_db, &source, batch, &names).await {
+        Ok(last) => last,
+        Err(e) => {
+            tracing::warn!(
+                "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
+                names.slot
+            );
+            None
+        }
+    };
+    let lag = source::slot_lag(&source, &batch.ecosystem, batch.stream).await;
+    Some(lag.aged(last.as_ref()))
 }
 
 /// Moves the stream's slot on to the upper bound of its last committed batch, when that
-/// batch holds every transaction before it.
+/// batch holds every transaction before it; that batch.
 async fn confirm(
     merge_db: &Client,
     source: &Client,
     batch: &Batch<'_>,
     names: &Names,
-) -> Result<(), Error> {
+) -> Result<Option<Committed>, Error> {
     let replay = ReplaySql::new(
         batch.stream.platform.model,
         batch.stream.store,
         &batch.stream.datasets,
     );
-    let upper = last_committed(merge_db, batch, &replay)
-        .await?
-        .and_then(|state| state.capture)
-        .filter(|capture| capture.complete)
-        .and_then(|capture| capture.upper.parse::<Lsn>().ok());
-    match upper {
-        Some(upper) => advance(source, &names.slot, upper).await,
-        None => Ok(()),
+    let Some(last) = last_committed_row(merge_db, batch, &replay).await? else {
+        return Ok(None);
+    };
+    let last = committed_of(&last);
+    if let Some(upper) = last.upper {
+        advance(source, &names.slot, upper).await?;
     }
+    Ok(Some(last))
 }
 
 /// Moves `slot` on to `to` unless it is there already.
@@ -161,13 +165,34 @@ async fn last_committed(
     batch: &Batch<'_>,
     replay: &ReplaySql,
 ) -> Result<Option<BatchState>, Error> {
+    Ok(last_committed_row(merge_db, batch, replay)
+        .await?
+        .and_then(|r| BatchState::from_json(r.state).ok()))
+}
+
+/// The stream's last committed batch, if it has one.
+async fn last_committed_row(
+    merge_db: &Client,
+    batch: &Batch<'_>,
+    replay: &ReplaySql,
+) -> Result<Option<LatestBatch>, Error> {
     if !super::infra::table_exists(merge_db, &batch.sql.metrics_table).await? {
         return Ok(None);
     }
-    let row = merge_db
+    Ok(merge_db
         .opt_row(&replay.last_committed, &OfStream { key: &batch.key })
-        .await?;
-    Ok(row.and_then(|r| BatchState::from_json(r.state).ok()))
+        .await?)
+}
+
+/// What the age of a slot needs of the stream's last committed batch.
+fn committed_of(row: &LatestBatch) -> Committed {
+    match BatchState::from_json(row.state.clone()) {
+        Ok(state) => Committed::new(&state, row.batch_start_time),
+        Err(_) => Committed {
+            upper: None,
+            started: row.batch_start_time,
+        },
+    }
 }
 
 /// Why this batch must read a snapshot, or `None` when the slot's changes since the last

@@ -11,7 +11,10 @@
 //! of the model. A source database no store reads by logical replication any more is not
 //! visited: drop its slots by hand (`SELECT pg_drop_replication_slot('…')`).
 
+use super::state::BatchState;
 use crate::pg::{self, DbError, Environment, Exec};
+use crate::replication::Lsn;
+use chrono::{DateTime, Utc};
 use datasurface_codegen::sql::SourceTable;
 use datasurface_codegen::sql::Statement;
 use datasurface_codegen::sql::replication::{self as sql, Publication, ReplicationSlot, SlotState};
@@ -174,7 +177,7 @@ pub fn readable_bytes(n: Option<i64>) -> String {
 }
 
 /// How far behind a stream's replication slot is, as its source reports it now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlotLag {
     /// The stream's key (`Store1`, `Store1#people`).
     pub stream: String,
@@ -184,6 +187,10 @@ pub struct SlotLag {
     /// Bytes of log written since the last change the stream consumed (the server's
     /// position less the slot's `confirmed_flush_lsn`).
     pub lag_bytes: Option<i64>,
+    /// Seconds since the changes the slot has consumed were current: since the stream's
+    /// last committed batch fixed the bound it moved the slot to (that batch's start, so
+    /// never less than the truth). `None` before a batch moved the slot.
+    pub lag_seconds: Option<f64>,
     /// Bytes of log the server keeps for the slot (its position less `restart_lsn`).
     pub retained_bytes: Option<i64>,
     /// `reserved`, `extended`, `unreserved` or `lost`, as `pg_replication_slots` says.
@@ -193,6 +200,9 @@ pub struct SlotLag {
     pub safe_wal_size: Option<i64>,
     /// Why the slot could not be read (the source is unreachable, say).
     pub error: Option<String>,
+    /// Where the slot is: the changes before it are consumed.
+    #[serde(skip)]
+    pub confirmed: Option<Lsn>,
 }
 
 impl SlotLag {
@@ -202,10 +212,12 @@ impl SlotLag {
             slot: slot.to_owned(),
             exists: false,
             lag_bytes: None,
+            lag_seconds: None,
             retained_bytes: None,
             wal_status: None,
             safe_wal_size: None,
             error: None,
+            confirmed: None,
         };
         match state {
             Ok(Some(s)) => {
@@ -214,11 +226,43 @@ impl SlotLag {
                 lag.retained_bytes = s.retained_bytes;
                 lag.wal_status = s.wal_status;
                 lag.safe_wal_size = s.safe_wal_size;
+                lag.confirmed = s.confirmed_flush_lsn;
             }
             Ok(None) => {}
             Err(e) => lag.error = Some(e),
         }
         lag
+    }
+
+    /// Sets [`SlotLag::lag_seconds`] from the stream's last committed batch, when the slot
+    /// was moved on to its bound (a batch that died before moving it leaves the age unknown).
+    pub(super) fn aged(mut self, last: Option<&Committed>) -> SlotLag {
+        if let (Some(at), Some(last)) = (self.confirmed, last) {
+            if last.upper == Some(at) {
+                let age = Utc::now() - last.started;
+                self.lag_seconds = Some(age.as_seconds_f64().max(0.0));
+            }
+        }
+        self
+    }
+}
+
+/// A stream's last committed batch, as the age of its slot needs it.
+pub(super) struct Committed {
+    /// The bound the slot may be moved on to after it: its changes were read up to there,
+    /// and it holds every transaction before.
+    pub(super) upper: Option<Lsn>,
+    pub(super) started: DateTime<Utc>,
+}
+
+impl Committed {
+    pub(super) fn new(state: &BatchState, started: DateTime<Utc>) -> Committed {
+        let upper = state
+            .capture
+            .as_ref()
+            .filter(|c| c.complete)
+            .and_then(|c| c.upper.parse::<Lsn>().ok());
+        Committed { upper, started }
     }
 }
 

@@ -3,7 +3,7 @@
 use super::error::Error;
 use super::infra::table_exists;
 use super::session::Engine;
-use super::source::{self, SlotLag};
+use super::source::{self, Committed, SlotLag};
 use super::state::{BatchState, BatchStatus};
 use crate::pg::Exec;
 use chrono::{DateTime, Utc};
@@ -83,6 +83,19 @@ impl Engine<'_> {
             .into_iter()
             .filter(|s| store.is_none_or(|store| store.model.name == s.store.model.name))
             .collect();
-        source::slot_lags(&self.eco.model().name, &streams, self.env).await
+        let lags = source::slot_lags(&self.eco.model().name, &streams, self.env).await;
+        // The age of each slot comes from its stream's last committed batch; unknown when
+        // the merge database cannot say.
+        let history = self.status(platform, store, 10).await.unwrap_or_default();
+        lags.into_iter()
+            .map(|lag| {
+                let last = history
+                    .iter()
+                    .filter(|r| r.key == lag.stream && r.batch_status == BatchStatus::Committed)
+                    .max_by_key(|r| r.batch_id)
+                    .map(|r| Committed::new(&r.state, r.batch_start_time));
+                lag.aged(last.as_ref())
+            })
+            .collect()
     }
 }

@@ -2,7 +2,8 @@
 //! same source tables, one by snapshot and one from a replication slot, and after every
 //! batch of seeded random changes their live and forensic tables and their metrics are the
 //! same. Then the hard cases: a value stored out of line that an update leaves unchanged, a
-//! `TRUNCATE`, and a slot that is dropped under the stream.
+//! `TRUNCATE`, a slot that is dropped under the stream, and a busy server whose other
+//! tables write the log while the captured one is idle.
 
 mod common;
 
@@ -269,4 +270,78 @@ async fn a_truncate_or_a_lost_slot_resyncs_and_loses_nothing() {
     s.change_source("INSERT INTO items VALUES ('e', 5, NULL, NULL, 5)")
         .await;
     assert_eq!(both("after the resync").await.0, Read::Changes);
+}
+
+/// Where the slot of `Repl` on `platform` is: its confirmed position and how much log it
+/// holds back on the server, in bytes.
+async fn slot_position(s: &Scenario, platform: &str) -> (String, i64) {
+    let slot = naming::replication_slot("Test", platform, "Repl", None);
+    let row = s
+        .source
+        .query_one(
+            "SELECT confirmed_flush_lsn::text, (pg_current_wal_lsn() - restart_lsn)::bigint \
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("the slot");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn an_idle_publication_on_a_busy_server_moves_its_slot_on_and_holds_little_log() {
+    let s = Scenario::of(vec![items()])
+        .source(ITEMS_DDL)
+        .source("INSERT INTO items VALUES ('a', 1, 'x', NULL, 1)")
+        .source("CREATE TABLE busy (id bigint, filler text)")
+        .start()
+        .await;
+    let eco = twins(&s.pg, &s.src_db, &s.merge_db);
+    batch(&s, &eco, "YellowLive", "Repl").await;
+    let wal = async || -> i64 {
+        s.source
+            .query_one("SELECT (pg_current_wal_lsn() - '0/0')::bigint", &[])
+            .await
+            .expect("the log's position")
+            .get(0)
+    };
+    for round in 0..4 {
+        // The server is busy with a table no stream publishes: the captured one is idle.
+        let before = wal().await;
+        s.change_source(
+            "INSERT INTO busy SELECT i, repeat('x', 100) FROM generate_series(1, 60000) AS i; \
+             DELETE FROM busy",
+        )
+        .await;
+        let written = wal().await - before;
+        // The server notes its running transactions every 15 s when busy, and at every
+        // checkpoint: what lets a slot's restart point move on.
+        s.change_source("CHECKPOINT").await;
+        let outcome = batch(&s, &eco, "YellowLive", "Repl").await;
+        assert_eq!(counts(&outcome), (0, 0, 0, 1), "round {round}");
+        let (read, _) = capture(&s, "YellowLive").await;
+        assert_eq!(read, Read::Changes, "round {round}");
+
+        // The slot moved on to the batch's bound though nothing it publishes changed, so
+        // the log the busy table wrote is not held for it.
+        let metrics = naming::quote_ident(&naming::batch_metrics_table("YellowLive"));
+        let bound: String = s
+            .merge
+            .query_one(
+                &format!(
+                    "SELECT state::jsonb -> 'capture' ->> 'upper' FROM {metrics} \
+                     WHERE key = 'Repl' AND batch_status = 'committed' ORDER BY batch_id DESC LIMIT 1"
+                ),
+                &[],
+            )
+            .await
+            .expect("the batch's bound")
+            .get(0);
+        let (confirmed, held) = slot_position(&s, "YellowLive").await;
+        assert_eq!(confirmed, bound, "round {round}");
+        assert!(
+            held < written / 10,
+            "round {round}: the slot holds {held} bytes of log back, the round wrote {written}"
+        );
+    }
 }

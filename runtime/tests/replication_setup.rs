@@ -350,6 +350,21 @@ async fn status_and_a_runs_outcome_read_the_slots_lag() {
     assert_eq!(slot.slot, slot_name("YellowLive"));
     assert!(slot.exists && slot.lag_bytes.is_some());
 
+    // A batch of changes moves the slot on to its bound: the slot is as old as the batch.
+    s.change_source("INSERT INTO items VALUES ('b', 'y')").await;
+    let second = run_batch(
+        &eco,
+        "YellowLive",
+        "Repl",
+        None,
+        &Default::default(),
+        &s.env,
+    )
+    .await
+    .expect("batch");
+    let age = second.slot.and_then(|s| s.lag_seconds);
+    assert!(age.is_some_and(|a| (0.0..60.0).contains(&a)), "{age:?}");
+
     // The rendering of the lag (status, --json, --report, the metrics file) is checked
     // in the command line's own tests.
     let lags = engine(&eco, &s.env)
@@ -359,6 +374,7 @@ async fn status_and_a_runs_outcome_read_the_slots_lag() {
         )
         .await;
     assert_eq!(lags[0].lag_bytes, lags[0].lag_bytes.map(|n| n.max(0)));
+    assert!(lags[0].lag_seconds.is_some_and(|a| a >= 0.0), "{lags:?}");
     drop_slots(&s).await;
 }
 

@@ -171,6 +171,7 @@ crate::row! {
         pub batch_id: i32,
         /// As the table spells it ([`BatchStatus::parse`]).
         pub batch_status: String,
+        pub batch_start_time: chrono::DateTime<chrono::Utc>,
         pub state: serde_json::Value,
     }
 }

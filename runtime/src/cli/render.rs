@@ -544,8 +544,11 @@ pub(super) fn slot_line(slot: &SlotLag) -> String {
         return format!("{head}: missing (infra, or the stream's next batch, creates it)");
     }
     format!(
-        "{head}: {} behind, {} of log kept, wal_status {}{}",
+        "{head}: {} behind{}, {} of log kept, wal_status {}{}",
         readable_bytes(slot.lag_bytes),
+        slot.lag_seconds
+            .map(|s| format!(" ({s:.0} s since its changes were current)"))
+            .unwrap_or_default(),
         readable_bytes(slot.retained_bytes),
         slot.wal_status.as_deref().unwrap_or("unknown"),
         slot.safe_wal_size
@@ -759,10 +762,12 @@ mod tests {
             slot: format!("{}_slot", stream.to_lowercase()),
             exists: true,
             lag_bytes: Some(2048),
+            lag_seconds: Some(42.0),
             retained_bytes: Some(3 * 1024 * 1024),
             wal_status: Some("reserved".into()),
             safe_wal_size: None,
             error: None,
+            confirmed: None,
         }
     }
 
@@ -782,7 +787,7 @@ mod tests {
         let text = String::from_utf8(out).expect("utf-8");
         assert!(
             text.ends_with(
-                "replication slot repl_slot of Repl: 2.0 kB behind, 3.0 MB of log kept, wal_status reserved\n"
+                "replication slot repl_slot of Repl: 2.0 kB behind (42 s since its changes were current), 3.0 MB of log kept, wal_status reserved\n"
             ),
             "{text}"
         );

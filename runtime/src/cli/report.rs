@@ -191,6 +191,13 @@ impl RunReport {
                 "Bytes that may still be written before the replication slot is in danger of losing the log it needs (only with max_slot_wal_keep_size set).",
                 slot.safe_wal_size,
             );
+            if let Some(seconds) = slot.lag_seconds {
+                gauge(
+                    "datasurface_replication_slot_lag_seconds",
+                    "Seconds since the changes the stream's replication slot consumed were current (the start of the batch that moved it on).",
+                    vec![(slot_labels.clone(), seconds)],
+                );
+            }
             if let Some(status) = &slot.wal_status {
                 gauge(
                     "datasurface_replication_slot_wal_status",
@@ -236,10 +243,12 @@ mod tests {
             slot: "test_yellowlive_repl_slot".into(),
             exists: true,
             lag_bytes: Some(120),
+            lag_seconds: Some(7.5),
             retained_bytes: Some(4096),
             wal_status: Some("reserved".into()),
             safe_wal_size: None,
             error: None,
+            confirmed: None,
         }
     }
 
@@ -267,6 +276,7 @@ mod tests {
         for line in [
             format!("datasurface_replication_slot_lag_bytes{{{labels}}} 120"),
             format!("datasurface_replication_slot_retained_bytes{{{labels}}} 4096"),
+            format!("datasurface_replication_slot_lag_seconds{{{labels}}} 7.5"),
             format!(
                 r#"datasurface_replication_slot_wal_status{{{labels},wal_status="reserved"}} 1"#
             ),
@@ -282,6 +292,7 @@ mod tests {
         assert!(json.get("replication_slot").is_none());
         let json = serde_json::to_value(report(Some(slot()))).expect("json");
         assert_eq!(json["replication_slot"]["lag_bytes"], 120);
+        assert_eq!(json["replication_slot"]["lag_seconds"], 7.5);
         assert_eq!(json["replication_slot"]["wal_status"], "reserved");
     }
 }
