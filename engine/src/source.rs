@@ -237,11 +237,11 @@ impl SlotLag {
     /// Sets [`SlotLag::lag_seconds`] from the stream's last committed batch, when the slot
     /// was moved on to its bound (a batch that died before moving it leaves the age unknown).
     pub(super) fn aged(mut self, last: Option<&Committed>) -> SlotLag {
-        if let (Some(at), Some(last)) = (self.confirmed, last) {
-            if last.upper == Some(at) {
-                let age = Utc::now() - last.started;
-                self.lag_seconds = Some(age.as_seconds_f64().max(0.0));
-            }
+        if let (Some(at), Some(last)) = (self.confirmed, last)
+            && last.upper == Some(at)
+        {
+            let age = Utc::now() - last.started;
+            self.lag_seconds = Some(age.as_seconds_f64().max(0.0));
         }
         self
     }
