@@ -8,10 +8,16 @@ use tokio_postgres::NoTls;
 /// (platform, batch, inserted, updated, deleted, total) from lines like
 /// `  YellowLive Store1: batch 2 committed: 8 inserted, 4 updated, 0 deleted, 18 rows in 0.0 s`.
 fn printed_batches(stdout: &str) -> Vec<(String, i32, i64, i64, i64, i64)> {
+    printed_batches_of(stdout, "Store1")
+}
+
+/// [`printed_batches`] of the store `store`.
+fn printed_batches_of(stdout: &str, store: &str) -> Vec<(String, i32, i64, i64, i64, i64)> {
+    let marker = format!(" {store}: batch ");
     stdout
         .lines()
         .filter_map(|line| {
-            let (head, rest) = line.trim().split_once(" Store1: batch ")?;
+            let (head, rest) = line.trim().split_once(&marker)?;
             let (batch, rest) = rest.split_once(" committed: ")?;
             let numbers: Vec<i64> = rest
                 .split([',', ' '])
@@ -115,7 +121,12 @@ async fn check_against_tables(url: &str, printed: &[(String, i32, i64, i64, i64,
 /// `mvp demo` with `args`, in the environment `env` adds to the test's: what it printed,
 /// once it succeeded.
 fn demo(args: &[&str], env: &[(&str, String)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mvp"))
+    demo_of(env!("CARGO_BIN_EXE_mvp"), args, env)
+}
+
+/// [`demo`] of the runtime binary `binary`.
+fn demo_of(binary: &str, args: &[&str], env: &[(&str, String)]) -> String {
+    let out = Command::new(binary)
         .arg("demo")
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -142,13 +153,7 @@ async fn the_demo_runs_on_a_throwaway_database_and_keeps_it_on_request() {
         .find_map(|l| l.trim().strip_prefix("psql "))
         .expect("a psql line")
         .to_owned();
-    let stop = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Stop and remove them with:"))
-        .nth(1)
-        .expect("a stop command")
-        .trim()
-        .to_owned();
+    let stop = after(&stdout, "Stop and remove them with:");
     check_against_tables(&url, &printed_batches(&stdout)).await;
     let stopped = Command::new("sh")
         .arg("-c")
@@ -395,13 +400,7 @@ fn a_kept_demo_says_how_to_point_the_binary_at_it() {
         .env_remove("postgres_PASSWORD")
         .output()
         .expect("status");
-    let stop = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Stop and remove them with:"))
-        .nth(1)
-        .expect("a stop command")
-        .trim()
-        .to_owned();
+    let stop = after(&stdout, "Stop and remove them with:");
     let stopped = Command::new("sh")
         .arg("-c")
         .arg(&stop)
@@ -420,4 +419,123 @@ fn a_kept_demo_says_how_to_point_the_binary_at_it() {
         2,
         "{table}"
     );
+}
+
+/// The line after `heading` in a kept demo's output: the command it names.
+fn after(stdout: &str, heading: &str) -> String {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no line after {heading:?} in:\n{stdout}"))
+        .trim()
+        .to_owned()
+}
+
+/// The URL a kept demo's `export VAR=URL` line gives.
+fn exported(stdout: &str, var: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("export {var}=")))
+        .unwrap_or_else(|| panic!("no export of {var} in:\n{stdout}"))
+        .to_owned()
+}
+
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the kept database");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// The shop's demo: its store is captured by logical replication, so after the first batch
+/// (a snapshot) every batch reads the changes the simulator made from the slot; the metrics
+/// it prints are the tables', and in the end both platforms hold what the source holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_of_a_replicated_store_reads_its_changes_and_ends_as_its_source_is() {
+    let stdout = demo_of(
+        env!("CARGO_BIN_EXE_shop"),
+        &["--cycles", "3", "--changes", "20", "--seed", "6", "--keep"],
+        &[],
+    );
+    let source = client(&exported(&stdout, "DATASURFACE_DB_SHOPDB")).await;
+    let merge = client(&exported(&stdout, "DATASURFACE_DB_MERGEDB")).await;
+    let printed = printed_batches_of(&stdout, "Orders");
+    for platform in ["YellowLive", "YellowForensic"] {
+        let metrics: Vec<(i32, i64, i64, i64, i64, String)> = merge
+            .query(
+                &format!(
+                    "SELECT batch_id, records_inserted, records_updated, records_deleted, total_records, \
+                     state::jsonb -> 'capture' ->> 'read' FROM {} ORDER BY batch_id",
+                    naming::batch_metrics_table(platform)
+                ),
+                &[],
+            )
+            .await
+            .expect("metrics")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect();
+        let mine: Vec<_> = printed
+            .iter()
+            .filter(|b| b.0 == platform)
+            .map(|b| (b.1, b.2, b.3, b.4, b.5))
+            .collect();
+        let recorded: Vec<_> = metrics.iter().map(|m| (m.0, m.1, m.2, m.3, m.4)).collect();
+        assert_eq!(recorded, mine, "{platform}: printed and recorded metrics");
+        let reads: Vec<&str> = metrics.iter().map(|m| m.5.as_str()).collect();
+        assert_eq!(
+            reads,
+            ["snapshot", "changes", "changes", "changes"],
+            "{platform}: how each batch read the source"
+        );
+        assert!(
+            metrics[1..].iter().any(|m| m.1 + m.2 + m.3 > 0),
+            "{platform}: the changes reached the batches"
+        );
+
+        // Every current row is the source's.
+        for (dataset, columns) in [
+            ("orders", "id, customer_id, placed_at, status, note"),
+            ("order_lines", "order_id, line, sku, quantity, price"),
+        ] {
+            let current = match platform {
+                "YellowLive" => String::new(),
+                _ => " WHERE ds_surf_batch_out = 2147483647".to_owned(),
+            };
+            let table = naming::merge_table(platform, "Orders", dataset);
+            let fingerprint = |from: String| {
+                format!(
+                    "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) \
+                     FROM (SELECT {columns} FROM {from}) AS t"
+                )
+            };
+            let at_source = source
+                .query_one(&fingerprint(dataset.to_owned()), &[])
+                .await
+                .expect("source rows");
+            let merged = merge
+                .query_one(&fingerprint(format!("{table}{current}")), &[])
+                .await
+                .expect("merged rows");
+            assert_eq!(
+                (
+                    at_source.get::<_, i64>(0),
+                    at_source.get::<_, Option<String>>(1)
+                ),
+                (merged.get::<_, i64>(0), merged.get::<_, Option<String>>(1)),
+                "{platform} {dataset}"
+            );
+        }
+    }
+    let stop = after(&stdout, "Stop and remove them with:");
+    let stopped = Command::new("sh")
+        .arg("-c")
+        .arg(&stop)
+        .output()
+        .expect("stop");
+    assert!(stopped.status.success());
 }
