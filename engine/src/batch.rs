@@ -22,6 +22,18 @@ pub(super) struct Batch<'s> {
     pub(super) ecosystem: String,
 }
 
+/// Whether a batch that changed `changed` keys of a merge table of `rows` rows joins them
+/// by probing the table's key index ([`BatchSql::probe_keys`]) rather than as the planner
+/// likes: below one key in fifty. The planner would read the whole table from a few
+/// percent on (a hash join), and that read alone costs more than the probes, whose pages
+/// are mostly in memory: at 1,000,000 rows and 7,500 changed keys, 0.08 s against 0.56 s
+/// for closing a forensic table's versions.
+///
+/// [`BatchSql::probe_keys`]: datasurface_codegen::sql::BatchSql::probe_keys
+pub(super) fn few_keys(changed: u64, rows: u64) -> bool {
+    changed.saturating_mul(50) < rows
+}
+
 impl<'s> Batch<'s> {
     pub(super) fn new(ecosystem: &str, stream: &'s Stream<'s>) -> Self {
         Batch {

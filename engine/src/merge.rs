@@ -1,6 +1,6 @@
 //! Merging staging into the merge tables, and the metrics that say what it did.
 
-use super::batch::Batch;
+use super::batch::{Batch, few_keys};
 use super::error::Error;
 use super::progress::Phase;
 use super::reset::restart;
@@ -143,6 +143,12 @@ async fn merge_dataset(
     };
     let mut new_versions = 0;
     let this = ThisBatch { batch: id };
+    let before = (staged.total + staged.deleted).saturating_sub(staged.inserted);
+    tx.run(match few_keys(staged.staged, before) {
+        true => &batch.sql.probe_keys,
+        false => &batch.sql.plan_joins,
+    })
+    .await?;
     for step in &sql.merge {
         let (n, counts) = match step {
             MergeStep::Close(query) => {

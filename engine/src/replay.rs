@@ -16,7 +16,7 @@
 //! new) — reads a snapshot instead, and takes it after the slot exists, without moving the
 //! slot: every change the snapshot may have missed is read again by the next batch.
 
-use super::batch::Batch;
+use super::batch::{Batch, few_keys};
 use super::copy::{Reader, Writer};
 use super::diff::Target;
 use super::error::Error;
@@ -349,7 +349,7 @@ async fn changes(
             (dataset, sql),
             replay,
             (i, loaded.truncated[i]),
-            before,
+            (loaded.changes, before),
         )
         .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "changes"))
         .await?;
@@ -676,7 +676,7 @@ async fn diff(
     (dataset, sql): (&DatasetSchema, &DatasetSql),
     replay: &ReplaySql,
     (i, truncated): (usize, bool),
-    before: u64,
+    (changes, before): (u64, u64),
 ) -> Result<Staged, Error> {
     let statements = &replay.datasets[i];
     // After a truncate every current key may be gone, not only the changed ones: the diff
@@ -686,6 +686,12 @@ async fn diff(
         false => &statements.current,
     };
     tx.run(&sql.clear_staging).await?;
+    let plan = match few_keys(changes, before) {
+        true => &batch.sql.probe_keys_in_session,
+        false => &batch.sql.plan_joins,
+    };
+    changed_db.run(plan).await?;
+    current_db.run(plan).await?;
     let changed = copy_out(changed_db, &statements.source, || {
         statements.source.what().to_owned()
     })

@@ -232,6 +232,16 @@ pub struct BatchSql {
     /// Waits for the platform's DDL lock, held until the transaction ends: two runners
     /// creating the same tables would collide in the catalog.
     pub ddl_lock: Query<Lock>,
+    /// For the rest of the transaction, joins of staging (or of a replication batch's
+    /// changes) with a merge table probe the merge table's key index row by row: taken when
+    /// a batch changed few keys next to the table's rows, where the planner, whose costs
+    /// assume a disk that seeks, would read the whole table to find them (and a table ten
+    /// times bigger would cost ten times as much).
+    pub probe_keys: Statement,
+    /// [`BatchSql::probe_keys`] for the session: the diff's own connections.
+    pub probe_keys_in_session: Statement,
+    /// Back to the planner's own choice of join.
+    pub plan_joins: Statement,
 }
 
 /// The advisory-lock id of a stream of a platform, or of the platform itself (its DDL lock)
@@ -405,13 +415,25 @@ impl BatchSql {
                 "Take the platform's DDL lock",
                 format!("SELECT pg_advisory_xact_lock({})", Lock::id),
             ),
+            probe_keys: Statement::new(
+                "Probe the merge table by key for the few keys the batch changed, until the transaction ends",
+                "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+            ),
+            probe_keys_in_session: Statement::new(
+                "Probe the merge table by key for the few keys the batch changed",
+                "SET enable_hashjoin = off; SET enable_mergejoin = off",
+            ),
+            plan_joins: Statement::new(
+                "Let the planner choose how to join again",
+                "RESET enable_hashjoin; RESET enable_mergejoin",
+            ),
             counter_table,
             metrics_table,
         }
     }
 
     /// Every statement, in the order a reader follows a batch.
-    pub fn statements(&self) -> [&Statement; 14] {
+    pub fn statements(&self) -> [&Statement; 17] {
         [
             self.try_lock.statement(),
             self.ddl_lock.statement(),
@@ -427,6 +449,9 @@ impl BatchSql {
             self.batch_status.statement(),
             self.history.statement(),
             self.unlock.statement(),
+            &self.probe_keys,
+            &self.probe_keys_in_session,
+            &self.plan_joins,
         ]
     }
 }

@@ -7,7 +7,8 @@
 //! row.
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
-//! set). The batches run in this process, through the engine a binary runs.
+//! set; set `LOG_STATEMENTS` to log every statement's duration in the servers' logs, kept
+//! with `KEEP`). The batches run in this process, through the engine a binary runs.
 
 use bytes::Bytes;
 use datasurface::dev::postgres::ThrowawayPostgres;
@@ -169,6 +170,22 @@ async fn main() {
             .await
             .expect("database");
     }
+    if std::env::var_os("LOG_STATEMENTS").is_some() {
+        // Every statement's duration, in each server's log, to see where a batch's time goes.
+        for server in [&source_server, &merge_server] {
+            let admin = server.connect("postgres").await.expect("connect");
+            for statement in [
+                "ALTER SYSTEM SET log_min_duration_statement = 0",
+                "SELECT pg_reload_conf()",
+            ] {
+                admin
+                    .batch_execute(statement)
+                    .await
+                    .expect("log statements");
+            }
+            println!("statements logged in {}", server.dir().display());
+        }
+    }
     let source = source_server.connect("src").await.expect("source");
     let merge = merge_server.connect("merge").await.expect("merge");
     source.batch_execute(DDL).await.expect("table");
@@ -214,4 +231,9 @@ async fn main() {
         "\none change per row, read from the slot: {seconds:.2} s, peak memory of this process {:.0} MiB",
         peak_mib()
     );
+    if std::env::var_os("KEEP").is_some() {
+        for server in [source_server, merge_server] {
+            println!("kept: {}", server.keep());
+        }
+    }
 }
