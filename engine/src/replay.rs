@@ -323,7 +323,7 @@ async fn changes(
     let Single(upper) = source.row(&sql::insert_lsn(), &()).await?;
     source.run(&sql::flush_log()).await?;
 
-    let loaded = match load(merge_db, source, batch, id, names, replay, upper).await? {
+    let loaded = match load(merge_db, source, batch, names, replay, upper).await? {
         Ok(loaded) => loaded,
         Err(resync) => return Ok(Err(resync)),
     };
@@ -390,7 +390,6 @@ async fn load(
     merge_db: &mut Client,
     source: &Client,
     batch: &Batch<'_>,
-    id: i32,
     names: &Names,
     replay: &ReplaySql,
     upper: Lsn,
@@ -406,7 +405,7 @@ async fn load(
     let peek_changes = sql::peek();
     let rows = source.stream(&peek_changes, &peek).await?;
     pin_mut!(rows);
-    let mut decoder = Decoder::new(batch, id);
+    let mut decoder = Decoder::new(batch);
     let mut writer = Writer::new();
     let write_error = |e| DbError::new(replay.copy_in.what(), e);
     while let Some(change) = rows.next().await {
@@ -415,7 +414,7 @@ async fn load(
             dataset: batch.stream.key.to_string(),
             detail: format!("a change read from the replication slot: {e}"),
         })?;
-        if let Some(reason) = decoder.message(message, &mut writer)? {
+        if let Some(reason) = decoder.message(message, &mut writer) {
             return Ok(Err(Resync(reason)));
         }
         if let Some(chunk) = writer.full() {
@@ -446,7 +445,6 @@ struct Decoder<'b> {
     /// Per relation oid of a captured table: its dataset, and per model column the
     /// position of its value in the relation's tuples.
     relations: HashMap<u32, (usize, Vec<usize>)>,
-    id: i32,
     seq: u64,
     unchanged: Vec<std::collections::BTreeSet<usize>>,
     /// Per dataset, whether its table was truncated.
@@ -454,10 +452,9 @@ struct Decoder<'b> {
 }
 
 impl<'b> Decoder<'b> {
-    fn new(batch: &'b Batch<'b>, id: i32) -> Self {
+    fn new(batch: &'b Batch<'b>) -> Self {
         Decoder {
             batch,
-            id,
             relations: HashMap::new(),
             seq: 0,
             unchanged: vec![Default::default(); batch.datasets.len()],
@@ -467,13 +464,9 @@ impl<'b> Decoder<'b> {
 
     /// Writes what `message` changes; the reason to read a snapshot instead, if it gives
     /// one.
-    fn message(
-        &mut self,
-        message: Message<'_>,
-        writer: &mut Writer,
-    ) -> Result<Option<String>, Error> {
+    fn message(&mut self, message: Message<'_>, writer: &mut Writer) -> Option<String> {
         match message {
-            Message::Relation(r) => self.relation(&r)?,
+            Message::Relation(r) => return self.relation(&r),
             Message::Insert(i) => self.row(i.relation, &i.new, false, writer),
             Message::Update(u) => {
                 // A changed key: the old key is gone, the new row is the key's state.
@@ -483,9 +476,9 @@ impl<'b> Decoder<'b> {
                     {
                         // Its unsent values are the old key's, which may itself have moved
                         // or be gone by the end of the batch: a snapshot reads them.
-                        return Ok(Some(
+                        return Some(
                             "a key was changed by an update that left a large value unsent".into(),
-                        ));
+                        );
                     }
                     self.row(u.relation, old.tuple(), true, writer);
                 }
@@ -499,41 +492,35 @@ impl<'b> Decoder<'b> {
             }
             _ => {}
         }
-        Ok(None)
+        None
     }
 
-    /// Learns where a captured table's model columns are in its tuples; a model column the
-    /// table no longer has stops the batch.
-    fn relation(&mut self, r: &Relation<'_>) -> Result<(), Error> {
-        let found = self
+    /// Learns where a captured table's model columns are in its tuples. A model column the
+    /// changes do not carry, though the table has it now (the source checks passed), was
+    /// dropped and added back since the last batch: the changes cannot give its values, and
+    /// that is the reason to read a snapshot.
+    fn relation(&mut self, r: &Relation<'_>) -> Option<String> {
+        let i = self
             .batch
             .datasets
             .iter()
-            .position(|d| source_is(&d.snapshot.source, r));
-        let Some(i) = found else {
-            return Ok(());
-        };
+            .position(|d| source_is(&d.snapshot.source, r))?;
         let dataset: &DatasetSchema = self.batch.stream.datasets[i];
         let mut positions = Vec::with_capacity(dataset.columns.len());
-        let mut problems = Vec::new();
         for column in &dataset.columns {
             match r.columns.iter().position(|c| c.name == column.name) {
                 Some(p) => positions.push(p),
-                None => problems.push(format!(
-                    "source table {}, column {}: the replication slot's changes no longer carry it; \
-                     add the column back at the source, or remove it from the model",
-                    self.batch.datasets[i].snapshot.source.name, column.name
-                )),
+                None => {
+                    return Some(format!(
+                        "the changes of source table {} went without column {} for a while \
+                         (dropped and added back?)",
+                        self.batch.datasets[i].snapshot.source.name, column.name
+                    ));
+                }
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::Source {
-                batch: self.id,
-                problems,
-            });
-        }
         self.relations.insert(r.oid, (i, positions));
-        Ok(())
+        None
     }
 
     /// Writes that a captured table was emptied: every key before is gone.

@@ -345,3 +345,59 @@ async fn an_idle_publication_on_a_busy_server_moves_its_slot_on_and_holds_little
         );
     }
 }
+
+#[tokio::test]
+async fn a_column_changed_at_the_source_stops_the_batch_and_one_added_back_resyncs() {
+    let s = Scenario::of(vec![items()])
+        .source(ITEMS_DDL)
+        .source("INSERT INTO items VALUES ('a', 1, 'x', NULL, 1), ('b', 2, 'y', NULL, 2)")
+        .start()
+        .await;
+    let eco = twins(&s.pg, &s.src_db, &s.merge_db);
+    let run =
+        async |store| run_batch(&eco, "YellowLive", store, None, &Default::default(), &s.env).await;
+    for store in ["Snap", "Repl"] {
+        run(store).await.expect("first batch");
+    }
+
+    // A column the model does not have is no concern of the stream.
+    s.change_source("ALTER TABLE items ADD COLUMN extra integer; UPDATE items SET extra = 7, a = 'w' WHERE k = 'a'")
+        .await;
+    for store in ["Snap", "Repl"] {
+        run(store)
+            .await
+            .expect("a batch with a column the model lacks");
+    }
+    same_rows(&s, "YellowLive", "column added").await;
+    assert_eq!(capture(&s, "YellowLive").await.0, Read::Changes);
+
+    // A model column dropped stops the batch, naming it and what to do.
+    s.change_source("ALTER TABLE items DROP COLUMN a; INSERT INTO items VALUES ('c', 3, NULL, 3)")
+        .await;
+    let error = run("Repl")
+        .await
+        .expect_err("a model column is gone")
+        .to_string();
+    assert!(error.contains("column a"), "{error}");
+    assert!(error.contains("items"), "{error}");
+
+    // Added back, the column has no values in the changes made without it: the next batch
+    // reads a snapshot, and loses nothing.
+    s.change_source("ALTER TABLE items ADD COLUMN a text; UPDATE items SET a = 'v' WHERE k = 'b'")
+        .await;
+    for store in ["Snap", "Repl"] {
+        run(store)
+            .await
+            .expect("a batch after the column came back");
+    }
+    same_rows(&s, "YellowLive", "column added back").await;
+    let (read, resync) = capture(&s, "YellowLive").await;
+    assert_eq!(read, Read::Snapshot);
+    assert!(resync.unwrap_or_default().contains("column a"));
+
+    // A model column whose type changed stops the batch too.
+    s.change_source("ALTER TABLE items ALTER COLUMN x TYPE text")
+        .await;
+    let error = run("Repl").await.expect_err("a changed column").to_string();
+    assert!(error.contains("column x"), "{error}");
+}
