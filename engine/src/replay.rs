@@ -330,10 +330,14 @@ async fn changes(
     let last = last.unwrap_or_default();
 
     let tx = pg::begin(merge_db).await?;
-    // The two sides of each dataset's diff stream on connections of their own.
+    // The two sides of each dataset's diff stream on connections of their own, when there
+    // is a diff to make.
     let provider = batch.stream.platform.provider;
     let connect = || pg::connect(&provider.merge_database, &provider.merge_credential, env);
-    let (changed_db, current_db) = (connect().await?, connect().await?);
+    let sides = match loaded.changes {
+        0 => None,
+        _ => Some((connect().await?, connect().await?)),
+    };
     let mut state = batch.started_state();
     let mut total = 0;
     for (i, (dataset, sql)) in batch.each().enumerate() {
@@ -341,18 +345,36 @@ async fn changes(
             Some(DatasetState::Merged(m)) => m.total,
             _ => 0,
         };
-        let staged = diff(
-            &tx,
-            (&changed_db, &current_db),
-            batch,
-            id,
-            (dataset, sql),
-            replay,
-            (i, loaded.truncated[i]),
-            (loaded.changes, before),
-        )
-        .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "changes"))
-        .await?;
+        let staged = match &sides {
+            Some((changed_db, current_db)) if loaded.per_dataset[i] > 0 => {
+                diff(
+                    &tx,
+                    (changed_db, current_db),
+                    batch,
+                    id,
+                    (dataset, sql),
+                    replay,
+                    (i, loaded.truncated[i]),
+                    (loaded.per_dataset[i], before),
+                )
+                .instrument(
+                    tracing::info_span!("dataset", dataset = %dataset.name, phase = "changes"),
+                )
+                .await?
+            }
+            // Nothing of the dataset changed: nothing to stage.
+            _ => {
+                tx.run(&sql.clear_staging).await?;
+                batch.done(&dataset.name, Phase::Snapshot, 0);
+                Staged {
+                    total: before,
+                    staged: 0,
+                    inserted: 0,
+                    updated: 0,
+                    deleted: 0,
+                }
+            }
+        };
         total += staged.total;
         state
             .datasets
@@ -378,8 +400,10 @@ async fn changes(
 
 /// What [`load`] put in the changes table.
 struct Loaded {
-    /// Changes (rows inserted, updated or deleted).
+    /// Changes (rows inserted, updated or deleted, tables truncated).
     changes: u64,
+    /// The changes of each dataset.
+    per_dataset: Vec<u64>,
     /// Per dataset, whether its table was truncated: every current row is diffed.
     truncated: Vec<bool>,
 }
@@ -431,10 +455,13 @@ async fn load(
             }
         }
     }
-    tx.run(&replay.analyze).await?;
+    if decoder.seq > 0 {
+        tx.run(&replay.analyze).await?;
+    }
     pg::commit(tx).await?;
     Ok(Ok(Loaded {
         changes: decoder.seq,
+        per_dataset: decoder.per_dataset,
         truncated: decoder.truncated,
     }))
 }
@@ -446,6 +473,8 @@ struct Decoder<'b> {
     /// position of its value in the relation's tuples.
     relations: HashMap<u32, (usize, Vec<usize>)>,
     seq: u64,
+    /// Changes written, per dataset.
+    per_dataset: Vec<u64>,
     unchanged: Vec<std::collections::BTreeSet<usize>>,
     /// Per dataset, whether its table was truncated.
     truncated: Vec<bool>,
@@ -457,6 +486,7 @@ impl<'b> Decoder<'b> {
             batch,
             relations: HashMap::new(),
             seq: 0,
+            per_dataset: vec![0; batch.datasets.len()],
             unchanged: vec![Default::default(); batch.datasets.len()],
             truncated: vec![false; batch.datasets.len()],
         }
@@ -531,6 +561,7 @@ impl<'b> Decoder<'b> {
         let i = *i;
         self.truncated[i] = true;
         self.seq += 1;
+        self.per_dataset[i] += 1;
         writer.tuple(6);
         writer.field(Some(&(i as i32).to_be_bytes()));
         writer.field(Some(&(self.seq as i64).to_be_bytes()));
@@ -564,6 +595,7 @@ impl<'b> Decoder<'b> {
             self.unchanged[*i].insert(*j as usize - 1);
         }
         self.seq += 1;
+        self.per_dataset[*i] += 1;
         writer.tuple(6);
         writer.field(Some(&(*i as i32).to_be_bytes()));
         writer.field(Some(&(self.seq as i64).to_be_bytes()));
