@@ -1,7 +1,7 @@
 //! Everything the runtime executes for one dataset of one platform, in one value.
 
 use super::ingest::{self, SnapshotSql};
-use super::names::{BATCH_OUT, CURRENT, Tables, ThisBatch, q};
+use super::names::{BATCH_OUT, CURRENT, Tables, ThisBatch, q, truncate_unless_empty};
 use super::statement::{Ddl, MergeStep, Statement};
 use super::tables::{self, BulkLoad};
 use super::typed::{Query, Single};
@@ -69,7 +69,7 @@ impl DatasetSql {
             merge,
             clear_staging: Statement::new(
                 format!("Empty the staging table of {name}"),
-                format!("TRUNCATE {}", t.staging),
+                truncate_unless_empty(&t.staging),
             ),
             rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),
         }

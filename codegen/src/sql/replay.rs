@@ -12,7 +12,7 @@
 //! that sent them ([`ReplayDataset::fill`]), else from the merge table.
 
 use super::batch::{LatestBatch, OfStream};
-use super::names::{ALL_HASH, BATCH_OUT, CURRENT, Tables, q};
+use super::names::{ALL_HASH, BATCH_OUT, CURRENT, Tables, q, truncate_unless_empty};
 use super::statement::{Ddl, Statement};
 use super::typed::Query;
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform, naming};
@@ -111,7 +111,7 @@ impl ReplaySql {
             ],
             clear: Statement::new(
                 format!("Empty the changes of stream {stream}"),
-                format!("TRUNCATE {changes}"),
+                truncate_unless_empty(&changes),
             ),
             copy_in: Statement::new(
                 format!("Load the changes of stream {stream}"),
