@@ -3,7 +3,7 @@
 
 use super::ingest::check_source;
 use super::session::Engine;
-use super::source::{self, Names, SourceAction, readable_bytes};
+use super::source::{self, Names, SlotLag, SourceAction, readable_bytes};
 use crate::pg::{self, Exec, Settings};
 use datasurface_codegen::sql::SourceTable;
 use datasurface_codegen::sql::catalog::{self, Relation, Schema};
@@ -318,7 +318,21 @@ impl Engine<'_> {
                         Err(e) => Check::failed(&subject, "publication", e.to_string(), retry()),
                     },
                 );
-                checks.push(slot_check(&subject, &names.slot, &database, state, infra));
+                let age = match &state {
+                    Ok(Some(s)) => {
+                        SlotLag::of(stream, &names.slot, Ok(Some(s.clone())))
+                            .aged(self.last_committed(stream).await.as_ref())
+                            .lag_seconds
+                    }
+                    _ => None,
+                };
+                checks.push(slot_check(
+                    &subject,
+                    &names.slot,
+                    &database,
+                    (state, age),
+                    infra,
+                ));
             }
             for store in self
                 .eco
@@ -441,7 +455,7 @@ fn slot_check(
     subject: &str,
     slot: &str,
     database: &str,
-    state: Result<Option<SlotState>, crate::pg::DbError>,
+    (state, age): (Result<Option<SlotState>, crate::pg::DbError>, Option<f64>),
     infra: String,
 ) -> Check {
     const CHECK: &str = "replication slot";
@@ -463,8 +477,10 @@ fn slot_check(
         );
     }
     let lag = format!(
-        "{slot}: {} behind, {} of log kept, wal_status {}",
+        "{slot}: {} behind{}, {} of log kept, wal_status {}",
         readable_bytes(s.lag_bytes),
+        age.map(|a| format!(" ({a:.0} s since its changes were current)"))
+            .unwrap_or_default(),
         readable_bytes(s.retained_bytes),
         s.wal_status.as_deref().unwrap_or("unknown")
     );

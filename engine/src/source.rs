@@ -206,7 +206,11 @@ pub struct SlotLag {
 }
 
 impl SlotLag {
-    fn of(stream: &Stream<'_>, slot: &str, state: Result<Option<SlotState>, String>) -> SlotLag {
+    pub(super) fn of(
+        stream: &Stream<'_>,
+        slot: &str,
+        state: Result<Option<SlotState>, String>,
+    ) -> SlotLag {
         let mut lag = SlotLag {
             stream: stream.key.to_string(),
             slot: slot.to_owned(),

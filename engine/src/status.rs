@@ -9,7 +9,7 @@ use crate::pg::Exec;
 use chrono::{DateTime, Utc};
 use datasurface_codegen::sql::BatchSql;
 use datasurface_codegen::sql::batch::HistoryOf;
-use datasurface_model::{Platform, Store, StreamKey};
+use datasurface_model::{Platform, Store, Stream, StreamKey};
 
 /// One batch, as the metrics table records it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -89,13 +89,28 @@ impl Engine<'_> {
         let history = self.status(platform, store, 10).await.unwrap_or_default();
         lags.into_iter()
             .map(|lag| {
-                let last = history
-                    .iter()
-                    .filter(|r| r.key == lag.stream && r.batch_status == BatchStatus::Committed)
-                    .max_by_key(|r| r.batch_id)
-                    .map(|r| Committed::new(&r.state, r.batch_start_time));
+                let last = last_committed(&history, &lag.stream);
                 lag.aged(last.as_ref())
             })
             .collect()
     }
+
+    /// The last committed batch of `stream`, as the age of its slot needs it; `None` when
+    /// it has none or the merge database cannot say.
+    pub(super) async fn last_committed(&self, stream: &Stream<'_>) -> Option<Committed> {
+        let history = self
+            .status(stream.platform, Some(stream.store), 10)
+            .await
+            .ok()?;
+        last_committed(&history, &stream.key.to_string())
+    }
+}
+
+/// The last committed batch of the stream keyed `key` in `history`.
+fn last_committed(history: &[BatchRecord], key: &str) -> Option<Committed> {
+    history
+        .iter()
+        .filter(|r| r.key == key && r.batch_status == BatchStatus::Committed)
+        .max_by_key(|r| r.batch_id)
+        .map(|r| Committed::new(&r.state, r.batch_start_time))
 }

@@ -268,6 +268,25 @@ async fn doctor_checks_what_replication_needs_and_says_how_to_fix_it() {
         slot.detail.contains("behind") && slot.detail.contains("wal_status reserved"),
         "{slot:?}"
     );
+    // Once a batch moved the slot on, its age is known too.
+    for _ in 0..2 {
+        run_batch(
+            &eco,
+            "YellowLive",
+            "Repl",
+            None,
+            &Default::default(),
+            &s.env,
+        )
+        .await
+        .expect("batch");
+    }
+    let checks = engine(&eco, &s.env).doctor().await;
+    let slot = check(&checks, live, "replication slot");
+    assert!(
+        slot.ok && slot.detail.contains("s since its changes were current"),
+        "{slot:?}"
+    );
     // The throwaway server keeps the log for slots without limit: a warning, with its fix.
     let limit = check(&checks, "database SourceDB", "slot WAL limit");
     assert!(limit.ok);
