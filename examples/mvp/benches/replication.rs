@@ -131,8 +131,14 @@ async fn batch(eco: &ValidEcosystem, env: &Environment, platform: &str, store: &
     let m = outcome.metrics;
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "    {store:>4} {platform:<14} {seconds:>7.2} s   {:>8} new {:>8} changed {:>8} gone {:>9} rows",
-        m.inserted, m.updated, m.deleted, m.total
+        "    {store:>4} {platform:<14} {seconds:>7.2} s   {:>8} new {:>8} changed {:>8} gone {:>9} rows   \
+         (read and diff {:.2} s, merge {:.2} s)",
+        m.inserted,
+        m.updated,
+        m.deleted,
+        m.total,
+        outcome.ingest.as_secs_f64(),
+        outcome.merge.as_secs_f64()
     );
     seconds
 }
