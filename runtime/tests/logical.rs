@@ -357,18 +357,19 @@ async fn a_column_changed_at_the_source_stops_the_batch_and_one_added_back_resyn
     let eco = twins(&s.pg, &s.src_db, &s.merge_db);
     let run =
         async |store| run_batch(&eco, "YellowLive", store, None, &Default::default(), &s.env).await;
-    for store in ["Snap", "Repl"] {
-        run(store).await.expect("first batch");
-    }
+    let both = async |when: &str| {
+        for store in ["Snap", "Repl"] {
+            if let Err(e) = run(store).await {
+                panic!("{when}: batch of {store}: {e}");
+            }
+        }
+    };
+    both("first batch").await;
 
     // A column the model does not have is no concern of the stream.
     s.change_source("ALTER TABLE items ADD COLUMN extra integer; UPDATE items SET extra = 7, a = 'w' WHERE k = 'a'")
         .await;
-    for store in ["Snap", "Repl"] {
-        run(store)
-            .await
-            .expect("a batch with a column the model lacks");
-    }
+    both("a column the model lacks").await;
     same_rows(&s, "YellowLive", "column added").await;
     assert_eq!(capture(&s, "YellowLive").await.0, Read::Changes);
 
@@ -386,11 +387,7 @@ async fn a_column_changed_at_the_source_stops_the_batch_and_one_added_back_resyn
     // reads a snapshot, and loses nothing.
     s.change_source("ALTER TABLE items ADD COLUMN a text; UPDATE items SET a = 'v' WHERE k = 'b'")
         .await;
-    for store in ["Snap", "Repl"] {
-        run(store)
-            .await
-            .expect("a batch after the column came back");
-    }
+    both("the column came back").await;
     same_rows(&s, "YellowLive", "column added back").await;
     let (read, resync) = capture(&s, "YellowLive").await;
     assert_eq!(read, Read::Snapshot);

@@ -145,28 +145,10 @@ async fn infra_creates_each_streams_slot_and_publication_once_and_drops_a_remove
     // Batches read from the slot infra created: a snapshot first, then the changes.
     s.change_source("INSERT INTO items VALUES ('a', 'x'); INSERT INTO things VALUES (1)")
         .await;
-    let first = run_batch(
-        &eco,
-        "YellowLive",
-        "Repl",
-        None,
-        &Default::default(),
-        &s.env,
-    )
-    .await
-    .expect("first batch");
+    let first = repl_batch(&eco, &s.env).await.expect("first batch");
     assert_eq!(first.metrics.inserted, 2);
     s.change_source("UPDATE items SET a = 'y'").await;
-    let second = run_batch(
-        &eco,
-        "YellowLive",
-        "Repl",
-        None,
-        &Default::default(),
-        &s.env,
-    )
-    .await
-    .expect("second batch");
+    let second = repl_batch(&eco, &s.env).await.expect("second batch");
     let records = history(&eco, "YellowLive", None, 1, &s.env)
         .await
         .expect("status");
@@ -270,16 +252,7 @@ async fn doctor_checks_what_replication_needs_and_says_how_to_fix_it() {
     );
     // Once a batch moved the slot on, its age is known too.
     for _ in 0..2 {
-        run_batch(
-            &eco,
-            "YellowLive",
-            "Repl",
-            None,
-            &Default::default(),
-            &s.env,
-        )
-        .await
-        .expect("batch");
+        repl_batch(&eco, &s.env).await.expect("batch");
     }
     let checks = engine(&eco, &s.env).doctor().await;
     let slot = check(&checks, live, "replication slot");
@@ -355,32 +328,14 @@ async fn status_and_a_runs_outcome_read_the_slots_lag() {
     assert_eq!(lag.error, None);
 
     s.change_source("INSERT INTO items VALUES ('a', 'x')").await;
-    let first = run_batch(
-        &eco,
-        "YellowLive",
-        "Repl",
-        None,
-        &Default::default(),
-        &s.env,
-    )
-    .await
-    .expect("batch");
+    let first = repl_batch(&eco, &s.env).await.expect("batch");
     let slot = first.slot.expect("the slot after the batch");
     assert_eq!(slot.slot, slot_name("YellowLive"));
     assert!(slot.exists && slot.lag_bytes.is_some());
 
     // A batch of changes moves the slot on to its bound: the slot is as old as the batch.
     s.change_source("INSERT INTO items VALUES ('b', 'y')").await;
-    let second = run_batch(
-        &eco,
-        "YellowLive",
-        "Repl",
-        None,
-        &Default::default(),
-        &s.env,
-    )
-    .await
-    .expect("batch");
+    let second = repl_batch(&eco, &s.env).await.expect("batch");
     let age = second.slot.and_then(|s| s.lag_seconds);
     assert!(age.is_some_and(|a| (0.0..60.0).contains(&a)), "{age:?}");
 
@@ -395,6 +350,14 @@ async fn status_and_a_runs_outcome_read_the_slots_lag() {
     assert_eq!(lags[0].lag_bytes, lags[0].lag_bytes.map(|n| n.max(0)));
     assert!(lags[0].lag_seconds.is_some_and(|a| a >= 0.0), "{lags:?}");
     drop_slots(&s).await;
+}
+
+/// A batch of stream `Repl` on YellowLive.
+async fn repl_batch(
+    eco: &ValidEcosystem,
+    env: &pg::Environment,
+) -> Result<datasurface::engine::Outcome, datasurface::engine::Error> {
+    run_batch(eco, "YellowLive", "Repl", None, &Default::default(), env).await
 }
 
 fn engine<'a>(eco: &'a ValidEcosystem, env: &'a pg::Environment) -> Engine<'a> {

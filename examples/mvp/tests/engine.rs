@@ -1,9 +1,12 @@
 //! The runtime binary against real PostgreSQL: its output, one runner per stream, and
 //! batches that survive being killed at any moment.
 
+mod common;
+
+use common::*;
 use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::naming;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -80,14 +83,6 @@ impl Env {
     }
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 async fn change_source(env: &Env, step: i64) {
     let source = env.connect(&env.source).await;
     source
@@ -122,89 +117,20 @@ async fn change_source(env: &Env, step: i64) {
         .expect("insert");
 }
 
-/// Everything a batch leaves behind that must not depend on crashes: the merge tables
-/// (as md5 of their ordered rows) and the metrics rows.
+/// Everything a batch leaves behind that must not depend on crashes.
 async fn fingerprint(env: &Env, merge: &str) -> Vec<String> {
     let client = env.connect(merge).await;
-    let mut out = Vec::new();
-    for (platform, dataset, order) in [
-        ("YellowLive", "customers", "id"),
-        ("YellowLive", "addresses", "id"),
-        ("YellowForensic", "customers", "id, ds_surf_batch_in"),
-        ("YellowForensic", "addresses", "id, ds_surf_batch_in"),
-    ] {
-        let table = naming::merge_table(platform, "Store1", dataset);
-        let row = client
-            .query_one(
-                &format!("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} AS t"),
-                &[],
-            )
-            .await
-            .expect("table fingerprint");
-        out.push(format!(
-            "{table}: {} rows, {}",
-            row.get::<_, i64>(0),
-            row.get::<_, Option<String>>(1).unwrap_or_default()
-        ));
-    }
-    for metrics in ["YellowLive", "YellowForensic"].map(naming::batch_metrics_table) {
-        for row in client
-            .query(
-                &format!(
-                    "SELECT key, batch_id, batch_status, records_inserted, records_updated, records_deleted, total_records \
-                     FROM {metrics} ORDER BY key, batch_id"
-                ),
-                &[],
-            )
-            .await
-            .expect("metrics")
-        {
-            out.push(format!(
-                "{metrics}: {} {} {} {:?} {:?} {:?} {:?}",
-                row.get::<_, String>(0),
-                row.get::<_, i32>(1),
-                row.get::<_, String>(2),
-                row.get::<_, Option<i64>>(3),
-                row.get::<_, Option<i64>>(4),
-                row.get::<_, Option<i64>>(5),
-                row.get::<_, Option<i64>>(6),
-            ));
-        }
-    }
-    out
-}
-
-/// The status of the last batch of `platform`, once there is one.
-async fn status(client: &Client, platform: &str) -> Option<String> {
-    client
-        .query_opt(
-            &format!(
-                "SELECT batch_status FROM {} ORDER BY batch_id DESC LIMIT 1",
-                naming::batch_metrics_table(platform)
-            ),
-            &[],
-        )
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.get(0))
-}
-
-/// A small deterministic generator for kill delays.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below.max(1)
-    }
-}
-
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+    common::fingerprint(
+        &client,
+        "Store1",
+        &[
+            ("YellowLive", "customers", "id"),
+            ("YellowLive", "addresses", "id"),
+            ("YellowForensic", "customers", "id, ds_surf_batch_in"),
+            ("YellowForensic", "addresses", "id, ds_surf_batch_in"),
+        ],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,32 +292,6 @@ async fn reset_batch_and_rewind_of_a_busy_stream_exit_75() {
     }
 }
 
-/// How many batches of `platform` are committed.
-async fn committed(client: &Client, platform: &str) -> i64 {
-    client
-        .query_one(
-            &format!(
-                "SELECT count(*) FROM {} WHERE batch_status = 'committed'",
-                naming::batch_metrics_table(platform)
-            ),
-            &[],
-        )
-        .await
-        .map_or(0, |r| r.get(0))
-}
-
-/// Whether a runner's session waits for a lock in database `db`.
-async fn runner_waits_for_a_lock(client: &Client, db: &str) -> bool {
-    client
-        .query_one(
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = $1 \
-             AND application_name = 'datasurface' AND wait_event_type = 'Lock'",
-            &[&db],
-        )
-        .await
-        .is_ok_and(|r| r.get(0))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
     let env = Env::new(60_000).await;
@@ -431,39 +331,17 @@ async fn batches_killed_at_any_moment_end_as_if_nothing_happened() {
             // reads go on and writes wait, and the kill comes once the runner waits.
             kills += 1;
             if committed(&crashed, platform).await < done {
-                let holder = crashed.transaction().await.expect("begin");
-                holder
-                    .batch_execute(&format!(
-                        "LOCK TABLE {}, {} IN EXCLUSIVE MODE",
-                        naming::merge_table(platform, "Store1", "customers"),
-                        naming::merge_table(platform, "Store1", "addresses")
-                    ))
-                    .await
-                    .expect("hold the merge tables");
-                let waiting = loop {
-                    let mut child = env.mvp("crashed", &args).spawn().expect("spawn");
-                    // The killed runner's lock may outlive it a moment: busy, try again.
-                    let exited = loop {
-                        if runner_waits_for_a_lock(&monitor, "crashed").await {
-                            break None;
-                        }
-                        if let Some(code) = child.try_wait().expect("wait") {
-                            break Some(code);
-                        }
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    };
-                    match exited {
-                        None => break child,
-                        Some(code) if code.code() == Some(75) => {
-                            tokio::time::sleep(Duration::from_millis(50)).await
-                        }
-                        Some(code) => {
-                            panic!("the runner ended while the merge tables were held: {code}")
-                        }
-                    }
-                };
-                kill(waiting);
-                holder.rollback().await.expect("release");
+                let tables = ["customers", "addresses"]
+                    .map(|d| naming::merge_table(platform, "Store1", d))
+                    .join(", ");
+                kill_while_held(
+                    &mut crashed,
+                    &monitor,
+                    "crashed",
+                    (&tables, "EXCLUSIVE"),
+                    || env.mvp("crashed", &args).spawn().expect("spawn"),
+                )
+                .await;
                 interrupted += 1;
             }
 

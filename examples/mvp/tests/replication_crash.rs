@@ -8,9 +8,12 @@
 //! writes the merge tables, and between its commit and its slot being moved on (the slot
 //! is put back where it was, as if the runner died in that moment).
 
+mod common;
+
+use common::*;
 use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::naming;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -104,35 +107,12 @@ impl Shop {
     /// Runs a batch of `platform` while another session holds `tables` in `mode`, and
     /// kills it once it waits for them.
     async fn kill_while_held(&self, tables: &str, mode: &str, platform: &str) {
-        let mut merge = self.connect("merge").await;
+        let mut holder = self.connect("merge").await;
         let monitor = self.connect("postgres").await;
-        let holder = merge.transaction().await.expect("begin");
-        holder
-            .batch_execute(&format!("LOCK TABLE {tables} IN {mode} MODE"))
-            .await
-            .expect("hold the tables");
-        let waiting = loop {
-            let mut child = self.shop(platform).spawn().expect("spawn");
-            // The killed runner's lock may outlive it a moment: busy, try again.
-            let exited = loop {
-                if runner_waits_for_a_lock(&monitor).await {
-                    break None;
-                }
-                if let Some(code) = child.try_wait().expect("wait") {
-                    break Some(code);
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            };
-            match exited {
-                None => break child,
-                Some(code) if code.code() == Some(75) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await
-                }
-                Some(code) => panic!("the runner ended while {tables} were held: {code}"),
-            }
-        };
-        kill(waiting);
-        holder.rollback().await.expect("release");
+        kill_while_held(&mut holder, &monitor, "merge", (tables, mode), || {
+            self.shop(platform).spawn().expect("spawn")
+        })
+        .await;
     }
 
     /// The same changes on every server: updates that leave the long notes unsent,
@@ -156,95 +136,24 @@ impl Shop {
     }
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Committed batches of `platform`.
-async fn committed(merge: &Client, platform: &str) -> i64 {
-    let metrics = naming::batch_metrics_table(platform);
-    merge
-        .query_one(
-            &format!("SELECT count(*) FROM {metrics} WHERE batch_status = 'committed'"),
-            &[],
-        )
-        .await
-        .map_or(0, |r| r.get(0))
-}
-
-/// The status of the last batch of `platform`, once there is one.
-async fn status(merge: &Client, platform: &str) -> Option<String> {
-    let metrics = naming::batch_metrics_table(platform);
-    merge
-        .query_opt(
-            &format!("SELECT batch_status FROM {metrics} ORDER BY batch_id DESC LIMIT 1"),
-            &[],
-        )
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.get(0))
-}
-
-/// Everything the batches leave behind that must not depend on crashes: the merge tables
-/// (md5 of their ordered rows) and the metrics rows, but not the log positions, which are
-/// each server's own.
+/// Everything the batches leave behind that must not depend on crashes (not the log
+/// positions, which are each server's own).
 async fn fingerprint(merge: &Client) -> Vec<String> {
-    let mut out = Vec::new();
-    for (platform, dataset, order) in [
-        ("YellowLive", "orders", "id"),
-        ("YellowLive", "order_lines", "order_id, line"),
-        ("YellowForensic", "orders", "id, ds_surf_batch_in"),
-        (
-            "YellowForensic",
-            "order_lines",
-            "order_id, line, ds_surf_batch_in",
-        ),
-    ] {
-        let table = naming::merge_table(platform, "Orders", dataset);
-        let row = merge
-            .query_one(
-                &format!(
-                    "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} AS t"
-                ),
-                &[],
-            )
-            .await
-            .expect("table fingerprint");
-        out.push(format!(
-            "{table}: {} rows, {}",
-            row.get::<_, i64>(0),
-            row.get::<_, Option<String>>(1).unwrap_or_default()
-        ));
-    }
-    for metrics in PLATFORMS.map(naming::batch_metrics_table) {
-        for row in merge
-            .query(
-                &format!(
-                    "SELECT batch_id, batch_status, records_inserted, records_updated, records_deleted, total_records \
-                     FROM {metrics} ORDER BY batch_id"
-                ),
-                &[],
-            )
-            .await
-            .expect("metrics")
-        {
-            out.push(format!(
-                "{metrics}: {} {} {:?} {:?} {:?} {:?}",
-                row.get::<_, i32>(0),
-                row.get::<_, String>(1),
-                row.get::<_, Option<i64>>(2),
-                row.get::<_, Option<i64>>(3),
-                row.get::<_, Option<i64>>(4),
-                row.get::<_, Option<i64>>(5),
-            ));
-        }
-    }
-    out
+    common::fingerprint(
+        merge,
+        "Orders",
+        &[
+            ("YellowLive", "orders", "id"),
+            ("YellowLive", "order_lines", "order_id, line"),
+            ("YellowForensic", "orders", "id, ds_surf_batch_in"),
+            (
+                "YellowForensic",
+                "order_lines",
+                "order_id, line, ds_surf_batch_in",
+            ),
+        ],
+    )
+    .await
 }
 
 /// Where the stream's last committed batch says its changes end, and where the slot is.
@@ -270,35 +179,6 @@ async fn bound_and_slot(merge: &Client, source: &Client, platform: &str) -> (Str
         .expect("the slot")
         .get(0);
     (bound, slot)
-}
-
-/// Whether a runner's session waits for a lock in the merge database.
-async fn runner_waits_for_a_lock(monitor: &Client) -> bool {
-    monitor
-        .query_one(
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'merge' \
-             AND application_name = 'datasurface' AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .is_ok_and(|r| r.get(0))
-}
-
-/// A small deterministic generator for kill delays.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below.max(1)
-    }
-}
-
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
