@@ -56,6 +56,7 @@ fn manifest(cpu: &str) -> Manifest {
     let context = Context {
         binary: "shop".into(),
         build: "test-build".into(),
+        lock: None,
     };
     Manifest::new(&shop(cpu), &context)
 }

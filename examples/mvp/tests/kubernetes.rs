@@ -670,6 +670,7 @@ fn the_image_tag_follows_the_model_and_the_build() {
     let build = |b: &str| Context {
         binary: "mvp".into(),
         build: b.into(),
+        lock: None,
     };
     let tag = |eco: &ValidEcosystem, b: &str| datasurface::codegen::image_tag(eco, &build(b));
     assert_eq!(

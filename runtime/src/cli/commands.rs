@@ -198,8 +198,9 @@ pub(super) fn generate(
     args: GenerateArgs,
     o: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
-    let drift = crate::generate::sync(&args.out, eco, binary, !args.check)?;
-    let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
+    let context = crate::generate::locked_context(binary).map_err(Failure::error)?;
+    let drift = crate::generate::sync(&args.out, eco, &context, !args.check)?;
+    let images = datasurface_codegen::images(eco, &context);
     let generated = Generated {
         dir: args.out,
         check: args.check,
