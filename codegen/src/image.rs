@@ -93,6 +93,22 @@ pub fn dev_image(
     }
 }
 
+/// The flags of `dags` that carry the lock's digests into the cluster: the Airflow pod's
+/// init container writes the DAGs from the image, which holds no lock (an image cannot hold
+/// its own digest), so the generated pod tells it the digests. Empty when the lock does not
+/// pin the current tag.
+pub fn dags_pin_args(eco: &ValidEcosystem, context: &Context) -> Vec<String> {
+    let tag = image_tag(eco, context);
+    let mut args = Vec::new();
+    if let Some(digest) = pinned(context, &tag, |lock| Some(&lock.image)) {
+        args.extend(["--image-digest".to_owned(), digest.to_owned()]);
+    }
+    if let Some(digest) = pinned(context, &tag, |lock| lock.dev.as_ref()) {
+        args.extend(["--dev-image-digest".to_owned(), digest.to_owned()]);
+    }
+    args
+}
+
 /// The digest `which` picks from the lock, when the lock is for `tag`: a lock left from an
 /// earlier build names another binary, so its digest is not used.
 fn pinned<'a>(

@@ -28,7 +28,9 @@ impl std::fmt::Debug for Credentials {
 pub fn config_path() -> Option<PathBuf> {
     match std::env::var_os("DOCKER_CONFIG") {
         Some(dir) => Some(PathBuf::from(dir).join("config.json")),
-        None => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json")),
+        None => {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
+        }
     }
 }
 
@@ -59,10 +61,7 @@ pub fn credentials(registry: &str) -> Result<Option<Credentials>, Error> {
             return Ok(Some(found));
         }
     }
-    let Some(entry) = keys
-        .iter()
-        .find_map(|k| config["auths"].get(k.as_str()))
-    else {
+    let Some(entry) = keys.iter().find_map(|k| config["auths"].get(k.as_str())) else {
         return Ok(None);
     };
     if let Some(auth) = entry["auth"].as_str().filter(|a| !a.is_empty()) {
@@ -70,10 +69,16 @@ pub fn credentials(registry: &str) -> Result<Option<Credentials>, Error> {
             .decode(auth)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| fail(format!("the auth of {registry} is not base64 of user:password")))?;
-        let (username, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| fail(format!("the auth of {registry} is not base64 of user:password")))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "the auth of {registry} is not base64 of user:password"
+                ))
+            })?;
+        let (username, password) = decoded.split_once(':').ok_or_else(|| {
+            fail(format!(
+                "the auth of {registry} is not base64 of user:password"
+            ))
+        })?;
         return Ok(Some(Credentials {
             username: username.into(),
             password: password.into(),
@@ -91,7 +96,10 @@ pub fn credentials(registry: &str) -> Result<Option<Credentials>, Error> {
 /// The names a registry may be filed under: as given, and Docker Hub's legacy URL.
 fn keys(registry: &str) -> Vec<String> {
     let mut keys = vec![registry.to_owned(), format!("https://{registry}")];
-    if registry == "docker.io" || registry == "index.docker.io" || registry == "registry-1.docker.io" {
+    if registry == "docker.io"
+        || registry == "index.docker.io"
+        || registry == "registry-1.docker.io"
+    {
         keys.insert(0, "https://index.docker.io/v1/".to_owned());
     }
     keys
@@ -121,11 +129,13 @@ fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, String>
     }
     let found: serde_json::Value = serde_json::from_slice(&output.stdout)
         .map_err(|_| format!("{program} did not answer with JSON"))?;
-    Ok(match (found["Username"].as_str(), found["Secret"].as_str()) {
-        (Some(username), Some(password)) => Some(Credentials {
-            username: username.into(),
-            password: password.into(),
-        }),
-        _ => None,
-    })
+    Ok(
+        match (found["Username"].as_str(), found["Secret"].as_str()) {
+            (Some(username), Some(password)) => Some(Credentials {
+                username: username.into(),
+                password: password.into(),
+            }),
+            _ => None,
+        },
+    )
 }

@@ -40,7 +40,11 @@ pub(crate) struct Base {
 
 /// The single-platform manifest that `digest` names in `layout` — itself when it is a
 /// manifest, the entry for `platform` when it is an index.
-pub(crate) fn resolve(layout: &Layout, digest: &Digest, platform: &Platform) -> Result<Base, Error> {
+pub(crate) fn resolve(
+    layout: &Layout,
+    digest: &Digest,
+    platform: &Platform,
+) -> Result<Base, Error> {
     let bytes = layout.read_blob(digest)?;
     let media_type = media_type_of(&bytes, digest)?;
     if media::is_index(&media_type) {
@@ -89,9 +93,9 @@ pub(crate) fn in_layout(layout: &Layout, platform: &Platform) -> Result<Base, Er
 
 fn pick<'a>(manifests: &'a [Descriptor], platform: &Platform) -> Option<&'a Descriptor> {
     manifests.iter().find(|m| {
-        m.platform.as_ref().is_some_and(|p| {
-            p.os == platform.os && p.architecture == platform.architecture
-        })
+        m.platform
+            .as_ref()
+            .is_some_and(|p| p.os == platform.os && p.architecture == platform.architecture)
     })
 }
 
@@ -129,7 +133,9 @@ pub(crate) fn has_file(layout: &Layout, base: &Base, path: &str) -> Result<bool,
             _ => continue,
         };
         let mut archive = tar::Archive::new(reader);
-        let entries = archive.entries().map_err(Error::io(layout.blob_path(&layer.digest)))?;
+        let entries = archive
+            .entries()
+            .map_err(Error::io(layout.blob_path(&layer.digest)))?;
         for entry in entries {
             let entry = entry.map_err(Error::io(layout.blob_path(&layer.digest)))?;
             let name = entry.path_bytes();

@@ -87,7 +87,11 @@ pub fn build(
     let config_digest = out.write_blob(&config_bytes)?;
 
     let mut layers = base.manifest.layers.clone();
-    layers.push(descriptor(media::LAYER_GZIP, layer_digest.clone(), layer.gzip.len()));
+    layers.push(descriptor(
+        media::LAYER_GZIP,
+        layer_digest.clone(),
+        layer.gzip.len(),
+    ));
     let manifest = Manifest {
         schema_version: 2,
         media_type: media::MANIFEST.into(),
@@ -100,7 +104,11 @@ pub fn build(
     };
     let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
     let manifest_digest = out.write_blob(&manifest_bytes)?;
-    let mut descriptor = descriptor(media::MANIFEST, manifest_digest.clone(), manifest_bytes.len());
+    let mut descriptor = descriptor(
+        media::MANIFEST,
+        manifest_digest.clone(),
+        manifest_bytes.len(),
+    );
     out.tag(&recipe.tag, descriptor.clone())?;
     descriptor.annotations.clear();
 
@@ -169,7 +177,11 @@ fn config(
         .or_insert_with(|| serde_json::json!({"type": "layers", "diff_ids": []}));
     match rootfs["diff_ids"].as_array_mut() {
         Some(ids) => ids.push(diff_id.to_string().into()),
-        None => return Err(Error::Base("the base's config has no rootfs.diff_ids".into())),
+        None => {
+            return Err(Error::Base(
+                "the base's config has no rootfs.diff_ids".into(),
+            ));
+        }
     }
     let history = object
         .entry("history")

@@ -5,7 +5,9 @@ use sha2::{Digest as _, Sha256};
 use std::fmt;
 
 /// A SHA-256 content digest, written `sha256:<64 hex digits>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Digest(String);
 
@@ -18,7 +20,11 @@ impl Digest {
     /// Reads `text` as a digest; only SHA-256 is accepted (what every registry serves).
     pub fn parse(text: &str) -> Result<Self, Error> {
         let hex = text.strip_prefix("sha256:").unwrap_or("");
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Digest(text.to_owned()))
         } else {
             Err(Error::BadDigest(text.to_owned()))

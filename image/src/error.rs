@@ -26,7 +26,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Base(String),
-    #[error("the base `{0}` is not named by digest: give REGISTRY/REPOSITORY@sha256:…, so every build uses the same base")]
+    #[error(
+        "the base `{0}` is not named by digest: give REGISTRY/REPOSITORY@sha256:…, so every build uses the same base"
+    )]
     BaseNotPinned(String),
     #[error("`{reference}`: {message}")]
     Registry { reference: String, message: String },

@@ -117,7 +117,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder
         .write_all(bytes)
         .expect("compressing to memory does not fail");
-    encoder.finish().expect("compressing to memory does not fail")
+    encoder
+        .finish()
+        .expect("compressing to memory does not fail")
 }
 
 #[cfg(test)]

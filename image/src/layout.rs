@@ -85,8 +85,10 @@ impl Layout {
     /// Reads the blob `digest` as JSON of type `T`.
     pub fn read_json<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T, Error> {
         let bytes = self.read_blob(digest)?;
-        serde_json::from_slice(&bytes)
-            .map_err(Error::json(format!("blob {digest} in {}", self.dir.display())))
+        serde_json::from_slice(&bytes).map_err(Error::json(format!(
+            "blob {digest} in {}",
+            self.dir.display()
+        )))
     }
 
     /// The layout's `index.json`.
@@ -111,9 +113,11 @@ impl Layout {
             .retain(|m| m.annotations.get(REF_NAME).map(String::as_str) != Some(name));
         manifest.annotations.insert(REF_NAME.into(), name.into());
         index.manifests.push(manifest);
-        index
-            .manifests
-            .sort_by(|a, b| a.annotations.get(REF_NAME).cmp(&b.annotations.get(REF_NAME)));
+        index.manifests.sort_by(|a, b| {
+            a.annotations
+                .get(REF_NAME)
+                .cmp(&b.annotations.get(REF_NAME))
+        });
         self.write_index(&index)
     }
 

@@ -42,7 +42,11 @@ impl Ref {
     }
 
     fn with_tag(&self, tag: &str) -> Reference {
-        Reference::with_tag(self.0.registry().into(), self.0.repository().into(), tag.into())
+        Reference::with_tag(
+            self.0.registry().into(),
+            self.0.repository().into(),
+            tag.into(),
+        )
     }
 
     fn with_digest(&self, digest: &Digest) -> Reference {
@@ -96,7 +100,9 @@ fn registry_auth(reference: &Ref) -> Result<RegistryAuth, Error> {
     })
 }
 
-fn failed(reference: &impl std::fmt::Display) -> impl FnOnce(oci_client::errors::OciDistributionError) -> Error {
+fn failed(
+    reference: &impl std::fmt::Display,
+) -> impl FnOnce(oci_client::errors::OciDistributionError) -> Error {
     let reference = reference.to_string();
     move |e| Error::Registry {
         reference,
@@ -146,9 +152,9 @@ pub async fn pull(
             let index: Index = layout.read_json(&wanted)?;
             // resolve() reports a missing platform with the list of those there are.
             match index.manifests.iter().find(|m| {
-                m.platform.as_ref().is_some_and(|p| {
-                    p.os == platform.os && p.architecture == platform.architecture
-                })
+                m.platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == platform.os && p.architecture == platform.architecture)
             }) {
                 Some(chosen) => {
                     wanted = chosen.digest.clone();
@@ -217,7 +223,11 @@ pub async fn push(
             continue;
         }
         client
-            .push_blob(&target, layout.read_blob(&blob.digest)?, blob.digest.as_str())
+            .push_blob(
+                &target,
+                layout.read_blob(&blob.digest)?,
+                blob.digest.as_str(),
+            )
             .await
             .map_err(failed(&target.whole()))?;
     }

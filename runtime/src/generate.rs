@@ -74,12 +74,7 @@ pub fn image_tag(eco: &ValidEcosystem) -> String {
 /// Compares `dir` with the artifacts of `eco` in `context` and, when
 /// `write`, writes the stale ones (creating folders) and leaves other files alone; returns
 /// how `dir` differed.
-pub fn sync(
-    dir: &Path,
-    eco: &ValidEcosystem,
-    context: &Context,
-    write: bool,
-) -> io::Result<Drift> {
+pub fn sync(dir: &Path, eco: &ValidEcosystem, context: &Context, write: bool) -> io::Result<Drift> {
     let mut drift = Drift::default();
     let mut generated = HashSet::new();
     let mut failed = None;

@@ -24,7 +24,7 @@ pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
 
 use crate::artifact::{Artifact, Context};
-use crate::image::{dev_image, image, image_tag};
+use crate::image::{dags_pin_args, dev_image, image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -47,6 +47,7 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
             provider,
             image(eco, provider, context),
             &tag,
+            &dags_pin_args(eco, context),
         ));
         out.extend(batch::objects(eco, &labels, provider, context, &tag));
     }

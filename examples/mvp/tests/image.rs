@@ -83,7 +83,11 @@ fn debian_base(dir: &Path) -> PathBuf {
             let target = std::fs::read_link(host).expect("link");
             entries.push(Entry::symlink(relative, target.to_string_lossy()));
         } else {
-            entries.push(Entry::file(relative, std::fs::read(host).expect("read"), 0o755));
+            entries.push(Entry::file(
+                relative,
+                std::fs::read(host).expect("read"),
+                0o755,
+            ));
         }
     }
     let layer = Layer::new(&entries, 0);
@@ -108,7 +112,11 @@ fn debian_base(dir: &Path) -> PathBuf {
         schema_version: 2,
         media_type: media::MANIFEST.into(),
         config: descriptor(media::CONFIG, config_digest, config.len()),
-        layers: vec![descriptor(media::LAYER_GZIP, layer_digest, layer.gzip.len())],
+        layers: vec![descriptor(
+            media::LAYER_GZIP,
+            layer_digest,
+            layer.gzip.len(),
+        )],
         annotations: BTreeMap::new(),
     })
     .expect("json");
@@ -207,7 +215,10 @@ fn two_builds_in_different_directories_give_one_digest_that_skopeo_and_umoci_rea
     ])))
     .expect("json");
     assert_eq!(config["config"]["User"], "10001:10001");
-    assert_eq!(config["config"]["Entrypoint"], json!(["/usr/local/bin/mvp"]));
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        json!(["/usr/local/bin/mvp"])
+    );
     assert_eq!(
         config["config"]["Labels"]["org.opencontainers.image.version"],
         tag.as_str()
@@ -337,7 +348,10 @@ fn the_image_runs_its_version_and_a_batch_under_runc() {
             .expect("count")
             .get(0)
     });
-    assert_eq!(merged, 30, "the batch in the container merged every source row");
+    assert_eq!(
+        merged, 30,
+        "the batch in the container merged every source row"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -385,7 +399,10 @@ impl Registry {
             if answered {
                 break;
             }
-            assert!(Instant::now() < deadline, "docker-registry did not start on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on {addr}"
+            );
             // Polling a starting server: how long between tries, not a wait for a result.
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -439,10 +456,17 @@ fn a_pushed_image_pulls_back_by_digest_and_a_registry_base_builds_the_same_image
         .tagged("pulled")
         .unwrap()
         .expect("the pulled image");
-    assert_eq!(pulled_manifest.digest.as_str(), digest, "pulled back by digest");
+    assert_eq!(
+        pulled_manifest.digest.as_str(),
+        digest,
+        "pulled back by digest"
+    );
     let built = Layout::open(&dir.join("build/out")).unwrap();
     assert_eq!(
-        Layout::open(&pulled).unwrap().read_blob(&pulled_manifest.digest).unwrap(),
+        Layout::open(&pulled)
+            .unwrap()
+            .read_blob(&pulled_manifest.digest)
+            .unwrap(),
         built.read_blob(&pulled_manifest.digest).unwrap(),
         "the same manifest, byte for byte"
     );
@@ -477,6 +501,10 @@ fn a_pushed_image_pulls_back_by_digest_and_a_registry_base_builds_the_same_image
         .output()
         .unwrap();
     assert!(!refused.status.success());
-    assert!(all(&refused).contains("not named by digest"), "{}", all(&refused));
+    assert!(
+        all(&refused).contains("not named by digest"),
+        "{}",
+        all(&refused)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -235,7 +235,15 @@ pub(super) fn dags(
             known.join(", ")
         )));
     }
-    let files = datasurface_codegen::dag_files(eco, &crate::generate::context(binary), namespace);
+    let mut context = crate::generate::context(binary);
+    if let Some(image) = args.image_digest {
+        context.lock = Some(datasurface_codegen::ImageLock {
+            tag: crate::generate::image_tag(eco),
+            image,
+            dev: args.dev_image_digest,
+        });
+    }
+    let files = datasurface_codegen::dag_files(eco, &context, namespace);
     std::fs::create_dir_all(&args.out)?;
     for file in &files {
         std::fs::write(args.out.join(&file.path), &file.contents)?;

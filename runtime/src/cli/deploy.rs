@@ -246,7 +246,8 @@ fn write_plan(
                     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
                     writeln!(
                         out,
-                        "      {}: {} → {}",
+                        "      {}{}: {} → {}",
+                        if f.is_image() { "new image: " } else { "" },
                         f.path,
                         show(&f.before),
                         show(&f.after)

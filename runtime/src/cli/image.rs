@@ -207,7 +207,9 @@ fn cargo_build(bin: &str, feature: Option<&str>, o: &mut Output<'_>) -> Result<P
     writeln!(
         o.out,
         "building {bin} with cargo ({})",
-        feature.map_or("production: no features".to_owned(), |f| format!("feature {f}"))
+        feature.map_or("production: no features".to_owned(), |f| format!(
+            "feature {f}"
+        ))
     )?;
     let output = cargo
         .stderr(std::process::Stdio::inherit())
