@@ -132,7 +132,7 @@ impl FieldChange {
 /// [`short`].
 fn shown(path: &str, value: &Value) -> String {
     match value {
-        Value::String(image) if path.ends_with(".image") => image.clone(),
+        image @ Value::String(_) if path.ends_with(".image") => image.to_string(),
         other => short(other),
     }
 }
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert!(changes[0].is_image());
         assert_eq!(changes[0].path, "spec.containers[run].image");
-        assert_eq!(changes[0].after.as_deref(), Some(pinned.as_str()));
+        assert_eq!(changes[0].after, Some(format!("\"{pinned}\"")));
     }
 
     use super::*;
