@@ -7,6 +7,7 @@
 
 mod access;
 mod airflow;
+mod applyset;
 mod batch;
 mod kustomize;
 mod meta;
@@ -17,6 +18,10 @@ pub use access::{AIRFLOW_SERVICE_ACCOUNT, POD_LAUNCHER_RULES};
 pub use airflow::{
     AIRFLOW_ADMIN_KEYS, AIRFLOW_DATABASE, AIRFLOW_IMAGE, AIRFLOW_SECRET, AIRFLOW_SETTINGS_KEYS,
     WEBSERVER_SERVICE,
+};
+pub use applyset::{
+    ApplySet, GROUP_KINDS_ANNOTATION, ID_LABEL, NAMESPACES_ANNOTATION, PART_OF_LABEL,
+    TOOLING_ANNOTATION,
 };
 pub(crate) use batch::simulated;
 pub use meta::{ECOSYSTEM_LABEL, MANAGED_BY, ecosystem_label, ecosystem_selector};
