@@ -52,14 +52,17 @@ pub fn credentials(registry: &str) -> Result<Option<Credentials>, Error> {
     let config: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| fail(format!("invalid JSON: {e}")))?;
     let keys = keys(registry);
-    if let Some(helper) = keys
+    let helper = keys
         .iter()
         .find_map(|k| config["credHelpers"][k].as_str())
-        .or_else(|| config["credsStore"].as_str())
+        .or_else(|| config["credsStore"].as_str());
+    if let Some(found) = helper
+        .map(|helper| helper_get(helper, &keys[0]))
+        .transpose()
+        .map_err(fail)?
+        .flatten()
     {
-        if let Some(found) = helper_get(helper, &keys[0]).map_err(fail)? {
-            return Ok(Some(found));
-        }
+        return Ok(Some(found));
     }
     let Some(entry) = keys.iter().find_map(|k| config["auths"].get(k.as_str())) else {
         return Ok(None);

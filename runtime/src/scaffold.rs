@@ -232,13 +232,19 @@ mod tests {
         assert!(note.contains("/src/datasurface/runtime"), "{note}");
         assert!(note.contains("builds on this machine only"), "{note}");
         assert!(
-            note.contains(&format!("--datasurface-git {}", env!("CARGO_PKG_REPOSITORY"))),
+            note.contains(&format!(
+                "--datasurface-git {}",
+                env!("CARGO_PKG_REPOSITORY")
+            )),
             "{note}"
         );
         assert!(Source::Version("0.1.0".into()).ci_note().is_none());
         assert!(Source::git_for_this_build().ci_note().is_none());
         let comment = source_comment(&Source::Path("/x".into()));
-        assert!(comment.lines().all(|l| l.starts_with('#') && l.len() <= 90), "{comment}");
+        assert!(
+            comment.lines().all(|l| l.starts_with('#') && l.len() <= 90),
+            "{comment}"
+        );
     }
 
     #[test]
