@@ -159,24 +159,25 @@ fn lock(dir: &Path) -> Value {
         .expect("json")
 }
 
-/// `mvp image --binary` into `dir/out`, from a copy of the binary at `dir/bin/mvp`: the
-/// image digest.
-fn build_in(dir: &Path, base: &Path) -> String {
+/// `mvp image --binary` into `dir/out`, from a copy of the binary at `dir/bin/mvp` (also
+/// as the development variant's with `dev`): the image digest.
+fn build_in(dir: &Path, base: &Path, dev: bool) -> String {
     std::fs::create_dir_all(dir.join("bin")).expect("dir");
     std::fs::copy(env!("CARGO_BIN_EXE_mvp"), dir.join("bin/mvp")).expect("copy");
-    let printed = image(
-        dir,
-        &[
-            "--binary",
-            "bin/mvp",
-            "--base-layout",
-            base.to_str().unwrap(),
-            "--out",
-            "out",
-            "--tar",
-            "image.tar",
-        ],
-    );
+    let mut args = vec![
+        "--binary",
+        "bin/mvp",
+        "--base-layout",
+        base.to_str().unwrap(),
+        "--out",
+        "out",
+        "--tar",
+        "image.tar",
+    ];
+    if dev {
+        args.extend(["--dev-binary", "bin/mvp"]);
+    }
+    let printed = image(dir, &args);
     assert!(printed.contains("CA roots added"), "{printed}");
     lock(dir)["image"].as_str().expect("a digest").to_owned()
 }
@@ -189,9 +190,19 @@ fn two_builds_in_different_directories_give_one_digest_that_skopeo_and_umoci_rea
     );
     let dir = scratch("repro");
     let base = debian_base(&dir.join("base"));
-    let a = build_in(&dir.join("a"), &base);
-    let b = build_in(&dir.join("elsewhere/b"), &base);
+    let a = build_in(&dir.join("a"), &base, true);
+    let b = build_in(&dir.join("elsewhere/b"), &base, true);
     assert_eq!(a, b, "the same binary and base, the same digest");
+    let dev = lock(&dir.join("a"))["dev"].clone();
+    assert_eq!(
+        dev,
+        lock(&dir.join("elsewhere/b"))["dev"],
+        "the development variant's too"
+    );
+    assert!(
+        dev.is_string() && dev != a.as_str(),
+        "a second image: {dev}"
+    );
     assert_eq!(
         std::fs::read(dir.join("a/image.tar")).unwrap(),
         std::fs::read(dir.join("elsewhere/b/image.tar")).unwrap(),
@@ -199,6 +210,12 @@ fn two_builds_in_different_directories_give_one_digest_that_skopeo_and_umoci_rea
     );
     let tag = tag();
     assert_eq!(lock(&dir.join("a"))["tag"], tag.as_str());
+    let dev_inspected: Value = serde_json::from_str(&run(Command::new(&skopeo).args([
+        "inspect",
+        &format!("oci:{}:{tag}-dev", dir.join("a/out").display()),
+    ])))
+    .expect("json");
+    assert_eq!(dev_inspected["Digest"], dev);
 
     let inspected: Value = serde_json::from_str(&run(Command::new(&skopeo).args([
         "inspect",
@@ -281,7 +298,7 @@ fn the_image_runs_its_version_and_a_batch_under_runc() {
     );
     let dir = scratch("runc");
     let base = debian_base(&dir.join("base"));
-    build_in(&dir.join("build"), &base);
+    build_in(&dir.join("build"), &base, false);
     let tag = tag();
     let image = format!("{}:{tag}", dir.join("build/out").display());
     let root = dir.join("runc-state");
@@ -423,7 +440,7 @@ fn a_pushed_image_pulls_back_by_digest_and_a_registry_base_builds_the_same_image
     let dir = scratch("push");
     let registry = Registry::start(&dir);
     let base = debian_base(&dir.join("base"));
-    let digest = build_in(&dir.join("build"), &base);
+    let digest = build_in(&dir.join("build"), &base, false);
     let tag = tag();
     let repo = format!("{}/team/mvp", registry.addr);
 
