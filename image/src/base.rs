@@ -49,20 +49,7 @@ pub(crate) fn resolve(
     let media_type = media_type_of(&bytes, digest)?;
     if media::is_index(&media_type) {
         let index: Index = layout.read_json(digest)?;
-        let chosen = pick(&index.manifests, platform).ok_or_else(|| {
-            Error::Base(format!(
-                "the base {digest} has no image for {}/{} (it has {})",
-                platform.os,
-                platform.architecture,
-                index
-                    .manifests
-                    .iter()
-                    .filter_map(|m| m.platform.as_ref())
-                    .map(|p| format!("{}/{}", p.os, p.architecture))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+        let chosen = for_platform(&index, digest, platform)?;
         return resolve(layout, &chosen.digest, platform);
     }
     let manifest: Manifest = layout.read_json(digest)?;
@@ -89,6 +76,28 @@ pub(crate) fn in_layout(layout: &Layout, platform: &Platform) -> Result<Base, Er
         })?,
     };
     resolve(layout, &chosen.digest, platform)
+}
+
+/// The entry of the index `digest` for `platform`, or an error listing those it has.
+pub(crate) fn for_platform<'a>(
+    index: &'a Index,
+    digest: &Digest,
+    platform: &Platform,
+) -> Result<&'a Descriptor, Error> {
+    pick(&index.manifests, platform).ok_or_else(|| {
+        Error::Base(format!(
+            "the base {digest} has no image for {}/{} (it has {})",
+            platform.os,
+            platform.architecture,
+            index
+                .manifests
+                .iter()
+                .filter_map(|m| m.platform.as_ref())
+                .map(|p| format!("{}/{}", p.os, p.architecture))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 fn pick<'a>(manifests: &'a [Descriptor], platform: &Platform) -> Option<&'a Descriptor> {

@@ -150,20 +150,10 @@ pub async fn pull(
         let bytes = layout.read_blob(&wanted)?;
         if media::is_index(&base::media_type_of(&bytes, &wanted)?) {
             let index: Index = layout.read_json(&wanted)?;
-            // resolve() reports a missing platform with the list of those there are.
-            match index.manifests.iter().find(|m| {
-                m.platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == platform.os && p.architecture == platform.architecture)
-            }) {
-                Some(chosen) => {
-                    wanted = chosen.digest.clone();
-                    continue;
-                }
-                None => {
-                    base::resolve(layout, &wanted, platform)?;
-                }
-            }
+            wanted = base::for_platform(&index, &wanted, platform)?
+                .digest
+                .clone();
+            continue;
         }
         let manifest: Manifest = layout.read_json(&wanted)?;
         for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
