@@ -159,3 +159,110 @@ pub(crate) fn has_file(layout: &Layout, base: &Base, path: &str) -> Result<bool,
     }
     Ok(present)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{Entry, Layer};
+    use crate::spec::{Descriptor, PlatformSpec};
+    use std::collections::BTreeMap;
+
+    fn descriptor(media_type: &str, digest: Digest, size: usize) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size: size as u64,
+            platform: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// An image of `layers` in `layout`: its manifest's descriptor.
+    fn image(layout: &Layout, layers: &[Vec<Entry>]) -> Descriptor {
+        let layers: Vec<Descriptor> = layers
+            .iter()
+            .map(|entries| {
+                let layer = Layer::new(entries, 0);
+                let digest = layout.write_blob(&layer.gzip).unwrap();
+                descriptor(media::LAYER_GZIP, digest, layer.gzip.len())
+            })
+            .collect();
+        let config = br#"{"rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let config = descriptor(
+            media::CONFIG,
+            layout.write_blob(config).unwrap(),
+            config.len(),
+        );
+        let manifest = serde_json::to_vec(&Manifest {
+            schema_version: 2,
+            media_type: media::MANIFEST.into(),
+            config,
+            layers,
+            annotations: BTreeMap::new(),
+        })
+        .unwrap();
+        descriptor(
+            media::MANIFEST,
+            layout.write_blob(&manifest).unwrap(),
+            manifest.len(),
+        )
+    }
+
+    #[test]
+    fn a_multi_platform_base_gives_the_platforms_image_and_files_follow_whiteouts() {
+        let dir =
+            std::env::temp_dir().join(format!("datasurface-image-base-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let layout = Layout::create(&dir).unwrap();
+        let roots = || {
+            Entry::file(
+                "etc/ssl/certs/ca-certificates.crt",
+                b"roots".to_vec(),
+                0o644,
+            )
+        };
+        let whiteout = || Entry::file("etc/ssl/certs/.wh.ca-certificates.crt", Vec::new(), 0o644);
+        let with = image(&layout, &[vec![roots()]]);
+        let removed = image(&layout, &[vec![roots()], vec![whiteout()]]);
+        let on = |mut d: Descriptor, architecture: &str| {
+            d.platform = Some(PlatformSpec {
+                architecture: architecture.into(),
+                os: "linux".into(),
+                variant: None,
+            });
+            d
+        };
+        let index = serde_json::to_vec(&Index::new(vec![
+            on(with.clone(), "arm64"),
+            on(removed.clone(), "amd64"),
+        ]))
+        .unwrap();
+        let index = layout.write_blob(&index).unwrap();
+        let amd64 = Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+        };
+        let arm64 = Platform {
+            architecture: "arm64".into(),
+            ..amd64.clone()
+        };
+
+        let base = resolve(&layout, &index, &amd64).unwrap();
+        assert_eq!(base.digest, removed.digest);
+        assert!(!has_file(&layout, &base, "etc/ssl/certs/ca-certificates.crt").unwrap());
+        let base = resolve(&layout, &index, &arm64).unwrap();
+        assert_eq!(base.digest, with.digest);
+        assert!(has_file(&layout, &base, "etc/ssl/certs/ca-certificates.crt").unwrap());
+
+        let riscv = Platform {
+            architecture: "riscv64".into(),
+            ..amd64
+        };
+        let error = resolve(&layout, &index, &riscv).unwrap_err().to_string();
+        assert!(
+            error.contains("no image for linux/riscv64 (it has linux/arm64, linux/amd64)"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
