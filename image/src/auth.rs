@@ -37,9 +37,18 @@ pub fn config_path() -> Option<PathBuf> {
 /// The credentials the Docker config holds for `registry` (`ghcr.io`, `127.0.0.1:5000`);
 /// `None` to go anonymously.
 pub fn credentials(registry: &str) -> Result<Option<Credentials>, Error> {
-    let Some(path) = config_path() else {
-        return Ok(None);
-    };
+    match config_path() {
+        Some(path) => credentials_in(&path, registry),
+        None => Ok(None),
+    }
+}
+
+/// The credentials the Docker config at `path` holds for `registry`.
+pub fn credentials_in(
+    path: &std::path::Path,
+    registry: &str,
+) -> Result<Option<Credentials>, Error> {
+    let path = path.to_owned();
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -141,4 +150,51 @@ fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, String>
             _ => None,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docker_configs_auths_give_the_registrys_credentials() {
+        let dir = std::env::temp_dir().join(format!("datasurface-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("robot:s3cret:with-colon");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"auths": {{"ghcr.io": {{"auth": "{auth}"}},
+                    "https://index.docker.io/v1/": {{"username": "hub", "password": "pw"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let found = credentials_in(&path, "ghcr.io").unwrap().expect("ghcr.io");
+        assert_eq!(
+            (found.username.as_str(), found.password.as_str()),
+            ("robot", "s3cret:with-colon")
+        );
+        assert!(
+            !format!("{found:?}").contains("s3cret"),
+            "Debug never shows the password"
+        );
+        let hub = credentials_in(&path, "docker.io")
+            .unwrap()
+            .expect("Docker Hub");
+        assert_eq!(hub.username, "hub");
+        assert_eq!(credentials_in(&path, "quay.io").unwrap(), None);
+        assert_eq!(
+            credentials_in(&dir.join("none.json"), "ghcr.io").unwrap(),
+            None
+        );
+
+        std::fs::write(&path, r#"{"auths": {"ghcr.io": {"auth": "not base64!"}}}"#).unwrap();
+        let error = credentials_in(&path, "ghcr.io").unwrap_err().to_string();
+        assert!(
+            error.contains("config.json") && error.contains("ghcr.io"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
