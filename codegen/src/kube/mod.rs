@@ -61,7 +61,9 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
     out
 }
 
-/// Every kind of object an ecosystem may have: what pruning and `undeploy` look through.
+/// Every kind of object an ecosystem may have: what pruning and `undeploy` look through
+/// besides the kinds its ApplySet's parent records (which finds the kinds an earlier version
+/// applied; these also find objects deployed before the parent existed).
 pub fn managed_kinds() -> Vec<Kind> {
     vec![
         Kind::of::<Namespace>(),
