@@ -12,6 +12,24 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
+# The image tests read, run and push the image built without Docker with Debian's tools:
+# umoci and skopeo read OCI layouts, runc runs the image (as root), docker-registry serves
+# a registry on the loopback address.
+missing=""
+for tool in runc umoci skopeo docker-registry; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+    echo "installing$missing for the image tests"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+export DATASURFACE_RUNC="$(command -v runc || echo /usr/sbin/runc)"
+export DATASURFACE_UMOCI="$(command -v umoci)"
+export DATASURFACE_SKOPEO="$(command -v skopeo)"
+export DATASURFACE_REGISTRY="$(command -v docker-registry)"
+
 # Python tools that check generated artifacts, each in a venv the script reuses when
 # present, installed from the versions frozen in scripts/*-constraints.txt.
 venv() { # venv DIR CONSTRAINTS PACKAGE… : create DIR with PACKAGE… unless it is there

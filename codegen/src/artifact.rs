@@ -16,4 +16,7 @@ pub struct Context {
     /// built (`datasurface::generate::context` supplies it): with the model, it makes the
     /// image tag.
     pub build: String,
+    /// What `image` built, from the model repo's `image.lock`: when it is for this tag, the
+    /// generated objects and DAGs name the image by digest.
+    pub lock: Option<crate::image::ImageLock>,
 }

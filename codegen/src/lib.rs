@@ -23,7 +23,9 @@ pub use artifact::{Artifact, Context};
 pub use dags::dag_files;
 pub use exit::Exit;
 pub use generate::{generate, generate_each};
-pub use image::{DEV_TAG_SUFFIX, dev_image, image, image_tag};
+pub use image::{
+    DEV_TAG_SUFFIX, IMAGE_LOCK, IMAGE_UID, ImageLock, dags_pin_args, dev_image, image, image_tag,
+};
 pub use kube::images;
 pub use pods::JOB_SERVICE_ACCOUNT;
 pub use secrets::{RequiredSecret, required_secrets};

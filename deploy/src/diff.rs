@@ -85,8 +85,8 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>) {
         (b, a) if b == a => {}
         (b, a) => out.push(FieldChange {
             path: path.to_owned(),
-            before: Some(short(b)),
-            after: Some(short(a)),
+            before: Some(shown(path, b)),
+            after: Some(shown(path, a)),
         }),
     }
 }
@@ -102,8 +102,8 @@ fn walk_option(
         (None, None) => {}
         (b, a) => out.push(FieldChange {
             path: path.to_owned(),
-            before: b.map(short),
-            after: a.map(short),
+            before: b.map(|v| shown(path, v)),
+            after: a.map(|v| shown(path, v)),
         }),
     }
 }
@@ -118,6 +118,23 @@ fn name(item: &Value) -> Option<&str> {
     item.as_object()
         .and_then(|o: &Map<String, Value>| o.get("name"))
         .and_then(Value::as_str)
+}
+
+impl FieldChange {
+    /// Whether the field is a container's image: a new binary, which a plan shows whole
+    /// (a digest cut short would not say which).
+    pub fn is_image(&self) -> bool {
+        self.path.ends_with(".image")
+    }
+}
+
+/// The value at `path` as a plan shows it: an image reference whole, anything else
+/// [`short`].
+fn shown(path: &str, value: &Value) -> String {
+    match value {
+        image @ Value::String(_) if path.ends_with(".image") => image.to_string(),
+        other => short(other),
+    }
 }
 
 /// A value as a plan shows it: at most one line of 60 characters.
@@ -138,6 +155,23 @@ fn short(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_image_change_is_shown_whole() {
+        let image = |i: &str| serde_json::json!({"spec": {"containers": [{"name": "run", "image": i, "command": ["x"]}]}});
+        let pinned = format!(
+            "registry.example.com/team/ecosystem@sha256:{}",
+            "a".repeat(64)
+        );
+        let changes = super::changes(
+            &image("registry.example.com/team/ecosystem:0123456789ab"),
+            &image(&pinned),
+        );
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].is_image());
+        assert_eq!(changes[0].path, "spec.containers[run].image");
+        assert_eq!(changes[0].after, Some(format!("\"{pinned}\"")));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -12,6 +12,7 @@
 //! names the object and says what to do; no Secret value is ever read into a message.
 
 mod api;
+mod applyset;
 mod connect;
 mod diff;
 mod error;

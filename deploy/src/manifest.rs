@@ -1,7 +1,7 @@
 //! What a deploy wants the cluster to hold: the ecosystem's objects in apply order, the
 //! Secrets they read, and the labels that mark the ecosystem's objects.
 
-use datasurface_codegen::kube::{self, Kind, Object};
+use datasurface_codegen::kube::{self, ApplySet, Kind, Object};
 use datasurface_codegen::{Context, RequiredSecret, required_secrets};
 use datasurface_model::ValidEcosystem;
 
@@ -16,6 +16,8 @@ pub struct Manifest {
     pub objects: Vec<Object>,
     /// The Secrets its pods read, which the operator creates.
     pub secrets: Vec<RequiredSecret>,
+    /// The ecosystem's ApplySet: its parent records every kind ever applied.
+    pub applyset: ApplySet,
 }
 
 impl Manifest {
@@ -26,6 +28,7 @@ impl Manifest {
             selector: kube::ecosystem_selector(eco),
             objects: kube::objects(eco, context),
             secrets: required_secrets(eco),
+            applyset: ApplySet::of(eco),
         }
     }
 

@@ -1,14 +1,16 @@
-//! The ecosystem's objects in the cluster, found by its labels: what `--prune` deletes
-//! when the model no longer has them (never a PersistentVolumeClaim, which holds data,
-//! nor a Namespace, which would take its claims and Secrets with it), and what `undeploy`
-//! removes.
+//! The ecosystem's objects in the cluster, found by its labels in every kind and namespace
+//! its ApplySet parent records (`applyset.rs`) as well as those DataSurface generates: what
+//! `--prune` deletes when the model no longer has them (never a PersistentVolumeClaim,
+//! which holds data, nor a Namespace, which would take its claims and Secrets with it), and
+//! what `undeploy` removes.
 
 use crate::api::{self, Ref};
+use crate::applyset;
 use crate::connect::Cluster;
 use crate::error::Error;
 use crate::kind::ObjectKind;
 use crate::manifest::Manifest;
-use datasurface_codegen::kube::{ECOSYSTEM_LABEL, Kind, MANAGED_BY, managed_kinds};
+use datasurface_codegen::kube::{ECOSYSTEM_LABEL, Kind, MANAGED_BY};
 use serde_json::Value;
 
 /// An object of the ecosystem found in the cluster.
@@ -39,19 +41,27 @@ impl LiveObject {
     }
 }
 
-/// Every object of the ecosystem in the cluster, in apply order of kinds: in the model's
-/// namespaces and in any namespace labelled as the ecosystem's (one the model dropped).
+/// Every object of the ecosystem in the cluster but the ApplySet's parent, in apply order
+/// of kinds: of every kind the parent records or DataSurface generates, in the model's
+/// namespaces, those the parent records and any namespace labelled as the ecosystem's (one
+/// the model dropped).
 pub(crate) async fn live_objects(
     cluster: &Cluster,
     manifest: &Manifest,
 ) -> Result<Vec<LiveObject>, Error> {
+    let record = applyset::recorded(cluster, manifest).await?;
     let mut namespaces: Vec<String> = manifest
         .namespaces()
         .into_iter()
         .map(str::to_owned)
         .collect();
+    for ns in record.iter().flat_map(|r| &r.namespaces) {
+        if !namespaces.contains(ns) {
+            namespaces.push(ns.clone());
+        }
+    }
     let mut out = Vec::new();
-    for kind in managed_kinds() {
+    for kind in applyset::kinds(cluster, manifest, record.as_ref()).await? {
         let scopes: Vec<Option<&str>> = if kind.namespaced {
             namespaces.iter().map(|n| Some(n.as_str())).collect()
         } else {
@@ -66,6 +76,9 @@ pub(crate) async fn live_objects(
                     continue;
                 }
                 if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
+                    if applyset::is_parent(&manifest.applyset, &kind, namespace, name) {
+                        continue;
+                    }
                     found.push(LiveObject {
                         kind,
                         namespace: namespace.map(str::to_owned),

@@ -10,7 +10,7 @@ use crate::manifest::Manifest;
 use crate::plan::{Decision, decide};
 use crate::progress::{Event, Outcome, Progress};
 use crate::wait::{self, Patience};
-use crate::{prune, secrets};
+use crate::{applyset, prune, secrets};
 use datasurface_codegen::kube::Step;
 use std::time::Duration;
 
@@ -76,7 +76,25 @@ pub async fn deploy(
     let mut report = Report::default();
     let mut steps: Vec<Step> = manifest.objects.iter().map(|o| o.step).collect();
     steps.dedup();
+    // The ApplySet's parent records the members' kinds and namespaces before any member is
+    // applied (so an interrupted deploy leaves nothing prune cannot find), once the
+    // namespace it lives in exists: what it recorded and the model's.
+    let wanted = applyset::Record::of(manifest);
+    let mut recorded = false;
     for step in steps {
+        if step > Step::Namespace && !recorded {
+            let before = applyset::recorded(cluster, manifest)
+                .await?
+                .unwrap_or_default();
+            applyset::record(
+                cluster,
+                manifest,
+                &before.union(&wanted),
+                options.force_conflicts,
+            )
+            .await?;
+            recorded = true;
+        }
         progress.event(Event::Step(step.name().into()));
         let objects: Vec<_> = manifest.objects.iter().filter(|o| o.step == step).collect();
         for object in &objects {
@@ -113,6 +131,18 @@ pub async fn deploy(
             wait::until_done(cluster, object, patience, progress).await?;
         }
     }
+    if !recorded {
+        let before = applyset::recorded(cluster, manifest)
+            .await?
+            .unwrap_or_default();
+        applyset::record(
+            cluster,
+            manifest,
+            &before.union(&wanted),
+            options.force_conflicts,
+        )
+        .await?;
+    }
 
     if options.prune {
         progress.event(Event::Step("prune".into()));
@@ -123,6 +153,8 @@ pub async fn deploy(
                 object: live.describe(),
             });
         }
+        // Nothing of another kind or namespace is left: the parent records the model's.
+        applyset::record(cluster, manifest, &wanted, options.force_conflicts).await?;
     }
     Ok(report)
 }

@@ -37,6 +37,19 @@ pub async fn inventory(
             removal.delete.push(object);
         }
     }
+    // The ApplySet's parent goes last: until then it records what is still there.
+    if crate::applyset::recorded(cluster, manifest)
+        .await?
+        .is_some()
+    {
+        let set = &manifest.applyset;
+        let parent = crate::applyset::parent_ref(set);
+        removal.delete.push(LiveObject {
+            kind: *parent.kind,
+            namespace: Some(set.namespace.clone()),
+            name: set.name.clone(),
+        });
+    }
     Ok(removal)
 }
 

@@ -56,6 +56,7 @@ fn manifest(cpu: &str) -> Manifest {
     let context = Context {
         binary: "shop".into(),
         build: "test-build".into(),
+        lock: None,
     };
     Manifest::new(&shop(cpu), &context)
 }
@@ -110,7 +111,16 @@ async fn a_first_deploy_applies_every_object_in_order_server_side_and_waits_betw
 
     let writes = fake.writes();
     let written: Vec<&str> = writes.iter().map(|r| r.path.as_str()).collect();
-    let wanted: Vec<String> = manifest.objects.iter().map(object_url).collect();
+    let mut wanted: Vec<String> = manifest.objects.iter().map(object_url).collect();
+    // The ApplySet's parent, once its namespace exists and before any member.
+    let parent = &manifest.applyset;
+    wanted.insert(
+        1,
+        format!(
+            "/api/v1/namespaces/{}/configmaps/{}",
+            parent.namespace, parent.name
+        ),
+    );
     assert_eq!(written, wanted, "every object once, in the model's order");
     for write in &writes {
         assert_eq!(write.method, "PATCH", "{}", write.path);
@@ -597,8 +607,13 @@ async fn undeploy_removes_the_ecosystem_and_keeps_its_data_unless_told() {
     );
     assert_eq!(
         removal.delete.len(),
-        manifest.objects.len() - 2,
-        "all but the namespace and the logs claim"
+        manifest.objects.len() - 2 + 1,
+        "all but the namespace and the logs claim, and the ApplySet's parent"
+    );
+    assert_eq!(
+        removal.delete.last().map(|o| o.describe()),
+        Some(format!("configmap {NS}/{}", manifest.applyset.name)),
+        "the parent goes last"
     );
     fake.clear_requests();
     let deleted = undeploy(&cluster, &removal, &mut ())
@@ -683,5 +698,170 @@ async fn progress_reports_each_object_once() {
             "infra",
             "simulator"
         ]
+    );
+}
+
+/// An object of `manifest`'s ecosystem of a kind this version does not generate, as an
+/// earlier version would have applied it: the ecosystem's labels and its ApplySet's.
+fn earlier_object<K>(manifest: &Manifest, mut value: K) -> Object
+where
+    K: k8s_openapi::Resource
+        + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+        + serde::Serialize
+        + 'static,
+{
+    let meta = k8s_openapi::Metadata::metadata_mut(&mut value);
+    meta.namespace = Some(NS.into());
+    meta.labels = Some(
+        [
+            ("app.kubernetes.io/managed-by", "datasurface"),
+            ("datasurface.io/ecosystem", manifest.ecosystem.as_str()),
+            (
+                datasurface_codegen::kube::PART_OF_LABEL,
+                manifest.applyset.id.as_str(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
+    Object::new(datasurface_codegen::kube::Step::Airflow, "earlier", &value)
+}
+
+// No API server can run here: the fake plays it, discovery included, as for every test of
+// this file.
+#[tokio::test]
+async fn prune_deletes_every_kind_an_earlier_version_applied_and_keeps_claims_and_other_ecosystems()
+{
+    use k8s_openapi::api::batch::v1::CronJob;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let now = manifest("100m");
+    let named = |name: &str| k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    // An earlier version of the model had a ConfigMap and a CronJob, kinds DataSurface
+    // does not generate now.
+    let mut earlier = now.clone();
+    earlier.objects.push(earlier_object(
+        &now,
+        ConfigMap {
+            metadata: named("dags"),
+            ..Default::default()
+        },
+    ));
+    earlier.objects.push(earlier_object(
+        &now,
+        CronJob {
+            metadata: named("nightly"),
+            ..Default::default()
+        },
+    ));
+    let fake = cluster_with_secrets(&now);
+    deployed(&fake, &earlier).await;
+    let parent_url = url(&Kind::of::<ConfigMap>(), Some(NS), &now.applyset.name);
+    let parent = fake
+        .get(&Kind::of::<ConfigMap>(), Some(NS), &now.applyset.name)
+        .expect("the parent");
+    let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
+        .as_str()
+        .expect("its group-kinds")
+        .to_owned();
+    assert!(
+        kinds.contains("ConfigMap,CronJob.batch,Deployment.apps"),
+        "{kinds}"
+    );
+    assert_eq!(
+        parent["metadata"]["labels"]["applyset.kubernetes.io/id"],
+        now.applyset.id.as_str()
+    );
+    assert!(
+        parent["metadata"]["annotations"]["applyset.kubernetes.io/tooling"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("datasurface/"))
+    );
+
+    // Data and another ecosystem's objects, in the same namespace.
+    fake.put(
+        &Kind::of::<PersistentVolumeClaim>(),
+        json!({"metadata": {"name": "data-postgres-0", "namespace": NS, "labels": labels("shop")}}),
+    );
+    fake.put(
+        &Kind::of::<PersistentVolumeClaim>(),
+        json!({"metadata": {"name": "dropped-claim", "namespace": NS, "labels": labels("shop")}}),
+    );
+    fake.put(
+        &Kind::of::<ConfigMap>(),
+        json!({"metadata": {"name": "billing-dags", "namespace": NS, "labels": labels("billing")}}),
+    );
+    fake.put(
+        &Kind::of::<CronJob>(),
+        json!({"metadata": {"name": "billing-nightly", "namespace": NS, "labels": labels("billing")}}),
+    );
+
+    // The plan of the current model says what goes.
+    let plan = plan(&fake.cluster(), &now).await.expect("plan");
+    let pruned: Vec<String> = plan
+        .objects
+        .iter()
+        .filter(|p| p.action == Action::Prune)
+        .map(|p| p.object.clone())
+        .collect();
+    assert_eq!(
+        pruned,
+        ["configmap shop-data/dags", "cronjob shop-data/nightly"]
+    );
+
+    let report = deploy(
+        &fake.cluster(),
+        &now,
+        &Options {
+            prune: true,
+            ..options()
+        },
+        &mut (),
+    )
+    .await
+    .expect("deploy --prune");
+    assert_eq!(report.pruned, 2);
+    let urls = fake.urls();
+    for gone in [
+        url(&Kind::of::<ConfigMap>(), Some(NS), "dags"),
+        url(&Kind::of::<CronJob>(), Some(NS), "nightly"),
+    ] {
+        assert!(!urls.contains(&gone), "{gone} is pruned");
+    }
+    for kept in [
+        url(
+            &Kind::of::<PersistentVolumeClaim>(),
+            Some(NS),
+            "data-postgres-0",
+        ),
+        url(
+            &Kind::of::<PersistentVolumeClaim>(),
+            Some(NS),
+            "dropped-claim",
+        ),
+        url(
+            &Kind::of::<PersistentVolumeClaim>(),
+            Some(NS),
+            "airflow-logs",
+        ),
+        url(&Kind::of::<ConfigMap>(), Some(NS), "billing-dags"),
+        url(&Kind::of::<CronJob>(), Some(NS), "billing-nightly"),
+        parent_url,
+    ] {
+        assert!(urls.contains(&kept), "{kept} is kept");
+    }
+    // The parent now records the model's kinds only.
+    let parent = fake
+        .get(&Kind::of::<ConfigMap>(), Some(NS), &now.applyset.name)
+        .expect("the parent");
+    let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
+        .as_str()
+        .expect("its group-kinds");
+    assert!(
+        !kinds.contains("ConfigMap") && !kinds.contains("CronJob"),
+        "{kinds}"
     );
 }

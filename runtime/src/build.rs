@@ -63,7 +63,7 @@ fn checked(ecosystem: Ecosystem, binary: &str) -> Result<(), String> {
         .map(PathBuf::from)
         .ok_or("OUT_DIR is not set: datasurface::build::check runs in a build script")?
         .join("datasurface");
-    crate::generate::sync(&out, &eco, binary, true).map_err(|e| {
+    crate::generate::sync(&out, &eco, &crate::generate::context(binary), true).map_err(|e| {
         format!(
             "writing the artifacts of model {name} to {}: {e}",
             out.display()

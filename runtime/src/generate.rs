@@ -2,7 +2,7 @@
 //! the image tag they name. The artifacts are compared and written as they are made, so a
 //! model of any size needs the memory of one artifact at a time, not of all.
 
-use datasurface_codegen::{Context, generate_each};
+use datasurface_codegen::{Context, IMAGE_LOCK, ImageLock, generate_each};
 use datasurface_model::ValidEcosystem;
 use std::collections::HashSet;
 use std::io;
@@ -28,6 +28,40 @@ pub fn context(binary: &str) -> Context {
     Context {
         binary: binary.to_owned(),
         build: BUILD_FINGERPRINT.to_owned(),
+        lock: None,
+    }
+}
+
+/// [`context`] with the image lock of the model repo in the current directory
+/// ([`IMAGE_LOCK`]), if it has one: then the artifacts name the image by the digest `image`
+/// built, when it was built for the current tag.
+pub fn locked_context(binary: &str) -> Result<Context, LockError> {
+    Ok(Context {
+        lock: read_lock(Path::new(IMAGE_LOCK))?,
+        ..context(binary)
+    })
+}
+
+/// An image lock that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message} (`image` writes it; delete it to name the image by its tag)")]
+pub struct LockError {
+    path: PathBuf,
+    message: String,
+}
+
+/// The image lock at `path`; `None` when there is none.
+pub fn read_lock(path: &Path) -> Result<Option<ImageLock>, LockError> {
+    let fail = |message: String| LockError {
+        path: path.to_owned(),
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| fail(format!("not an image lock: {e}"))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fail(e.to_string())),
     }
 }
 
@@ -37,15 +71,14 @@ pub fn image_tag(eco: &ValidEcosystem) -> String {
     datasurface_codegen::image_tag(eco, &context(""))
 }
 
-/// Compares `dir` with the artifacts of `eco` for the binary called `binary` and, when
+/// Compares `dir` with the artifacts of `eco` in `context` and, when
 /// `write`, writes the stale ones (creating folders) and leaves other files alone; returns
 /// how `dir` differed.
-pub fn sync(dir: &Path, eco: &ValidEcosystem, binary: &str, write: bool) -> io::Result<Drift> {
-    let context = context(binary);
+pub fn sync(dir: &Path, eco: &ValidEcosystem, context: &Context, write: bool) -> io::Result<Drift> {
     let mut drift = Drift::default();
     let mut generated = HashSet::new();
     let mut failed = None;
-    generate_each(eco, &context, &mut |artifact| {
+    generate_each(eco, context, &mut |artifact| {
         if failed.is_some() {
             return;
         }

@@ -30,6 +30,27 @@ impl Source {
         }
     }
 
+    /// This runtime's own git repository: a source that builds anywhere, while no release
+    /// is on crates.io.
+    pub fn git_for_this_build() -> Source {
+        Source::Git(env!("CARGO_PKG_REPOSITORY").to_owned())
+    }
+
+    /// What a path dependency means, said plainly, with the source that builds elsewhere;
+    /// `None` for the sources every machine reaches.
+    pub fn ci_note(&self) -> Option<String> {
+        let Source::Path(path) = self else {
+            return None;
+        };
+        let Source::Git(git) = Source::git_for_this_build() else {
+            unreachable!("git_for_this_build is a git source")
+        };
+        Some(format!(
+            "datasurface comes from the local checkout {} (a `path =` dependency): the repo              builds on this machine only. Once it is pushed, its pull-request workflow and a              Docker build fail, as they cannot see that path. To build anywhere, take              datasurface from git instead — `datasurface = {{ git = \"{git}\" }}` in              Cargo.toml, or `datasurface new NAME --datasurface-git {git}` — or from crates.io              once it is released (--datasurface-version). `image` builds the container image              from the binary, so it works whatever the source.",
+            path.display()
+        ))
+    }
+
     /// The dependency's value in `Cargo.toml`, with `features`.
     fn dependency(&self, features: &[&str]) -> String {
         let place = match self {
@@ -148,6 +169,7 @@ pub fn create(dir: &Path, names: &Names, source: &Source) -> Result<Vec<String>,
         ("{{namespace}}", names.namespace.clone()),
         ("{{dependency}}", source.dependency(&[])),
         ("{{testing_dependency}}", source.dependency(&["testing"])),
+        ("{{source_note}}", source_comment(source)),
     ];
     let mut written = Vec::new();
     for (path, template) in FILES {
@@ -172,6 +194,27 @@ pub fn create(dir: &Path, names: &Names, source: &Source) -> Result<Vec<String>,
     Ok(written)
 }
 
+/// The note on `source` as TOML comment lines above the dependency, or nothing.
+fn source_comment(source: &Source) -> String {
+    let Some(note) = source.ci_note() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in note.split_whitespace() {
+        if line.len() + word.len() > 88 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// `value` as a TOML basic string.
 fn toml_string(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
@@ -180,6 +223,29 @@ fn toml_string(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_source_says_what_it_means_and_offers_git() {
+        let note = Source::Path("/src/datasurface/runtime".into())
+            .ci_note()
+            .expect("a note");
+        assert!(note.contains("/src/datasurface/runtime"), "{note}");
+        assert!(note.contains("builds on this machine only"), "{note}");
+        assert!(
+            note.contains(&format!(
+                "--datasurface-git {}",
+                env!("CARGO_PKG_REPOSITORY")
+            )),
+            "{note}"
+        );
+        assert!(Source::Version("0.1.0".into()).ci_note().is_none());
+        assert!(Source::git_for_this_build().ci_note().is_none());
+        let comment = source_comment(&Source::Path("/x".into()));
+        assert!(
+            comment.lines().all(|l| l.starts_with('#') && l.len() <= 90),
+            "{comment}"
+        );
+    }
 
     #[test]
     fn names_follow_the_package_name() {

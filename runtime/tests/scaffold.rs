@@ -199,6 +199,7 @@ fn a_new_model_repo_builds_checks_and_reviews_its_model() {
         "cargo test --locked",
         "generate --out generated --check",
         "git --no-pager diff",
+        "-- image --base",
     ] {
         assert!(
             runs.iter().any(|r| r.contains(command)),

@@ -61,6 +61,7 @@ pub(crate) fn objects(
     provider: &YellowServiceProvider,
     image: String,
     tag: &str,
+    pins: &[String],
 ) -> Vec<Object> {
     let ns = provider.namespace.as_str();
     let logs = PersistentVolumeClaim {
@@ -102,7 +103,7 @@ pub(crate) fn objects(
         Object::new(
             Step::Airflow,
             "airflow-deployment",
-            &deployment(labels, provider, image),
+            &deployment(labels, provider, image, pins),
         ),
         Object::new(Step::Airflow, "airflow-webserver-service", &service),
     ]
@@ -179,8 +180,15 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 /// The scheduler and the webserver in one pod: the webserver reads the task logs the
 /// scheduler's tasks write, from the volume they share (ReadWriteOnce, hence one pod and
 /// the Recreate strategy).
-fn deployment(labels: &Labels, provider: &YellowServiceProvider, image: String) -> Deployment {
+fn deployment(
+    labels: &Labels,
+    provider: &YellowServiceProvider,
+    image: String,
+    pins: &[String],
+) -> Deployment {
     let ns = provider.namespace.as_str();
+    let mut dags_args = vec!["dags", "--namespace", ns, "--out", DAGS_FOLDER];
+    dags_args.extend(pins.iter().map(String::as_str));
     let mounts = vec![
         mount("dags", DAGS_FOLDER, true),
         mount("logs", "/opt/airflow/logs", false),
@@ -188,7 +196,7 @@ fn deployment(labels: &Labels, provider: &YellowServiceProvider, image: String) 
     let mut dags = binary_container(
         "dags",
         image,
-        &["dags", "--namespace", ns, "--out", DAGS_FOLDER],
+        &dags_args,
         Vec::new(),
         &Resources::new("50m", "64Mi").memory_limit("256Mi"),
     );

@@ -17,7 +17,7 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec};
 
 /// The user the binary runs as (the image's `datasurface` user).
-const UID: i64 = 10001;
+const UID: i64 = crate::image::IMAGE_UID as i64;
 
 /// The pod spec of the ecosystem's image around `container`.
 fn pod(container: k8s_openapi::api::core::v1::Container, restart: &str) -> PodSpec {

@@ -41,12 +41,15 @@ pub fn ecosystem_selector(eco: &ValidEcosystem) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct Labels {
     ecosystem: String,
+    /// The id of the ecosystem's ApplySet, which its namespaced objects are part of.
+    applyset: String,
 }
 
 impl Labels {
     pub(crate) fn new(eco: &ValidEcosystem) -> Self {
         Labels {
             ecosystem: ecosystem_label(eco),
+            applyset: super::applyset::ApplySet::of(eco).id,
         }
     }
 
@@ -63,12 +66,21 @@ impl Labels {
         labels
     }
 
-    /// Metadata of an object called `name` in `namespace` (`None`: cluster-wide).
+    /// Metadata of an object called `name` in `namespace` (`None`: cluster-wide). A
+    /// namespaced object is a member of the ecosystem's ApplySet; the Namespace is not (a
+    /// namespaced parent's members are namespaced, and prune never deletes a namespace).
     pub(crate) fn meta(&self, name: &str, namespace: Option<&str>) -> ObjectMeta {
+        let mut labels = self.labels(None);
+        if namespace.is_some() {
+            labels.insert(
+                super::applyset::PART_OF_LABEL.to_owned(),
+                self.applyset.clone(),
+            );
+        }
         ObjectMeta {
             name: Some(name.to_owned()),
             namespace: namespace.map(str::to_owned),
-            labels: Some(self.labels(None)),
+            labels: Some(labels),
             ..Default::default()
         }
     }

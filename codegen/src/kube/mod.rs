@@ -7,6 +7,7 @@
 
 mod access;
 mod airflow;
+mod applyset;
 mod batch;
 mod kustomize;
 mod meta;
@@ -18,13 +19,17 @@ pub use airflow::{
     AIRFLOW_ADMIN_KEYS, AIRFLOW_DATABASE, AIRFLOW_IMAGE, AIRFLOW_SECRET, AIRFLOW_SETTINGS_KEYS,
     WEBSERVER_SERVICE,
 };
+pub use applyset::{
+    ApplySet, GROUP_KINDS_ANNOTATION, ID_LABEL, NAMESPACES_ANNOTATION, PART_OF_LABEL,
+    TOOLING_ANNOTATION,
+};
 pub(crate) use batch::simulated;
 pub use meta::{ECOSYSTEM_LABEL, MANAGED_BY, ecosystem_label, ecosystem_selector};
 pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
 
 use crate::artifact::{Artifact, Context};
-use crate::image::{dev_image, image, image_tag};
+use crate::image::{dags_pin_args, dev_image, image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -47,6 +52,7 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
             provider,
             image(eco, provider, context),
             &tag,
+            &dags_pin_args(eco, context),
         ));
         out.extend(batch::objects(eco, &labels, provider, context, &tag));
     }
@@ -55,7 +61,9 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
     out
 }
 
-/// Every kind of object an ecosystem may have: what pruning and `undeploy` look through.
+/// Every kind of object an ecosystem may have: what pruning and `undeploy` look through
+/// besides the kinds its ApplySet's parent records (which finds the kinds an earlier version
+/// applied; these also find objects deployed before the parent existed).
 pub fn managed_kinds() -> Vec<Kind> {
     vec![
         Kind::of::<Namespace>(),

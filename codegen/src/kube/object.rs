@@ -37,6 +37,17 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The kind as an ApplySet records it: `Deployment.apps`, or `Service` in the core
+    /// group.
+    pub fn group_kind(&self) -> String {
+        match self.group {
+            "" => self.kind.to_owned(),
+            group => format!("{}.{group}", self.kind),
+        }
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.kind.to_lowercase())
@@ -99,7 +110,7 @@ pub struct Object {
 impl Object {
     /// The object `value`, applied in `step`, written to `kubernetes/{namespace}/{file}.yaml`
     /// (the namespace of the Namespace is its name).
-    pub(crate) fn new<K>(step: Step, file: &str, value: &K) -> Object
+    pub fn new<K>(step: Step, file: &str, value: &K) -> Object
     where
         K: Resource + Metadata<Ty = ObjectMeta> + serde::Serialize + 'static,
     {

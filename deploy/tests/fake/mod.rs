@@ -391,7 +391,71 @@ fn parse(path: &str) -> (String, Option<String>, bool) {
     }
 }
 
+/// Every kind the fake serves: what DataSurface generates, and what an earlier version or
+/// another tool may have applied.
+fn served_kinds() -> Vec<Kind> {
+    use k8s_openapi::api::{batch::v1::CronJob, core::v1::ConfigMap, core::v1::Secret};
+    let mut kinds = datasurface_codegen::kube::managed_kinds();
+    kinds.extend([
+        Kind::of::<ConfigMap>(),
+        Kind::of::<Secret>(),
+        Kind::of::<CronJob>(),
+    ]);
+    kinds
+}
+
+/// The API's discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/{group}/{version}`),
+/// from [`served_kinds`].
+fn discovery(path: &str) -> Option<Value> {
+    let kinds = served_kinds();
+    let resources = |group_version: &str| {
+        let list: Vec<Value> = kinds
+            .iter()
+            .filter(|k| k.api_version == group_version)
+            .map(|k| {
+                json!({"name": k.plural, "singularName": k.kind.to_lowercase(),
+                       "namespaced": k.namespaced, "kind": k.kind,
+                       "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+            })
+            .collect();
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+               "resources": list})
+    };
+    match path {
+        "/api" => Some(json!({"kind": "APIVersions", "versions": ["v1"],
+                              "serverAddressByClientCIDRs": []})),
+        "/api/v1" => Some(resources("v1")),
+        "/apis" => {
+            let mut groups: Vec<(&str, &str)> = kinds
+                .iter()
+                .filter(|k| !k.group.is_empty())
+                .map(|k| (k.group, k.version))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            let groups: Vec<Value> = groups
+                .into_iter()
+                .map(|(group, version)| {
+                    let gv =
+                        json!({"groupVersion": format!("{group}/{version}"), "version": version});
+                    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+                })
+                .collect();
+            Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        }
+        _ => {
+            let group_version = path.strip_prefix("/apis/")?;
+            (group_version.matches('/').count() == 1
+                && kinds.iter().any(|k| k.api_version == group_version))
+            .then(|| resources(group_version))
+        }
+    }
+}
+
 fn respond(state: &mut State, request: &Request) -> (u16, Value) {
+    if let Some(document) = discovery(&request.path) {
+        return (200, document);
+    }
     if request.path == "/version" {
         return (
             200,

@@ -113,7 +113,9 @@ fn measure(stores: usize, datasets: usize, columns: usize) {
     let generated = start.elapsed().as_secs_f64();
     let dir = std::env::temp_dir().join(format!("datasurface-generate-{}", std::process::id()));
     let start = Instant::now();
-    let drift = datasurface::generate::sync(&dir, &eco, "large", true).expect("write");
+    let drift =
+        datasurface::generate::sync(&dir, &eco, &datasurface::generate::context("large"), true)
+            .expect("write");
     let written = start.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let (files, bytes) = families

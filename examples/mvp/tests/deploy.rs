@@ -120,7 +120,11 @@ fn an_operator_plans_deploys_redeploys_and_undeploys_the_mvp() {
         )),
         "{out}"
     );
-    assert_eq!(fake.writes().len(), n);
+    assert_eq!(
+        fake.writes().len(),
+        n + 1,
+        "every object, and the ApplySet's parent"
+    );
 
     fake.clear_requests();
     let again = mvp(&config, &["deploy"]);
@@ -171,7 +175,11 @@ fn an_operator_plans_deploys_redeploys_and_undeploys_the_mvp() {
     let (out, err) = text(&undeploy);
     assert!(undeploy.status.success(), "{out}{err}");
     assert!(
-        out.ends_with(&format!("undeployed: {} objects deleted, 3 kept\n", n - 2)),
+        // All but the namespace and the logs claim, and the ApplySet's parent.
+        out.ends_with(&format!(
+            "undeployed: {} objects deleted, 3 kept\n",
+            n - 2 + 1
+        )),
         "{out}"
     );
     assert!(

@@ -458,3 +458,96 @@ fn the_kubernetes_objects_pass_the_api_schema() {
         );
     }
 }
+
+#[test]
+fn generate_and_dags_name_the_image_by_the_digest_the_lock_records() {
+    let dir = std::env::temp_dir().join(format!("datasurface-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let eco = mvp::ecosystem().validate().expect("valid");
+    let tag = datasurface::generate::image_tag(&eco);
+    let repository = &eco.model().providers[0].image_repository;
+    let digest = format!("sha256:{}", "3".repeat(64));
+    let mvp = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mvp"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .expect("mvp")
+    };
+    let lock = datasurface::codegen::ImageLock {
+        tag: tag.clone(),
+        image: digest.clone(),
+        dev: None,
+    };
+    std::fs::write(dir.join("image.lock"), lock.to_file()).expect("lock");
+    let out = mvp(&["generate", "--out", "generated"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pinned = format!("{repository}@{digest}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&pinned),
+        "generate lists the image by digest: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let infra = datasurface::generate::files(&dir.join("generated"))
+        .expect("files")
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("infra"))
+        .map(|f| std::fs::read_to_string(f).expect("read"))
+        .collect::<String>();
+    assert!(
+        infra.contains(&pinned) && !infra.contains(&format!(":{tag}")),
+        "{infra}"
+    );
+
+    // The Airflow pod's init container passes the digest on to `dags`.
+    let out = mvp(&[
+        "dags",
+        "--namespace",
+        &eco.model().providers[0].namespace,
+        "--out",
+        "dags",
+        "--image-digest",
+        &digest,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dags = datasurface::generate::files(&dir.join("dags")).expect("files");
+    assert!(!dags.is_empty());
+    for dag in dags {
+        let text = std::fs::read_to_string(&dag).expect("read");
+        assert!(
+            text.contains(&pinned) && !text.contains(&format!(":{tag}")),
+            "{}",
+            dag.display()
+        );
+    }
+    let out = mvp(&[
+        "dags",
+        "--namespace",
+        &eco.model().providers[0].namespace,
+        "--out",
+        "dags",
+        "--image-digest",
+        "latest",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a digest that is none is a usage error"
+    );
+
+    std::fs::write(dir.join("image.lock"), "{ not json").expect("lock");
+    let out = mvp(&["generate", "--out", "generated"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("image.lock: not an image lock"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

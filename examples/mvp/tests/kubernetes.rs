@@ -670,6 +670,7 @@ fn the_image_tag_follows_the_model_and_the_build() {
     let build = |b: &str| Context {
         binary: "mvp".into(),
         build: b.into(),
+        lock: None,
     };
     let tag = |eco: &ValidEcosystem, b: &str| datasurface::codegen::image_tag(eco, &build(b));
     assert_eq!(
@@ -708,4 +709,85 @@ fn the_image_tag_follows_the_model_and_the_build() {
     );
     assert!(jobs(&eco, "b").is_disjoint(&first));
     assert!(jobs(&changed, "a").is_disjoint(&first));
+}
+
+#[test]
+fn an_image_lock_for_the_current_tag_pins_every_image_by_digest() {
+    let eco = mvp::ecosystem().validate().expect("valid");
+    let tag = datasurface::codegen::image_tag(&eco, &context());
+    let digest = format!("sha256:{}", "1".repeat(64));
+    let dev = format!("sha256:{}", "2".repeat(64));
+    let locked = |tag: &str| Context {
+        lock: Some(datasurface::codegen::ImageLock {
+            tag: tag.into(),
+            image: digest.clone(),
+            dev: Some(dev.clone()),
+        }),
+        ..context()
+    };
+    let repository = &eco.model().providers[0].image_repository;
+    // Every container image of the objects, and the Airflow pod's init container's args.
+    fn images(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match v {
+                        Value::String(image) if key == "image" => {
+                            out.insert(image.clone());
+                        }
+                        _ => images(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| images(i, out)),
+            _ => {}
+        }
+    }
+    let ours = |context: &Context| -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for o in kube::objects(&eco, context) {
+            images(&o.json, &mut out);
+        }
+        out.into_iter()
+            .filter(|i| i.starts_with(repository.as_str()))
+            .collect()
+    };
+    let text = |context: &Context| -> String {
+        kube::objects(&eco, context)
+            .iter()
+            .map(|o| o.yaml.clone())
+            .collect()
+    };
+
+    assert_eq!(
+        ours(&locked(&tag)),
+        BTreeSet::from([
+            format!("{repository}@{digest}"),
+            format!("{repository}@{dev}")
+        ])
+    );
+    // The Airflow pod's init container writes the DAGs with the same digests.
+    let pinned = text(&locked(&tag));
+    assert!(pinned.contains("- --image-digest\n"), "{pinned}");
+    let dags =
+        datasurface::codegen::dag_files(&eco, &locked(&tag), &eco.model().providers[0].namespace);
+    assert!(
+        dags.iter()
+            .all(|d| !d.contents.contains(&format!(":{tag}")))
+    );
+    assert!(
+        dags.iter()
+            .any(|d| d.contents.contains(&format!("{repository}@{digest}")))
+    );
+
+    // A lock left from an earlier build is for another tag: the images keep their tag.
+    let stale = text(&locked("0123456789ab"));
+    assert_eq!(stale, text(&context()), "a stale lock changes nothing");
+    assert_eq!(
+        ours(&locked("0123456789ab")),
+        BTreeSet::from([
+            format!("{repository}:{tag}"),
+            format!("{repository}:{tag}-dev")
+        ])
+    );
 }

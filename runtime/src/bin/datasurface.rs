@@ -68,6 +68,9 @@ fn main() -> ExitCode {
     for file in &files {
         println!("  created {}", dir.join(file).display());
     }
+    if let Some(note) = source.ci_note() {
+        println!("\nnote: {note}\n");
+    }
     if !no_build {
         // A repository like `cargo new` makes; not fatal without git.
         let _ = Command::new("git")

@@ -158,6 +158,27 @@ pub(super) struct DagsArgs {
     /// The DAG folder.
     #[arg(long, value_name = "DIR")]
     pub(super) out: PathBuf,
+    /// Name the image by this digest (sha256:…) in the DAGs, as the image lock did where
+    /// the Airflow pod was generated.
+    #[arg(long, value_name = "DIGEST", value_parser = digest)]
+    pub(super) image_digest: Option<String>,
+    /// Name the simulator's image by this digest in the DAGs.
+    #[arg(long, value_name = "DIGEST", value_parser = digest, requires = "image_digest")]
+    pub(super) dev_image_digest: Option<String>,
+}
+
+/// A `sha256:` digest, as image references pin them.
+fn digest(text: &str) -> Result<String, String> {
+    let hex = text.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        Ok(text.to_owned())
+    } else {
+        Err("expected sha256: and 64 lower-case hex digits".into())
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -198,8 +198,9 @@ pub(super) fn generate(
     args: GenerateArgs,
     o: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
-    let drift = crate::generate::sync(&args.out, eco, binary, !args.check)?;
-    let images = datasurface_codegen::images(eco, &crate::generate::context(binary));
+    let context = crate::generate::locked_context(binary).map_err(Failure::error)?;
+    let drift = crate::generate::sync(&args.out, eco, &context, !args.check)?;
+    let images = datasurface_codegen::images(eco, &context);
     let generated = Generated {
         dir: args.out,
         check: args.check,
@@ -234,7 +235,15 @@ pub(super) fn dags(
             known.join(", ")
         )));
     }
-    let files = datasurface_codegen::dag_files(eco, &crate::generate::context(binary), namespace);
+    let mut context = crate::generate::context(binary);
+    if let Some(image) = args.image_digest {
+        context.lock = Some(datasurface_codegen::ImageLock {
+            tag: crate::generate::image_tag(eco),
+            image,
+            dev: args.dev_image_digest,
+        });
+    }
+    let files = datasurface_codegen::dag_files(eco, &context, namespace);
     std::fs::create_dir_all(&args.out)?;
     for file in &files {
         std::fs::write(args.out.join(&file.path), &file.contents)?;

@@ -12,7 +12,7 @@ use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The commands that work on a Kubernetes cluster.
+/// The operator's commands: those that work on a Kubernetes cluster, and the image.
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum DeployCommand {
     /// Stand the ecosystem up on Kubernetes, or bring it in step with the model: check the
@@ -25,6 +25,14 @@ pub(super) enum DeployCommand {
     /// data — the PersistentVolumeClaims and the namespace holding them and the Secrets —
     /// unless --delete-data. Asks for confirmation on a terminal.
     Undeploy(UndeployArgs),
+    /// Build the ecosystem's container image without Docker: the production binary (built
+    /// with cargo without the dev and deploy features, or --binary) in one layer on a base
+    /// named by digest, with CA roots where the base has none, user 10001 and the binary as
+    /// entrypoint; the development variant too when the model runs the simulator. The same
+    /// binary and base give the same digest on any machine. Writes an OCI image layout (and
+    /// --tar), pushes with --push, and records the digests in image.lock, which generate and
+    /// deploy use to name the image by digest.
+    Image(super::image::ImageArgs),
 }
 
 // The flags of each command; their `--help` text is the variant's doc comment above.
@@ -114,7 +122,7 @@ pub(super) fn deploy(
     terminal: bool,
     o: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
-    let context = crate::generate::context(binary);
+    let context = crate::generate::locked_context(binary).map_err(Failure::error)?;
     let manifest = Manifest::new(eco, &context);
     runtime()?.block_on(async {
         let cluster = connect(&args.cluster).await?;
@@ -169,7 +177,7 @@ pub(super) fn undeploy(
     terminal: bool,
     o: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
-    let context = crate::generate::context(binary);
+    let context = crate::generate::locked_context(binary).map_err(Failure::error)?;
     let manifest = Manifest::new(eco, &context);
     runtime()?.block_on(async {
         let cluster = connect(&args.cluster).await?;
@@ -238,7 +246,8 @@ fn write_plan(
                     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
                     writeln!(
                         out,
-                        "      {}: {} → {}",
+                        "      {}{}: {} → {}",
+                        if f.is_image() { "new image: " } else { "" },
                         f.path,
                         show(&f.before),
                         show(&f.after)

@@ -11,6 +11,8 @@ mod deploy;
 #[cfg(feature = "dev")]
 mod dev;
 mod help;
+#[cfg(feature = "deploy")]
+mod image;
 mod log;
 mod progress;
 mod render;
@@ -144,6 +146,10 @@ impl App {
             #[cfg(feature = "deploy")]
             Command::Deploy(deploy::DeployCommand::Undeploy(args)) => {
                 deploy::undeploy(&model(ecosystem)?, &bin, args, terminal, o)
+            }
+            #[cfg(feature = "deploy")]
+            Command::Deploy(deploy::DeployCommand::Image(args)) => {
+                image::image(&model(ecosystem)?, &bin, args, o)
             }
         }
     }
