@@ -377,9 +377,10 @@ impl<'a> Validator<'a> {
             if !checked.insert(store.name.as_str()) {
                 continue;
             }
-            if let Ok(gap) = self.capture_gap(&snap.trigger) {
-                if latency < gap {
-                    self.error(
+            if let Ok(gap) = self.capture_gap(&snap.trigger)
+                && latency < gap
+            {
+                self.error(
                         path,
                         format!(
                             "the dataset group asks for data at most {} old, but datastore {} is captured on `{}`, up to {} apart",
@@ -394,7 +395,6 @@ impl<'a> Validator<'a> {
                             store.name
                         )),
                     );
-                }
             }
         }
     }
