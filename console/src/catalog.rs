@@ -151,7 +151,8 @@ impl Catalog {
                     let platforms = on
                         .iter()
                         .map(|p| {
-                            let views = views(&eco, p, &ws.name, &dsg.name, &sink.store, &sink.dataset);
+                            let views =
+                                views(&eco, p, &ws.name, &dsg.name, &sink.store, &sink.dataset);
                             (p.to_string(), views)
                         })
                         .collect();

@@ -64,7 +64,12 @@ impl Lineage {
                 continue;
             }
             let store_id = format!("s:{store}");
-            g.node(1, &store_id, store, Some(links.to(&format!("stores/{store}"))));
+            g.node(
+                1,
+                &store_id,
+                store,
+                Some(links.to(&format!("stores/{store}"))),
+            );
             g.edge(&store_id, &ds_id);
             if let Some(snap) = s.sql_snapshot() {
                 let db = &snap.database;
@@ -152,8 +157,7 @@ impl Lineage {
             );
         }
         for (from, to) in &self.edges {
-            let (Some((fl, fr)), Some((tl, tr))) = (self.position(from), self.position(to))
-            else {
+            let (Some((fl, fr)), Some((tl, tr))) = (self.position(from), self.position(to)) else {
                 continue;
             };
             let (x1, y1) = (fl * COLUMN_WIDTH + NODE_WIDTH, centre(fr));

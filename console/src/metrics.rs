@@ -18,8 +18,16 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
     let eco = catalog.eco();
     let budgets = eco.budgets();
 
-    out.help(names::UP, "gauge", "1 when the platform's merge database was read, 0 when it could not be");
-    out.help(names::READ_TIMESTAMP, "gauge", "When the console last read the batch tables (Unix seconds)");
+    out.help(
+        names::UP,
+        "gauge",
+        "1 when the platform's merge database was read, 0 when it could not be",
+    );
+    out.help(
+        names::READ_TIMESTAMP,
+        "gauge",
+        "When the console last read the batch tables (Unix seconds)",
+    );
     for platform in eco.platforms() {
         let name = &platform.model.name;
         let ok = matches!(health.platforms.get(name), Some(Ok(_)));
@@ -29,18 +37,66 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
         out.sample(names::READ_TIMESTAMP, &[], seconds(at));
     }
 
-    out.help(names::BUDGET, "gauge", "How old the dataset may be before its consumers count it late (seconds)");
-    out.help(names::LAST_SUCCESS, "gauge", "End of the dataset's last committed batch (Unix seconds)");
-    out.help(names::DATASET_RECORDS, "gauge", "The dataset's counts in its last committed batch, by kind");
-    out.help(names::CAPTURE_GAP, "gauge", "Longest wait between two captures of the stream's store (seconds)");
-    out.help(names::STREAM_STATUS, "gauge", "1 for the status of the stream's latest batch");
-    out.help(names::FAILING, "gauge", "1 when the stream's open batch failed and waits for a rerun or a reset");
-    out.help(names::LAST_REPORT, "gauge", "Start of the stream's latest batch (Unix seconds)");
-    out.help(names::DURATION, "gauge", "Duration of the stream's last committed batch (seconds)");
-    out.help(names::USUAL_DURATION, "gauge", "Median duration of the stream's recent committed batches (seconds)");
-    out.help(names::OPEN_AGE, "gauge", "How long the stream's open batch has been open (seconds); 0 when none is");
-    out.help(names::STREAM_RECORDS, "gauge", "The stream's counts in its last committed batch, by kind");
-    out.help(names::PREVIOUS_TOTAL, "gauge", "Rows in the snapshot of the stream's committed batch before the last");
+    out.help(
+        names::BUDGET,
+        "gauge",
+        "How old the dataset may be before its consumers count it late (seconds)",
+    );
+    out.help(
+        names::LAST_SUCCESS,
+        "gauge",
+        "End of the dataset's last committed batch (Unix seconds)",
+    );
+    out.help(
+        names::DATASET_RECORDS,
+        "gauge",
+        "The dataset's counts in its last committed batch, by kind",
+    );
+    out.help(
+        names::CAPTURE_GAP,
+        "gauge",
+        "Longest wait between two captures of the stream's store (seconds)",
+    );
+    out.help(
+        names::STREAM_STATUS,
+        "gauge",
+        "1 for the status of the stream's latest batch",
+    );
+    out.help(
+        names::FAILING,
+        "gauge",
+        "1 when the stream's open batch failed and waits for a rerun or a reset",
+    );
+    out.help(
+        names::LAST_REPORT,
+        "gauge",
+        "Start of the stream's latest batch (Unix seconds)",
+    );
+    out.help(
+        names::DURATION,
+        "gauge",
+        "Duration of the stream's last committed batch (seconds)",
+    );
+    out.help(
+        names::USUAL_DURATION,
+        "gauge",
+        "Median duration of the stream's recent committed batches (seconds)",
+    );
+    out.help(
+        names::OPEN_AGE,
+        "gauge",
+        "How long the stream's open batch has been open (seconds); 0 when none is",
+    );
+    out.help(
+        names::STREAM_RECORDS,
+        "gauge",
+        "The stream's counts in its last committed batch, by kind",
+    );
+    out.help(
+        names::PREVIOUS_TOTAL,
+        "gauge",
+        "Rows in the snapshot of the stream's committed batch before the last",
+    );
     for platform in eco.platforms() {
         let pname = platform.model.name.as_str();
         for stream in catalog.streams(pname) {
@@ -62,10 +118,22 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
             };
             if let Some(latest) = view.latest() {
                 let status = latest.batch_status.as_str();
-                out.sample(names::STREAM_STATUS, &[labels[0], labels[1], ("status", status)], 1.0);
-                out.sample(names::LAST_REPORT, &labels, seconds(latest.batch_start_time));
+                out.sample(
+                    names::STREAM_STATUS,
+                    &[labels[0], labels[1], ("status", status)],
+                    1.0,
+                );
+                out.sample(
+                    names::LAST_REPORT,
+                    &labels,
+                    seconds(latest.batch_start_time),
+                );
             }
-            out.sample(names::FAILING, &labels, if view.failure().is_some() { 1.0 } else { 0.0 });
+            out.sample(
+                names::FAILING,
+                &labels,
+                if view.failure().is_some() { 1.0 } else { 0.0 },
+            );
             let open_age = view
                 .open()
                 .map(|b| (now - b.batch_start_time).num_milliseconds().max(0) as f64 / 1000.0)
@@ -91,7 +159,11 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
             ];
             for (kind, n) in KINDS.iter().zip(counts) {
                 if let Some(n) = n {
-                    out.sample(names::STREAM_RECORDS, &[labels[0], labels[1], ("kind", kind)], n as f64);
+                    out.sample(
+                        names::STREAM_RECORDS,
+                        &[labels[0], labels[1], ("kind", kind)],
+                        n as f64,
+                    );
                 }
             }
             for ds in &stream.datasets {
@@ -134,8 +206,10 @@ struct Text {
 
 impl Text {
     fn help(&mut self, name: &'static str, kind: &str, help: &str) {
-        self.families
-            .push((name, format!("# HELP {name} {help}\n# TYPE {name} {kind}\n")));
+        self.families.push((
+            name,
+            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"),
+        ));
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {

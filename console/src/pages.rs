@@ -260,7 +260,12 @@ pub fn team(ctx: &Context<'_>, zone: &str, name: &str) -> Option<String> {
                 .datastores
                 .iter()
                 .take(LIST_LIMIT)
-                .map(|s| (link(ctx, &s.name, &format!("stores/{}", s.name)), s.datasets.len()))
+                .map(|s| {
+                    (
+                        link(ctx, &s.name, &format!("stores/{}", s.name)),
+                        s.datasets.len(),
+                    )
+                })
                 .collect(),
             more_stores: team.datastores.len().saturating_sub(LIST_LIMIT),
             workspaces: team
@@ -350,9 +355,7 @@ fn stream_panel(ctx: &Context<'_>, health: &Health, s: &crate::catalog::StreamIn
                     format_duration(std::time::Duration::from_secs(age.as_secs()))
                 )
             }),
-            failure: view
-                .failure()
-                .map(|(b, e)| (b.batch_id, e.to_owned())),
+            failure: view.failure().map(|(b, e)| (b.batch_id, e.to_owned())),
             reset,
             trend: trend::svg(view.batches),
         },
@@ -481,7 +484,11 @@ pub fn store(ctx: &Context<'_>, name: &str) -> Option<String> {
         StorePage {
             c: ctx.chrome(format!("Datastore {}", store.name)),
             zone: link(ctx, &zone.name, &format!("zones/{}", zone.name)),
-            team: link(ctx, &team.name, &format!("teams/{}/{}", zone.name, team.name)),
+            team: link(
+                ctx,
+                &team.name,
+                &format!("teams/{}/{}", zone.name, team.name),
+            ),
             capture,
             datasets,
             more_datasets: store.datasets.len().saturating_sub(LIST_LIMIT),
@@ -580,7 +587,10 @@ pub fn dataset(ctx: &Context<'_>, store: &str, name: &str) -> Option<String> {
                 .iter()
                 .map(|st| fresh_row(ctx, h, st, budget))
                 .collect(),
-            streams_of.iter().map(|st| stream_panel(ctx, h, st)).collect(),
+            streams_of
+                .iter()
+                .map(|st| stream_panel(ctx, h, st))
+                .collect(),
         ),
         None => (Vec::new(), Vec::new()),
     };
@@ -702,7 +712,11 @@ pub fn workspace(ctx: &Context<'_>, name: &str) -> Option<String> {
         WorkspacePage {
             c: ctx.chrome(format!("Workspace {}", ws.name)),
             zone: link(ctx, &zone.name, &format!("zones/{}", zone.name)),
-            team: link(ctx, &team.name, &format!("teams/{}/{}", zone.name, team.name)),
+            team: link(
+                ctx,
+                &team.name,
+                &format!("teams/{}/{}", zone.name, team.name),
+            ),
             personal: classes.iter().any(|(_, p)| *p),
             classes,
             dsgs,
@@ -743,7 +757,9 @@ pub fn platform(ctx: &Context<'_>, name: &str) -> Option<String> {
             "keeps",
             match p.model.mode.retention() {
                 Retention::LiveOnly => "the current row per key (live)".to_owned(),
-                Retention::Forensic => "every version with its batch milestones (forensic)".to_owned(),
+                Retention::Forensic => {
+                    "every version with its batch milestones (forensic)".to_owned()
+                }
             },
         ),
         ("service provider", provider.name.clone()),
@@ -770,9 +786,17 @@ pub fn platform(ctx: &Context<'_>, name: &str) -> Option<String> {
         .map(|s| {
             let (latest, state) = match ctx.health.map(|h| h.stream(s)) {
                 Some(Ok(view)) => match view.latest() {
-                    Some(b) if view.failure().is_some() => (format!("batch {} failed", b.batch_id), "stale"),
-                    Some(b) if is_open(b.batch_status) => (format!("batch {} {}", b.batch_id, b.batch_status.as_str()), "late"),
-                    Some(b) => (format!("batch {} {}", b.batch_id, b.batch_status.as_str()), "fresh"),
+                    Some(b) if view.failure().is_some() => {
+                        (format!("batch {} failed", b.batch_id), "stale")
+                    }
+                    Some(b) if is_open(b.batch_status) => (
+                        format!("batch {} {}", b.batch_id, b.batch_status.as_str()),
+                        "late",
+                    ),
+                    Some(b) => (
+                        format!("batch {} {}", b.batch_id, b.batch_status.as_str()),
+                        "fresh",
+                    ),
                     None => ("no batch yet".into(), "never"),
                 },
                 Some(Err(_)) => ("unknown".into(), "unknown"),

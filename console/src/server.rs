@@ -10,7 +10,8 @@ use crate::links::Links;
 use crate::metrics;
 use crate::pages::{self, Context};
 use crate::summary::{Summary, summarise};
-use axum::Router;
+pub use axum::Router;
+pub use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +43,11 @@ impl Console {
     /// The console of `eco`, reading the merge databases with the credentials and
     /// overrides of `env`. `program` is the runtime binary's name, for the commands the
     /// pages suggest.
-    pub fn new(eco: Arc<ValidEcosystem>, env: Environment, program: impl Into<String>) -> Arc<Self> {
+    pub fn new(
+        eco: Arc<ValidEcosystem>,
+        env: Environment,
+        program: impl Into<String>,
+    ) -> Arc<Self> {
         Arc::new(Console {
             catalog: Catalog::new(eco),
             env,
@@ -125,8 +130,8 @@ fn respond(console: &Console, body: Option<String>, kind: &str, name: &str) -> R
     match body {
         Some(body) => html(StatusCode::OK, body),
         None => {
-            let body = page(console, |ctx| Some(pages::not_found(ctx, kind, name)))
-                .unwrap_or_default();
+            let body =
+                page(console, |ctx| Some(pages::not_found(ctx, kind, name))).unwrap_or_default();
             html(StatusCode::NOT_FOUND, body)
         }
     }
@@ -163,7 +168,10 @@ async fn metrics_text(State(c): Shared) -> Response {
     let snapshot = c.snapshot();
     let text = metrics::render(&c.catalog, &snapshot.health, Utc::now());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -206,7 +214,6 @@ async fn platform(State(c): Shared, Path(p): Path<String>) -> Response {
 }
 
 async fn fallback(State(c): Shared, uri: axum::http::Uri) -> Response {
-    let body = page(&c, |ctx| Some(pages::not_found(ctx, "page", uri.path())))
-        .unwrap_or_default();
+    let body = page(&c, |ctx| Some(pages::not_found(ctx, "page", uri.path()))).unwrap_or_default();
     html(StatusCode::NOT_FOUND, body)
 }

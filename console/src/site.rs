@@ -38,9 +38,10 @@ pub fn write(eco: Arc<ValidEcosystem>, out: &Path) -> std::io::Result<Written> {
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().unwrap_or_else(|_| Err(std::io::Error::other("a page writer panicked"))))
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("a page writer panicked")))
+        })
     })?;
     Ok(Written { pages: paths.len() })
 }

@@ -69,9 +69,17 @@ pub(super) fn serve(
 }
 
 /// `docs --out DIR`.
-pub(super) fn docs(eco: ValidEcosystem, args: DocsArgs, o: &mut Output<'_>) -> Result<Exit, Failure> {
-    let written = site::write(Arc::new(eco), &args.out)
-        .map_err(|e| Failure::Error(format!("cannot write the catalog under {}: {e}", args.out.display())))?;
+pub(super) fn docs(
+    eco: ValidEcosystem,
+    args: DocsArgs,
+    o: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    let written = site::write(Arc::new(eco), &args.out).map_err(|e| {
+        Failure::Error(format!(
+            "cannot write the catalog under {}: {e}",
+            args.out.display()
+        ))
+    })?;
     writeln!(
         o.out,
         "Wrote {} pages under {} (open index.html)",
