@@ -12,6 +12,17 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
+# promtool checks and tests the generated alert rules and lints the console's metrics;
+# prometheus itself evaluates them against a running console.
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "installing Prometheus (promtool) for the tests"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
+fi
+export DATASURFACE_PROMTOOL="$(command -v promtool)"
+export DATASURFACE_PROMETHEUS="$(command -v prometheus)"
+
 # Python tools that check generated artifacts, each in a venv the script reuses when
 # present, installed from the versions frozen in scripts/*-constraints.txt.
 venv() { # venv DIR CONSTRAINTS PACKAGE… : create DIR with PACKAGE… unless it is there

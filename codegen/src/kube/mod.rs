@@ -8,6 +8,7 @@
 mod access;
 mod airflow;
 mod batch;
+mod console;
 mod kustomize;
 mod meta;
 mod object;
@@ -19,6 +20,8 @@ pub use airflow::{
     WEBSERVER_SERVICE,
 };
 pub(crate) use batch::simulated;
+pub use console::{CONSOLE, CONSOLE_PORT, DASHBOARD};
+pub(crate) use meta::Labels;
 pub use meta::{ECOSYSTEM_LABEL, MANAGED_BY, ecosystem_label, ecosystem_selector};
 pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
@@ -28,7 +31,9 @@ use crate::image::{dev_image, image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
@@ -49,6 +54,12 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
             &tag,
         ));
         out.extend(batch::objects(eco, &labels, provider, context, &tag));
+        out.extend(console::objects(
+            eco,
+            &labels,
+            provider,
+            image(eco, provider, context),
+        ));
     }
     // Stable: the order within a step stays as built.
     out.sort_by_key(|o| o.step);
@@ -68,6 +79,7 @@ pub fn managed_kinds() -> Vec<Kind> {
         Kind::of::<PersistentVolumeClaim>(),
         Kind::of::<Job>(),
         Kind::of::<Deployment>(),
+        Kind::of::<ConfigMap>(),
     ]
 }
 
