@@ -58,10 +58,19 @@ impl Console {
 
     /// Reads the batch tables once and makes what was read the snapshot pages see.
     pub async fn refresh(&self) {
-        let health = health::read(&self.catalog, &self.env).await;
+        self.show(health::read(&self.catalog, &self.env).await);
+    }
+
+    /// Makes `health` what the pages and `/metrics` show, with its summary.
+    pub fn show(&self, health: Health) {
         let summary = summarise(&self.catalog, &health, Utc::now());
         let snapshot = Arc::new(Snapshot { health, summary });
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+
+    /// The catalog the console shows.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -105,7 +114,15 @@ pub async fn serve(
             reader.refresh().await;
         }
     });
-    axum::serve(listener, console.router()).await
+    serve_router(listener, console.router()).await
+}
+
+/// Serves `router` on `listener` (the console's routes, with no reader of its own).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).await
 }
 
 type Shared = State<Arc<Console>>;
