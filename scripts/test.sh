@@ -13,15 +13,23 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 
 # promtool checks and tests the generated alert rules and lints the console's metrics;
-# prometheus itself evaluates them against a running console.
+# prometheus itself evaluates them against a running console; headless Chromium opens the
+# console's pages.
 if ! command -v promtool >/dev/null 2>&1; then
     echo "installing Prometheus (promtool) for the tests"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Chromium (headless) for the console's browser test"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
 export DATASURFACE_PROMTOOL="$(command -v promtool)"
 export DATASURFACE_PROMETHEUS="$(command -v prometheus)"
+export DATASURFACE_CHROMIUM="$(command -v chromium)"
 
 # Python tools that check generated artifacts, each in a venv the script reuses when
 # present, installed from the versions frozen in scripts/*-constraints.txt.
