@@ -180,7 +180,7 @@ pub async fn read(catalog: &Catalog, env: &Environment) -> Health {
     let mut platforms = HashMap::new();
     for platform in eco.platforms() {
         let result = engine
-            .status(platform, None, HISTORY)
+            .status_as(platform, None, HISTORY, platform.provider.console_login())
             .await
             .map(|records| {
                 let mut by_stream: HashMap<String, Vec<BatchRecord>> = HashMap::new();

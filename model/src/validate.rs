@@ -639,6 +639,9 @@ impl<'a> Validator<'a> {
         }
         self.database(path, &p.merge_database);
         self.credential(path, &p.merge_credential, "log into the merge database");
+        if let Some(console) = &p.console_credential {
+            self.credential(path, console, "read the batch tables (the console)");
+        }
         if let Err(why) = check_image_repository(&p.image_repository) {
             self.error(
                 path,

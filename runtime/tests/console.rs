@@ -190,3 +190,51 @@ fn check_metrics(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reads_with_a_login_that_may_read_only_the_batch_tables() {
+    let s = Scenario::people().start().await;
+    s.change_source(THREE_PEOPLE).await;
+    s.batch("YellowLive").await.expect("live batch");
+    s.batch("YellowForensic").await.expect("forensic batch");
+    let mut model = s.ecosystem(vec![people()]);
+    model.providers[0].console_credential = Some(datasurface::Credential::user_password("console"));
+    let eco = model.validate().expect("valid");
+    // The generated grants, then a login in their role.
+    let provider = &eco.model().providers[0];
+    s.merge
+        .batch_execute(&datasurface::codegen::observe::login::sql(&eco, provider))
+        .await
+        .expect("console-login.sql");
+    s.merge
+        .batch_execute("CREATE ROLE console_reader LOGIN IN ROLE datasurface_console")
+        .await
+        .expect("the login");
+
+    let env = s.env.clone().set("console_USER", "console_reader");
+    let console = Console::new(Arc::new(eco), env, "mvp");
+    console.refresh().await;
+    let (_, page) = get(&console.router(), "/datasets/Store1/people").await;
+    assert!(page.contains("YellowLive: fresh"), "{page}");
+    assert!(page.contains("YellowForensic: fresh"), "{page}");
+
+    // The same login cannot read a row of data.
+    let url = format!(
+        "postgres://console_reader@{}:{}/{}",
+        s.pg.host, s.pg.port, s.merge_db
+    );
+    let (reader, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect as the console");
+    tokio::spawn(conn);
+    let table = naming::merge_table("YellowLive", "Store1", "people");
+    let denied = reader
+        .simple_query(&format!("SELECT * FROM {table}"))
+        .await
+        .expect_err("the merge table is not the console's to read");
+    assert_eq!(
+        denied.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{denied:?}"
+    );
+}

@@ -37,12 +37,13 @@ pub(crate) fn objects(
 ) -> Vec<Object> {
     let ns = provider.namespace.as_str();
     let listen = format!("0.0.0.0:{CONSOLE_PORT}");
-    // It reads the batch tables of the provider's merge database, with its credential.
+    // It reads the batch tables of the provider's merge database, with its own login when
+    // the model gives one.
     let mut container = binary_container(
         "serve",
         image,
         &["serve", "--listen", &listen],
-        credential_env(&[&provider.merge_credential]),
+        credential_env(&[provider.console_login()]),
         &Resources::new("50m", "128Mi").memory_limit("512Mi"),
     );
     container.ports = Some(vec![ContainerPort {

@@ -5,9 +5,11 @@
 //! The rules are written three ways per provider, under `observability/{namespace}/`:
 //! `prometheus-rule.yaml` (the operator's `PrometheusRule`), `rules.yaml` (the same groups
 //! for a Prometheus without the operator, and for `promtool check rules`) and
-//! `rules.test.yaml` (`promtool test rules`).
+//! `rules.test.yaml` (`promtool test rules`); beside them `console-login.sql`, the role
+//! whose login may read only the batch tables.
 
 pub mod dashboard;
+pub mod login;
 pub mod names;
 pub mod rules;
 
@@ -32,6 +34,10 @@ pub(crate) fn artifacts(eco: &ValidEcosystem, sink: &mut dyn FnMut(Artifact)) {
         sink(Artifact {
             path: format!("{dir}/rules.yaml"),
             contents: yaml(&rule.spec),
+        });
+        sink(Artifact {
+            path: format!("{dir}/console-login.sql"),
+            contents: login::sql(eco, provider),
         });
         sink(Artifact {
             path: format!("{dir}/rules.test.yaml"),

@@ -62,6 +62,9 @@ fn history(console: &Console) -> Health {
     }
 }
 
+/// One page's rendering.
+type Render<'a> = Box<dyn Fn() -> Option<String> + 'a>;
+
 fn chrono_seconds(s: i64) -> datasurface::chrono::TimeDelta {
     datasurface::chrono::TimeDelta::seconds(s)
 }
@@ -123,7 +126,7 @@ fn measure(stores: usize, datasets: usize, columns: usize) {
         now: Utc::now(),
         program: "large",
     };
-    let cases: Vec<(&str, Box<dyn Fn() -> Option<String>>)> = vec![
+    let cases: Vec<(&str, Render<'_>)> = vec![
         ("home", Box::new(|| Some(pages::index(&ctx)))),
         (
             "team (10,000 stores)",
@@ -174,6 +177,7 @@ fn measure(stores: usize, datasets: usize, columns: usize) {
         );
     }
 
+    drop(cases);
     http_load(console);
 }
 

@@ -4,7 +4,7 @@
 use datasurface::*;
 
 /// The model of `stores` × `datasets` × `columns`.
-pub fn model(stores: usize, datasets: usize, columns: usize) -> Ecosystem {
+pub(crate) fn model(stores: usize, datasets: usize, columns: usize) -> Ecosystem {
     let types = [
         DataType::Varchar(50),
         DataType::Integer,
