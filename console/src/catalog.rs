@@ -49,6 +49,19 @@ pub struct Entry {
     pub label: String,
     /// The page's path below the site's root (`datasets/Store1/customers`).
     pub path: String,
+    /// The label in lower case, for search.
+    lower: String,
+}
+
+impl Entry {
+    fn new(kind: &'static str, label: String, path: String) -> Entry {
+        Entry {
+            kind,
+            lower: label.to_lowercase(),
+            label,
+            path,
+        }
+    }
 }
 
 /// The model, indexed for the pages.
@@ -75,17 +88,17 @@ impl Catalog {
         let mut workspaces = HashMap::new();
         let mut entries = Vec::new();
         for (z, zone) in model.zones.iter().enumerate() {
-            entries.push(Entry {
-                kind: "zone",
-                label: zone.name.clone(),
-                path: format!("zones/{}", zone.name),
-            });
+            entries.push(Entry::new(
+                "zone",
+                zone.name.clone(),
+                format!("zones/{}", zone.name),
+            ));
             for (t, team) in zone.teams.iter().enumerate() {
-                entries.push(Entry {
-                    kind: "team",
-                    label: team.name.clone(),
-                    path: format!("teams/{}/{}", zone.name, team.name),
-                });
+                entries.push(Entry::new(
+                    "team",
+                    team.name.clone(),
+                    format!("teams/{}/{}", zone.name, team.name),
+                ));
                 for (s, store) in team.datastores.iter().enumerate() {
                     stores.insert(
                         store.name.clone(),
@@ -95,17 +108,17 @@ impl Catalog {
                             item: s,
                         },
                     );
-                    entries.push(Entry {
-                        kind: "datastore",
-                        label: store.name.clone(),
-                        path: format!("stores/{}", store.name),
-                    });
+                    entries.push(Entry::new(
+                        "datastore",
+                        store.name.clone(),
+                        format!("stores/{}", store.name),
+                    ));
                     for ds in &store.datasets {
-                        entries.push(Entry {
-                            kind: "dataset",
-                            label: format!("{}.{}", store.name, ds.name),
-                            path: dataset_path(&store.name, &ds.name),
-                        });
+                        entries.push(Entry::new(
+                            "dataset",
+                            format!("{}.{}", store.name, ds.name),
+                            dataset_path(&store.name, &ds.name),
+                        ));
                     }
                 }
                 for (w, ws) in team.workspaces.iter().enumerate() {
@@ -117,20 +130,20 @@ impl Catalog {
                             item: w,
                         },
                     );
-                    entries.push(Entry {
-                        kind: "workspace",
-                        label: ws.name.clone(),
-                        path: format!("workspaces/{}", ws.name),
-                    });
+                    entries.push(Entry::new(
+                        "workspace",
+                        ws.name.clone(),
+                        format!("workspaces/{}", ws.name),
+                    ));
                 }
             }
         }
         for p in &model.platforms {
-            entries.push(Entry {
-                kind: "platform",
-                label: p.name.clone(),
-                path: format!("platforms/{}", p.name),
-            });
+            entries.push(Entry::new(
+                "platform",
+                p.name.clone(),
+                format!("platforms/{}", p.name),
+            ));
         }
 
         let mut readers: HashMap<(String, String), Vec<Reader>> = HashMap::new();
@@ -279,9 +292,9 @@ impl Catalog {
             .entries
             .iter()
             .filter_map(|e| {
-                let label = e.label.to_lowercase();
-                let name = label.rsplit('.').next().unwrap_or(&label);
-                let rank = if label == q || name == q {
+                let label = &e.lower;
+                let name = label.rsplit('.').next().unwrap_or(label);
+                let rank = if *label == q || name == q {
                     0
                 } else if label.starts_with(&q) || name.starts_with(&q) {
                     1
@@ -325,8 +338,8 @@ impl Catalog {
     }
 
     /// The latency the group needs (declared, or its stores' default).
-    pub fn latency(&self, dsg: &DatasetGroup) -> Duration {
-        self.eco.budgets().group(dsg)
+    pub fn latency(&self, workspace: &str, dsg: &DatasetGroup) -> Duration {
+        self.eco.budgets().group(workspace, dsg)
     }
 }
 

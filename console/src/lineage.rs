@@ -50,7 +50,17 @@ impl Lineage {
         datasets: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Lineage {
         let mut g = Lineage::default();
+        // Once the dataset layer is full, the rest are only counted (each once: a
+        // workspace may read a dataset in two groups).
+        let mut left_out = std::collections::HashSet::new();
         for (store, dataset) in datasets {
+            if g.layers[2].nodes.len() >= MAX_PER_LAYER {
+                let id = format!("d:{store}.{dataset}");
+                if !g.layers[2].nodes.iter().any(|(shown, _, _)| *shown == id) {
+                    left_out.insert((store, dataset));
+                }
+                continue;
+            }
             let Some((s, _)) = catalog.dataset(store, dataset) else {
                 continue;
             };
@@ -100,6 +110,7 @@ impl Lineage {
                 }
             }
         }
+        g.layers[2].more += left_out.len();
         g
     }
 

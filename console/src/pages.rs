@@ -566,7 +566,7 @@ pub fn dataset(ctx: &Context<'_>, store: &str, name: &str) -> Option<String> {
                 .catalog
                 .workspace(&r.workspace)
                 .and_then(|(_, _, w)| w.find_dsg(&r.dsg))
-                .map(|g| format_duration(ctx.catalog.latency(g)))
+                .map(|g| format_duration(ctx.catalog.latency(&r.workspace, g)))
                 .unwrap_or_default();
             ReaderRow {
                 workspace: link(ctx, &r.workspace, &format!("workspaces/{}", r.workspace)),
@@ -688,7 +688,7 @@ pub fn workspace(ctx: &Context<'_>, name: &str) -> Option<String> {
                     Retention::LiveOnly => "live only",
                     Retention::Forensic => "forensic",
                 },
-                latency: format_duration(ctx.catalog.latency(g)),
+                latency: format_duration(ctx.catalog.latency(&ws.name, g)),
                 latency_declared: g.latency.is_some(),
                 platforms: on
                     .iter()

@@ -12,6 +12,7 @@ use crate::pages::{self, Context};
 use crate::summary::{Summary, summarise};
 pub use axum::Router;
 pub use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,8 @@ use std::time::Duration;
 struct Snapshot {
     health: Health,
     summary: Summary,
+    /// `/metrics`, rendered once per read: every scrape gets the same bytes.
+    metrics: Bytes,
 }
 
 /// The console of one model: its catalog, and the latest health.
@@ -63,8 +66,14 @@ impl Console {
 
     /// Makes `health` what the pages and `/metrics` show, with its summary.
     pub fn show(&self, health: Health) {
-        let summary = summarise(&self.catalog, &health, Utc::now());
-        let snapshot = Arc::new(Snapshot { health, summary });
+        let now = Utc::now();
+        let summary = summarise(&self.catalog, &health, now);
+        let metrics = Bytes::from(metrics::render(&self.catalog, &health, now));
+        let snapshot = Arc::new(Snapshot {
+            health,
+            summary,
+            metrics,
+        });
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
     }
 
@@ -183,7 +192,12 @@ async fn healthz() -> &'static str {
 
 async fn metrics_text(State(c): Shared) -> Response {
     let snapshot = c.snapshot();
-    let text = metrics::render(&c.catalog, &snapshot.health, Utc::now());
+    let text = if snapshot.health.read_at.is_some() {
+        snapshot.metrics.clone()
+    } else {
+        // Before the first read: the budgets, and no database yet.
+        Bytes::from(metrics::render(&c.catalog, &snapshot.health, Utc::now()))
+    };
     (
         [(
             header::CONTENT_TYPE,

@@ -24,6 +24,8 @@ pub struct Budgets {
     triggers: HashMap<String, String>,
     /// (store, dataset) → the tightest latency of a group that reads it.
     read: HashMap<DatasetKey, Duration>,
+    /// (workspace, group) → its latency: a group of 100,000 sinks is not walked per page.
+    groups: HashMap<(String, String), Duration>,
 }
 
 impl Budgets {
@@ -44,7 +46,10 @@ impl Budgets {
         }
         for ws in eco.workspaces() {
             for dsg in &ws.dsgs {
-                let latency = budgets.group(dsg);
+                let latency = budgets.work_out(dsg);
+                budgets
+                    .groups
+                    .insert((ws.name.clone(), dsg.name.clone()), latency);
                 for sink in &dsg.sinks {
                     let key = (sink.store.clone(), sink.dataset.clone());
                     let tightest = budgets.read.entry(key).or_insert(latency);
@@ -64,9 +69,16 @@ impl Budgets {
             .unwrap_or_default()
     }
 
-    /// The latency `dsg` needs: the one it declares, or twice the longest capture gap of
-    /// the stores it reads.
-    pub fn group(&self, dsg: &DatasetGroup) -> Duration {
+    /// The latency the group `dsg` of `workspace` needs: the one it declares, or twice the
+    /// longest capture gap of the stores it reads.
+    pub fn group(&self, workspace: &str, dsg: &DatasetGroup) -> Duration {
+        self.groups
+            .get(&(workspace.to_owned(), dsg.name.clone()))
+            .copied()
+            .unwrap_or_else(|| self.work_out(dsg))
+    }
+
+    fn work_out(&self, dsg: &DatasetGroup) -> Duration {
         dsg.latency.unwrap_or_else(|| {
             let gap = dsg
                 .sinks

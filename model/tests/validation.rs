@@ -697,10 +697,16 @@ fn a_group_cannot_ask_for_fresher_data_than_its_store_is_captured() {
         .expect("exactly the capture's interval is allowed");
     let budgets = valid.budgets();
     let current = &valid.model().find_workspace("Analytics").unwrap().dsgs[0];
-    assert_eq!(budgets.group(current), Duration::from_secs(300));
+    assert_eq!(
+        budgets.group("Analytics", current),
+        Duration::from_secs(300)
+    );
     // The default is twice the capture gap; a dataset takes its tightest consumer's.
     let history = &valid.model().find_workspace("Analytics").unwrap().dsgs[1];
-    assert_eq!(budgets.group(history), Duration::from_secs(600));
+    assert_eq!(
+        budgets.group("Analytics", history),
+        Duration::from_secs(600)
+    );
     assert_eq!(budgets.dataset("HR", "people"), Duration::from_secs(300));
     assert_eq!(budgets.dataset("HR", "jobs"), Duration::from_secs(300));
     assert_eq!(budgets.capture_gap("HR"), Duration::from_secs(300));
