@@ -78,6 +78,8 @@ pub struct Catalog {
     entries: Vec<Entry>,
     /// Workspace → the classifications its groups read.
     classes_read: HashMap<String, BTreeSet<Classification>>,
+    /// Workspace → how many datasets its groups read (each once).
+    datasets_read: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -182,7 +184,11 @@ impl Catalog {
         }
 
         let mut classes_read: HashMap<String, BTreeSet<Classification>> = HashMap::new();
+        let mut datasets_read = HashMap::new();
         for ws in model.workspaces() {
+            let distinct: std::collections::HashSet<_> =
+                ws.dsgs.iter().flat_map(|g| &g.sinks).collect();
+            datasets_read.insert(ws.name.clone(), distinct.len());
             let seen = classes_read.entry(ws.name.clone()).or_default();
             for sink in ws.dsgs.iter().flat_map(|g| &g.sinks) {
                 let found = stores.get(&sink.store).and_then(|p: &Place| {
@@ -222,6 +228,7 @@ impl Catalog {
             stream_of,
             entries,
             classes_read,
+            datasets_read,
         }
     }
 
@@ -335,6 +342,14 @@ impl Catalog {
     /// The classifications `ws` reads, across its groups' sinks (most sensitive last).
     pub fn classifications_read(&self, ws: &Workspace) -> BTreeSet<Classification> {
         self.classes_read.get(&ws.name).cloned().unwrap_or_default()
+    }
+
+    /// How many datasets `ws` reads, each counted once.
+    pub fn datasets_read(&self, ws: &Workspace) -> usize {
+        self.datasets_read
+            .get(&ws.name)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The latency the group needs (declared, or its stores' default).

@@ -50,17 +50,7 @@ impl Lineage {
         datasets: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Lineage {
         let mut g = Lineage::default();
-        // Once the dataset layer is full, the rest are only counted (each once: a
-        // workspace may read a dataset in two groups).
-        let mut left_out = std::collections::HashSet::new();
         for (store, dataset) in datasets {
-            if g.layers[2].nodes.len() >= MAX_PER_LAYER {
-                let id = format!("d:{store}.{dataset}");
-                if !g.layers[2].nodes.iter().any(|(shown, _, _)| *shown == id) {
-                    left_out.insert((store, dataset));
-                }
-                continue;
-            }
             let Some((s, _)) = catalog.dataset(store, dataset) else {
                 continue;
             };
@@ -110,8 +100,15 @@ impl Lineage {
                 }
             }
         }
-        g.layers[2].more += left_out.len();
         g
+    }
+
+    /// Says the drawing's datasets are `total` in all: those not drawn are counted as
+    /// more (for a page that drew only the first few of many).
+    pub fn of_total(mut self, total: usize) -> Lineage {
+        let layer = &mut self.layers[2];
+        layer.more = total.saturating_sub(layer.nodes.len());
+        self
     }
 
     /// Adds a node unless its layer is full (counted as one more) or it is there already;

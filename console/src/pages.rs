@@ -17,6 +17,11 @@ use chrono::{DateTime, Utc};
 use datasurface_engine::BatchRecord;
 use datasurface_model::{Consistency, Retention, format_duration};
 
+/// The pages' style sheet, served beside them (one file, not a copy in every page).
+pub const STYLE: &str = include_str!("style.css");
+/// Its file name.
+pub const STYLE_FILE: &str = "style.css";
+
 /// The most rows a list on a page shows: the rest is one search away.
 pub const LIST_LIMIT: usize = 200;
 
@@ -26,6 +31,8 @@ pub struct Chrome {
     pub eco: String,
     pub title: String,
     pub home: String,
+    /// The style sheet's link.
+    pub css: String,
     /// The server's search form and live health (not in the static site).
     pub live: bool,
     /// When the batch tables were last read, as text.
@@ -51,6 +58,7 @@ impl Context<'_> {
             eco: self.catalog.eco().model().name.clone(),
             title: title.into(),
             home: self.links.to(""),
+            css: self.links.asset(STYLE_FILE),
             live: !self.links.is_static(),
             read_at: self
                 .health
@@ -699,14 +707,17 @@ pub fn workspace(ctx: &Context<'_>, name: &str) -> Option<String> {
             }
         })
         .collect();
+    // The first sinks fill the drawing; a workspace of 200,000 sinks is not walked.
     let lineage = Lineage::of_datasets(
         ctx.catalog,
         ctx.links,
         ws.dsgs
             .iter()
             .flat_map(|g| g.sinks.iter())
+            .take(LIST_LIMIT)
             .map(|k| (k.store.as_str(), k.dataset.as_str())),
     )
+    .of_total(ctx.catalog.datasets_read(ws))
     .svg();
     Some(
         WorkspacePage {

@@ -94,6 +94,7 @@ impl Console {
         Router::new()
             .route("/", get(index))
             .route("/healthz", get(healthz))
+            .route("/style.css", get(style))
             .route("/metrics", get(metrics_text))
             .route("/search", get(search))
             .route("/zones/{zone}", get(zone))
@@ -172,7 +173,7 @@ fn html(status: StatusCode, body: String) -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'",
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'",
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
@@ -184,6 +185,17 @@ fn html(status: StatusCode, body: String) -> Response {
 async fn index(State(c): Shared) -> Response {
     let body = page(&c, |ctx| Some(pages::index(ctx)));
     respond(&c, body, "page", "/")
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        pages::STYLE,
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

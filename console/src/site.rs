@@ -20,6 +20,8 @@ pub struct Written {
 /// Writes every page of `eco`'s catalog under `out` (`index.html`, `datasets/S/d.html`, …).
 pub fn write(eco: Arc<ValidEcosystem>, out: &Path) -> std::io::Result<Written> {
     let catalog = Catalog::new(eco);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join(pages::STYLE_FILE), pages::STYLE)?;
     let mut paths: Vec<String> = vec![String::new()];
     paths.extend(catalog.entries().iter().map(|e| e.path.clone()));
     let now = Utc::now();
