@@ -12,15 +12,19 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
-# The image tests read, run and push the image built without Docker with Debian's tools:
-# umoci and skopeo read OCI layouts, runc runs the image (as root), docker-registry serves
-# a registry on the loopback address.
+# Tools the tests run, from Debian's packages, installed once when missing: umoci and
+# skopeo read the OCI layouts `image` writes, runc runs the image (as root), docker-registry
+# serves a registry on the loopback address; promtool checks and tests the generated alert
+# rules and lints the console's metrics, prometheus evaluates them against a running
+# console; headless Chromium opens the console's pages.
 missing=""
-for tool in runc umoci skopeo docker-registry; do
-    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing="$missing $tool"
+for pair in runc:runc umoci:umoci skopeo:skopeo docker-registry:docker-registry \
+    promtool:prometheus chromium:chromium; do
+    tool="${pair%%:*}" package="${pair#*:}"
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing="$missing $package"
 done
 if [ -n "$missing" ]; then
-    echo "installing$missing for the image tests"
+    echo "installing$missing for the tests"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
@@ -29,6 +33,9 @@ export DATASURFACE_RUNC="$(command -v runc || echo /usr/sbin/runc)"
 export DATASURFACE_UMOCI="$(command -v umoci)"
 export DATASURFACE_SKOPEO="$(command -v skopeo)"
 export DATASURFACE_REGISTRY="$(command -v docker-registry)"
+export DATASURFACE_PROMTOOL="$(command -v promtool)"
+export DATASURFACE_PROMETHEUS="$(command -v prometheus)"
+export DATASURFACE_CHROMIUM="$(command -v chromium)"
 
 # Python tools that check generated artifacts, each in a venv the script reuses when
 # present, installed from the versions frozen in scripts/*-constraints.txt.

@@ -1,7 +1,7 @@
 //! Every artifact of an ecosystem: the whole of `generate`.
 
 use crate::artifact::{Artifact, Context};
-use crate::{dags, image, kube, secrets, sql_files};
+use crate::{dags, image, kube, observe, secrets, sql_files};
 use datasurface_model::ValidEcosystem;
 
 /// Every artifact of `eco`, sorted by path. The same model gives byte-identical artifacts.
@@ -25,4 +25,5 @@ pub fn generate_each(eco: &ValidEcosystem, context: &Context, sink: &mut dyn FnM
     }
     sink(image::dockerfile(context));
     sink(secrets::guide(eco));
+    observe::artifacts(eco, sink);
 }

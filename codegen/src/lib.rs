@@ -14,6 +14,7 @@ mod exit;
 mod generate;
 mod image;
 pub mod kube;
+pub mod observe;
 mod pods;
 mod secrets;
 pub mod sql;

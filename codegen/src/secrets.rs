@@ -60,6 +60,15 @@ pub fn required_secrets(eco: &ValidEcosystem) -> Vec<RequiredSecret> {
                 merge.name
             ),
         );
+        if let Some(console) = &provider.console_credential {
+            add(
+                console,
+                format!(
+                    "the console's reads of the batch tables in {} (grant it `console-login.sql`)",
+                    merge.name
+                ),
+            );
+        }
         for platform in eco.platforms_of(provider) {
             for stream in eco.streams(platform) {
                 let s = stream.store.capture;

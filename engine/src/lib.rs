@@ -37,6 +37,7 @@ mod hash;
 mod infra;
 mod ingest;
 mod merge;
+mod openlineage;
 mod order;
 mod progress;
 mod replay;
@@ -51,6 +52,10 @@ mod status;
 pub use doctor::Check;
 pub use error::Error;
 pub use infra::Plan;
+pub use openlineage::{
+    API_KEY_VAR as OPENLINEAGE_API_KEY, PRODUCER as OPENLINEAGE_PRODUCER,
+    SCHEMA_URL as OPENLINEAGE_SCHEMA_URL, URL_VAR as OPENLINEAGE_URL,
+};
 pub use progress::{Phase, Progress};
 pub use rewind::Rewind;
 pub use run::{Outcome, RunOptions, Seconds};

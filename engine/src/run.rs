@@ -8,7 +8,7 @@ use super::progress::Progress;
 use super::session::Engine;
 use super::source::SlotLag;
 use super::state::{BatchState, BatchStatus, Metrics};
-use super::{infra, merge, replay};
+use super::{infra, merge, openlineage, replay};
 use crate::pg::{self, Exec};
 use datasurface_codegen::sql::batch::{Failure, OfStream, WithState};
 use datasurface_codegen::sql::typed::Single;
@@ -99,19 +99,28 @@ impl Engine<'_> {
                 BatchStatus::Started => tracing::info!("started"),
                 status => tracing::info!("resumed ({status})"),
             }
+            let lineage = openlineage::Run::new(self.env, &self.eco.model().name, stream, id);
+            if let Some(lineage) = &lineage {
+                lineage.start().await;
+            }
             let mut result = self.take(db, &batch, id, status, options, started).await;
             if let Ok(outcome) = &mut result {
                 outcome.slot = replay::settle(db, &batch, self.env).await;
             }
             match &result {
-                Ok(outcome) => tracing::info!(
-                    inserted = outcome.metrics.inserted,
-                    updated = outcome.metrics.updated,
-                    deleted = outcome.metrics.deleted,
-                    rows = outcome.metrics.total,
-                    seconds = outcome.elapsed.as_secs_f64(),
-                    "committed"
-                ),
+                Ok(outcome) => {
+                    tracing::info!(
+                        inserted = outcome.metrics.inserted,
+                        updated = outcome.metrics.updated,
+                        deleted = outcome.metrics.deleted,
+                        rows = outcome.metrics.total,
+                        seconds = outcome.elapsed.as_secs_f64(),
+                        "committed"
+                    );
+                    if let Some(lineage) = &lineage {
+                        lineage.complete(&outcome.per_dataset).await;
+                    }
+                }
                 Err(e) => {
                     // Best effort: the batch stays where it is either way.
                     let message = e.to_string();
@@ -121,6 +130,9 @@ impl Engine<'_> {
                         message: &message,
                     };
                     let _ = db.exec(&batch.sql.record_error, &failure).await;
+                    if let Some(lineage) = &lineage {
+                        lineage.fail(&message).await;
+                    }
                 }
             }
             result

@@ -8,7 +8,7 @@ use crate::pg::{self, Environment, Exec};
 use datasurface_codegen::sql::batch::Lock;
 use datasurface_codegen::sql::typed::Single;
 use datasurface_codegen::sql::{BatchSql, lock_id};
-use datasurface_model::{Platform, Stream, ValidEcosystem};
+use datasurface_model::{Credential, Platform, Stream, ValidEcosystem};
 use tokio_postgres::Client;
 
 /// The engine of one validated model, reading credentials and database overrides from
@@ -31,13 +31,17 @@ impl<'a> Engine<'a> {
 
     /// A connection to `platform`'s merge database.
     pub(super) async fn merge_db(&self, platform: Platform<'_>) -> Result<Client, Error> {
-        let provider = platform.provider;
-        Ok(pg::connect(
-            &provider.merge_database,
-            &provider.merge_credential,
-            self.env,
-        )
-        .await?)
+        self.merge_db_as(platform, &platform.provider.merge_credential)
+            .await
+    }
+
+    /// A connection to `platform`'s merge database, logged in with `login`.
+    pub(super) async fn merge_db_as(
+        &self,
+        platform: Platform<'_>,
+        login: &Credential,
+    ) -> Result<Client, Error> {
+        Ok(pg::connect(&platform.provider.merge_database, login, self.env).await?)
     }
 
     /// Connects to the stream's merge database and runs `work` holding the stream's runner

@@ -9,7 +9,7 @@ use crate::pg::Exec;
 use chrono::{DateTime, Utc};
 use datasurface_codegen::sql::BatchSql;
 use datasurface_codegen::sql::batch::HistoryOf;
-use datasurface_model::{Platform, Store, Stream, StreamKey};
+use datasurface_model::{Credential, Platform, Store, Stream, StreamKey};
 
 /// One batch, as the metrics table records it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -35,7 +35,20 @@ impl Engine<'_> {
         store: Option<Store<'_>>,
         limit: i64,
     ) -> Result<Vec<BatchRecord>, Error> {
-        let client = self.merge_db(platform).await?;
+        let login = &platform.provider.merge_credential;
+        self.status_as(platform, store, limit, login).await
+    }
+
+    /// [`status`](Self::status), logged in with `login`: a login that may read only the
+    /// batch tables is enough (the console's).
+    pub async fn status_as(
+        &self,
+        platform: Platform<'_>,
+        store: Option<Store<'_>>,
+        limit: i64,
+        login: &Credential,
+    ) -> Result<Vec<BatchRecord>, Error> {
+        let client = self.merge_db_as(platform, login).await?;
         let sql = BatchSql::new(&platform.model.name);
         if !table_exists(&client, &sql.metrics_table).await? {
             return Ok(Vec::new());

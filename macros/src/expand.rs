@@ -1,6 +1,6 @@
 //! Code generation for `#[derive(Dataset)]`.
 
-use crate::attrs::{DatasetArgs, FieldArgs};
+use crate::attrs::{DatasetArgs, FieldArgs, doc_text};
 use crate::types::{self, ColumnType};
 use darling::{Error, FromDeriveInput};
 use datasurface_model::{Classification, DataType, naming};
@@ -146,7 +146,15 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
         .krate
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::datasurface));
-    Ok(generate(&krate, ident, &name, classification, &columns))
+    let description = doc_text(&args.attrs);
+    Ok(generate(
+        &krate,
+        ident,
+        &name,
+        classification,
+        description,
+        &columns,
+    ))
 }
 
 fn parse_classification(text: &str, span: Span) -> darling::Result<Classification> {
@@ -159,6 +167,7 @@ fn generate(
     ident: &syn::Ident,
     name: &str,
     classification: Option<Classification>,
+    description: Option<String>,
     columns: &[ColumnField<'_>],
 ) -> TokenStream {
     let count = columns.len();
@@ -174,15 +183,18 @@ fn generate(
         let data_type = data_type_tokens(krate, c.ty.data_type);
         let nullable = c.ty.nullable;
         let class = classification_tokens(krate, c.classification);
+        let description = optional_string(doc_text(&c.field.attrs));
         quote! {
             .column(#krate::Column {
                 name: ::std::string::String::from(#name),
                 data_type: #data_type,
                 nullable: #nullable,
                 classification: #class,
+                description: #description,
             })
         }
     });
+    let dataset_description = description.map(|d| quote!(.described(#d)));
     let dataset_class = classification.map(|c| {
         let variant = format_ident!("{c:?}");
         quote!(.classified(#krate::Classification::#variant))
@@ -215,6 +227,7 @@ fn generate(
                     #(#schema_columns)*
                     .key([#(#key_names),*])
                     #dataset_class
+                    #dataset_description
             }
 
             fn to_row(&self) -> ::std::vec::Vec<#krate::Value> {
@@ -254,6 +267,13 @@ fn data_type_tokens(krate: &syn::Path, dt: DataType) -> TokenStream {
             let variant = format_ident!("{other:?}");
             quote!(#t::#variant)
         }
+    }
+}
+
+fn optional_string(text: Option<String>) -> TokenStream {
+    match text {
+        Some(text) => quote!(::std::option::Option::Some(::std::string::String::from(#text))),
+        None => quote!(::std::option::Option::None),
     }
 }
 

@@ -159,3 +159,28 @@ fn derived_datasets_validate_in_a_model() {
     assert_eq!(store.datasets.len(), 2);
     assert_eq!(store.find_dataset("order_line"), Some(&line));
 }
+
+/// A shipment, as the warehouse records it.
+/// Second line of the description.
+#[derive(Debug, Clone, PartialEq, Dataset)]
+struct Shipment {
+    /// The shipment's number.
+    #[key]
+    id: i64,
+    carrier: String,
+}
+
+#[test]
+fn doc_comments_describe_the_dataset_and_its_columns_in_the_catalog() {
+    let schema = Shipment::schema();
+    assert_eq!(
+        schema.description.as_deref(),
+        Some("A shipment, as the warehouse records it. Second line of the description.")
+    );
+    assert_eq!(
+        schema.columns[0].description.as_deref(),
+        Some("The shipment's number.")
+    );
+    assert_eq!(schema.columns[1].description, None);
+    assert_eq!(Person::schema().description, None);
+}

@@ -4,6 +4,9 @@
 //! Airflow will accept the expression, and to say which field is wrong when it will not.
 //! Cron crates also accept 6- and 7-field (seconds, years) forms that Airflow refuses.
 
+use chrono::{Datelike, NaiveDate};
+use std::time::Duration;
+
 /// Airflow's schedule presets that make sense for a recurring capture.
 pub(crate) const PRESETS: &[&str] = &[
     "@hourly",
@@ -59,63 +62,148 @@ const FIELDS: [Field; 5] = [
 
 /// Checks a cron trigger; the error says which field is wrong and why.
 pub fn check_cron(expr: &str) -> Result<(), String> {
-    let expr = expr.trim();
-    if expr.starts_with('@') {
-        return if PRESETS.contains(&expr) {
-            Ok(())
-        } else {
-            Err(format!(
-                "unknown preset `{expr}`; expected one of {}",
-                PRESETS.join(", ")
-            ))
-        };
+    parse(expr).map(|_| ())
+}
+
+/// The longest wait between two runs of a cron trigger: how stale a store's data may
+/// grow between two captures even when every batch succeeds. `@monthly` waits 31 days,
+/// `0 9 * * mon-fri` 3 days (Friday to Monday), `*/5 * * * *` 5 minutes.
+///
+/// Worked out over eight years of calendar from a fixed date (two leap cycles, every
+/// weekday on every day of the month), so it is exact for every trigger Airflow accepts;
+/// a trigger that never fires (`0 0 30 2 *`) is an error.
+pub fn longest_gap(expr: &str) -> Result<Duration, String> {
+    let fields = parse(expr)?;
+    let mut times: Vec<u32> = Vec::new();
+    for hour in bits(fields[1]) {
+        for minute in bits(fields[0]) {
+            times.push(hour * 60 + minute);
+        }
     }
+    let (first, last) = (times[0], times[times.len() - 1]);
+    let within_day = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+
+    // Cron's rule: when both day fields are restricted a day matches either; otherwise both.
+    let expr = expand_preset(expr.trim());
     let parts: Vec<&str> = expr.split_whitespace().collect();
+    let (dom_any, dow_any) = (parts[2].starts_with('*'), parts[4].starts_with('*'));
+    let start = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date");
+    let mut days = Vec::new();
+    for (index, day) in start.iter_days().take(8 * 366).enumerate() {
+        let month = fields[3] & (1 << day.month()) != 0;
+        let dom = fields[2] & (1 << day.day()) != 0;
+        let weekday = day.weekday().num_days_from_sunday();
+        let dow = fields[4] & (1 << weekday) != 0 || (weekday == 0 && fields[4] & (1 << 7) != 0);
+        let day_matches = if !dom_any && !dow_any {
+            dom || dow
+        } else {
+            dom && dow
+        };
+        if month && day_matches {
+            days.push(index as u32);
+        }
+    }
+    if days.len() < 2 {
+        return Err(format!(
+            "`{expr}` never fires (or fires less than once in four years)"
+        ));
+    }
+    let across_days = days
+        .windows(2)
+        .map(|w| (w[1] - w[0]) * MINUTES_PER_DAY + first - last)
+        .max()
+        .unwrap_or(0);
+    Ok(Duration::from_secs(
+        u64::from(within_day.max(across_days)) * 60,
+    ))
+}
+
+const MINUTES_PER_DAY: u32 = 24 * 60;
+
+/// The 5-field form of a preset, or the expression itself.
+fn expand_preset(expr: &str) -> &str {
+    match expr {
+        "@hourly" => "0 * * * *",
+        "@daily" => "0 0 * * *",
+        "@weekly" => "0 0 * * 0",
+        "@monthly" => "0 0 1 * *",
+        "@quarterly" => "0 0 1 1,4,7,10 *",
+        "@yearly" => "0 0 1 1 *",
+        other => other,
+    }
+}
+
+/// The values each field allows, as bit sets (bit `v` for value `v`).
+fn parse(expr: &str) -> Result<[u64; 5], String> {
+    let expr = expr.trim();
+    if expr.starts_with('@') && !PRESETS.contains(&expr) {
+        return Err(format!(
+            "unknown preset `{expr}`; expected one of {}",
+            PRESETS.join(", ")
+        ));
+    }
+    let parts: Vec<&str> = expand_preset(expr).split_whitespace().collect();
     if parts.len() != FIELDS.len() {
         return Err(format!(
             "`{expr}` has {} fields; a cron trigger has 5 (minute hour day-of-month month day-of-week)",
             parts.len()
         ));
     }
-    for (part, field) in parts.iter().zip(&FIELDS) {
-        check_field(part, field).map_err(|why| format!("{} field `{part}`: {why}", field.name))?;
+    let mut sets = [0u64; 5];
+    for ((part, field), set) in parts.iter().zip(&FIELDS).zip(&mut sets) {
+        *set = parse_field(part, field)
+            .map_err(|why| format!("{} field `{part}`: {why}", field.name))?;
     }
-    Ok(())
+    Ok(sets)
 }
 
-fn check_field(text: &str, field: &Field) -> Result<(), String> {
+fn bits(set: u64) -> impl Iterator<Item = u32> {
+    (0..64).filter(move |b| set & (1 << b) != 0)
+}
+
+fn parse_field(text: &str, field: &Field) -> Result<u64, String> {
+    let mut set = 0u64;
     for item in text.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => (range, Some(step)),
             None => (item, None),
         };
-        if let Some(step) = step {
-            match step.parse::<u32>() {
-                Ok(s) if s >= 1 && s <= field.max => {}
+        let step = match step {
+            None => 1,
+            Some(step) => match step.parse::<u32>() {
+                Ok(s) if s >= 1 && s <= field.max => s,
                 _ => {
                     return Err(format!(
                         "step `{step}` must be a number from 1 to {}",
                         field.max
                     ));
                 }
-            }
-        }
-        if range == "*" {
-            continue;
-        }
-        match range.split_once('-') {
-            Some((lo, hi)) => {
-                let (lo, hi) = (value(lo, field)?, value(hi, field)?);
-                if lo > hi {
-                    return Err(format!("range `{range}` runs backwards"));
+            },
+        };
+        let (lo, hi) = if range == "*" {
+            (field.min, field.max)
+        } else {
+            match range.split_once('-') {
+                Some((lo, hi)) => {
+                    let (lo, hi) = (value(lo, field)?, value(hi, field)?);
+                    if lo > hi {
+                        return Err(format!("range `{range}` runs backwards"));
+                    }
+                    (lo, hi)
+                }
+                // `5/15` runs from 5 to the end of the field, as in cron.
+                None if step > 1 => (value(range, field)?, field.max),
+                None => {
+                    let v = value(range, field)?;
+                    (v, v)
                 }
             }
-            None => {
-                value(range, field)?;
-            }
+        };
+        for v in (lo..=hi).step_by(step as usize) {
+            set |= 1 << v;
         }
     }
-    Ok(())
+    Ok(set)
 }
 
 fn value(text: &str, field: &Field) -> Result<u32, String> {
@@ -134,7 +222,29 @@ fn value(text: &str, field: &Field) -> Result<u32, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_cron;
+    use super::{check_cron, longest_gap};
+    use std::time::Duration;
+
+    #[test]
+    fn longest_gaps_follow_the_calendar() {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        for (expr, gap) in [
+            ("*/1 * * * *", minutes(1)),
+            ("*/5 * * * *", minutes(5)),
+            ("0,10 * * * *", minutes(50)),
+            ("@hourly", minutes(60)),
+            ("30 2 * * *", minutes(24 * 60)),
+            ("0 9 * * mon-fri", minutes(3 * 24 * 60)),
+            ("0 8-18/2 * * *", minutes(14 * 60)),
+            ("@weekly", minutes(7 * 24 * 60)),
+            ("@monthly", minutes(31 * 24 * 60)),
+            ("0 0 29 2 *", minutes(1461 * 24 * 60)),
+        ] {
+            assert_eq!(longest_gap(expr), Ok(gap), "{expr}");
+        }
+        let never = longest_gap("0 0 30 2 *").expect_err("February has no 30th");
+        assert!(never.contains("never fires"), "{never}");
+    }
 
     #[test]
     fn accepts_what_airflow_accepts() {

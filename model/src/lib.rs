@@ -37,6 +37,7 @@
 
 mod cron;
 mod ecosystem;
+mod latency;
 pub mod naming;
 mod platform;
 mod resolve;
@@ -48,8 +49,9 @@ mod validate;
 mod value;
 mod workspace;
 
-pub use cron::check_cron;
+pub use cron::{check_cron, longest_gap};
 pub use ecosystem::{Ecosystem, GovernanceZone, Team};
+pub use latency::{Budgets, DatasetKey, format_duration};
 pub use platform::{
     Assignment, AssignmentStatus, PlatformMode, ProductionStatus, YellowPlatform,
     YellowServiceProvider,

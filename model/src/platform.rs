@@ -44,6 +44,10 @@ pub struct YellowServiceProvider {
     /// in-cluster PostgreSQL (a development aid, on by default; a source outside the
     /// cluster is never simulated).
     pub simulator: bool,
+    /// The login the console (`serve`) reads the batch tables with; `None` uses the merge
+    /// credential. A login granted only `SELECT` on the batch tables (the generated
+    /// `console-login.sql`) can read nothing else.
+    pub console_credential: Option<Credential>,
 }
 
 impl YellowServiceProvider {
@@ -63,7 +67,22 @@ impl YellowServiceProvider {
             airflow_resources: Resources::new("250m", "1Gi"),
             postgres_resources: Resources::new("250m", "512Mi").memory_limit("1Gi"),
             simulator: true,
+            console_credential: None,
         }
+    }
+
+    /// Sets the login the console reads the batch tables with (see
+    /// [`console_login`](Self::console_login)).
+    pub fn console_credential(mut self, credential: Credential) -> Self {
+        self.console_credential = Some(credential);
+        self
+    }
+
+    /// The login the console reads the batch tables with: its own, or the merge credential.
+    pub fn console_login(&self) -> &Credential {
+        self.console_credential
+            .as_ref()
+            .unwrap_or(&self.merge_credential)
     }
 
     /// Sets the image repository.

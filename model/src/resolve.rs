@@ -9,6 +9,7 @@
 //! equal to it without case, is the one meant.
 
 use crate::ecosystem::Ecosystem;
+use crate::latency::Budgets;
 use crate::platform::{YellowPlatform, YellowServiceProvider};
 use crate::schema::DatasetSchema;
 use crate::store::{
@@ -30,6 +31,7 @@ impl Ecosystem {
                 ecosystem: self,
                 warnings: report.diagnostics,
                 fingerprint: std::sync::OnceLock::new(),
+                budgets: std::sync::OnceLock::new(),
             })
         }
     }
@@ -42,6 +44,8 @@ pub struct ValidEcosystem {
     warnings: Vec<Diagnostic>,
     /// [`ValidEcosystem::fingerprint`], made once.
     fingerprint: std::sync::OnceLock<String>,
+    /// [`ValidEcosystem::budgets`], worked out once.
+    budgets: std::sync::OnceLock<Budgets>,
 }
 
 /// A platform with its service provider.
@@ -166,6 +170,12 @@ impl ValidEcosystem {
         self.fingerprint.get_or_init(|| {
             crate::naming::hex_digest(format!("{:?}", self.ecosystem).as_bytes(), 6)
         })
+    }
+
+    /// The freshness budget of every dataset and the latency of every dataset group,
+    /// worked out on first use, once.
+    pub fn budgets(&self) -> &Budgets {
+        self.budgets.get_or_init(|| Budgets::new(&self.ecosystem))
     }
 
     /// Every platform with its provider, in model order.

@@ -74,6 +74,8 @@ pub struct Column {
     pub nullable: bool,
     /// The column's own classification; when `None` the dataset's applies.
     pub classification: Option<Classification>,
+    /// What the column holds, for the catalog.
+    pub description: Option<String>,
 }
 
 impl Column {
@@ -84,6 +86,7 @@ impl Column {
             data_type,
             nullable: false,
             classification: None,
+            description: None,
         }
     }
 
@@ -100,6 +103,12 @@ impl Column {
         self.classification = Some(classification);
         self
     }
+
+    /// Says what the column holds (shown in the catalog).
+    pub fn described(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
 }
 
 /// A dataset as the model holds it: a table with ordered, typed columns and a primary key.
@@ -111,6 +120,8 @@ pub struct DatasetSchema {
     pub primary_key: Vec<String>,
     /// Applies to every column without a classification of its own.
     pub classification: Option<Classification>,
+    /// What the dataset is, for the catalog.
+    pub description: Option<String>,
 }
 
 impl DatasetSchema {
@@ -122,7 +133,14 @@ impl DatasetSchema {
             columns: Vec::new(),
             primary_key: Vec::new(),
             classification: None,
+            description: None,
         }
+    }
+
+    /// Says what the dataset is (shown in the catalog).
+    pub fn described(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
     }
 
     /// Appends a column.

@@ -1,8 +1,9 @@
 //! Validation: every problem of a model found in one pass, each with its path in the
 //! model and, where one helps, a hint (often the near-miss name that was meant).
 
-use crate::cron::check_cron;
+use crate::cron::longest_gap;
 use crate::ecosystem::Ecosystem;
+use crate::latency::format_duration;
 use crate::naming::{self, ViewKind};
 use crate::platform::{PlatformMode, YellowServiceProvider};
 use crate::resources::{Resources, check_quantity};
@@ -168,6 +169,7 @@ pub(crate) fn check(eco: &Ecosystem) -> Report {
         databases: BTreeMap::new(),
         database_vars: HashMap::new(),
         stores: eco.stores_by_name(),
+        gaps: HashMap::new(),
     };
     v.ecosystem();
     v.report
@@ -184,6 +186,8 @@ struct Validator<'a> {
     database_vars: HashMap<String, (String, ModelPath)>,
     /// Every datastore by name.
     stores: HashMap<&'a str, &'a Datastore>,
+    /// Cron trigger → the longest wait between two runs, or why it is refused.
+    gaps: HashMap<&'a str, Result<std::time::Duration, String>>,
 }
 
 impl<'a> Validator<'a> {
@@ -309,7 +313,7 @@ impl<'a> Validator<'a> {
             ),
             Some(snap) => {
                 let cpath = path.at("capture", "sql snapshot");
-                if let Err(e) = check_cron(&snap.trigger) {
+                if let Err(e) = self.capture_gap(&snap.trigger) {
                     self.error(&cpath, format!("invalid cron trigger: {e}"), None);
                 }
                 self.database(&cpath, &snap.database);
@@ -342,6 +346,56 @@ impl<'a> Validator<'a> {
         );
         for dataset in &store.datasets {
             self.dataset(&path.at("dataset", &dataset.name), dataset);
+        }
+    }
+
+    /// The longest wait between two runs of `trigger`, worked out once per trigger.
+    fn capture_gap(&mut self, trigger: &'a str) -> Result<std::time::Duration, String> {
+        self.gaps
+            .entry(trigger)
+            .or_insert_with(|| longest_gap(trigger))
+            .clone()
+    }
+
+    /// A group cannot be fresher than the stores it reads are captured.
+    fn latency(&mut self, path: &ModelPath, dsg: &'a crate::workspace::DatasetGroup) {
+        let Some(latency) = dsg.latency else {
+            return;
+        };
+        if latency.is_zero() {
+            self.error(path, "the dataset group asks for a latency of 0s", None);
+            return;
+        }
+        let mut checked = HashSet::new();
+        for sink in &dsg.sinks {
+            let Some(store) = self.stores.get(sink.store.as_str()).copied() else {
+                continue;
+            };
+            let Some(snap) = store.sql_snapshot() else {
+                continue;
+            };
+            if !checked.insert(store.name.as_str()) {
+                continue;
+            }
+            if let Ok(gap) = self.capture_gap(&snap.trigger)
+                && latency < gap
+            {
+                self.error(
+                        path,
+                        format!(
+                            "the dataset group asks for data at most {} old, but datastore {} is captured on `{}`, up to {} apart",
+                            format_duration(latency),
+                            store.name,
+                            snap.trigger,
+                            format_duration(gap)
+                        ),
+                        Some(format!(
+                            "ask for `.latency(Duration::from_secs({}))` or more, or capture {} more often",
+                            gap.as_secs(),
+                            store.name
+                        )),
+                    );
+            }
         }
     }
 
@@ -519,7 +573,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn workspace(&mut self, path: &ModelPath, ws: &crate::workspace::Workspace) {
+    fn workspace(&mut self, path: &ModelPath, ws: &'a crate::workspace::Workspace) {
         let eco = self.eco;
         self.identifier(path, "workspace", &ws.name);
         self.unique(
@@ -534,6 +588,7 @@ impl<'a> Validator<'a> {
             if dsg.sinks.is_empty() {
                 self.warning(&gpath, "the dataset group has no sinks", None);
             }
+            self.latency(&gpath, dsg);
             let mut seen = HashSet::new();
             for sink in &dsg.sinks {
                 let label = format!("{}.{}", sink.store, sink.dataset);
@@ -584,6 +639,9 @@ impl<'a> Validator<'a> {
         }
         self.database(path, &p.merge_database);
         self.credential(path, &p.merge_credential, "log into the merge database");
+        if let Some(console) = &p.console_credential {
+            self.credential(path, console, "read the batch tables (the console)");
+        }
         if let Err(why) = check_image_repository(&p.image_repository) {
             self.error(
                 path,

@@ -2,6 +2,7 @@
 
 use crate::schema::Dataset;
 use crate::store::Datastore;
+use std::time::Duration;
 
 /// What history a dataset group needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +26,10 @@ pub struct DatasetGroup {
     pub name: String,
     pub retention: Retention,
     pub sinks: Vec<Sink>,
+    /// How old the group's data may be before its consumers count it late: the age of a
+    /// dataset's last committed batch. `None` takes the default, twice the longest wait
+    /// between two captures of the stores it reads (one missed capture is not yet late).
+    pub latency: Option<Duration>,
 }
 
 impl DatasetGroup {
@@ -34,7 +39,16 @@ impl DatasetGroup {
             name: name.into(),
             retention,
             sinks: Vec::new(),
+            latency: None,
         }
+    }
+
+    /// The freshness its consumers need: a dataset of the group whose last committed
+    /// batch is older than this is late, and alerts. It cannot be shorter than the longest
+    /// wait between two captures of a store the group reads (validation says so).
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = Some(latency);
+        self
     }
 
     /// Consumes the dataset `D` of `store`: both names come from the model's own values,

@@ -671,3 +671,43 @@ fn every_problem_is_reported_at_once() {
     assert!(text.ends_with("4 errors, 1 warning"), "{text}");
     assert!(text.contains("error: no dataset `job` in datastore HR\n  at ecosystem Corp › zone EU › team hr › workspace Analytics › dsg Current › sink HR.job\n  hint: did you mean `jobs`?"), "{text}");
 }
+
+#[test]
+fn a_group_cannot_ask_for_fresher_data_than_its_store_is_captured() {
+    use std::time::Duration;
+    // HR is captured every 5 minutes: 4 minutes cannot be met.
+    assert_error(
+        with(|e| workspace(e).dsgs[0].latency = Some(Duration::from_secs(240))),
+        &[
+            "workspace Analytics › dsg Current",
+            "asks for data at most 4m old, but datastore HR is captured on `*/5 * * * *`, up to 5m apart",
+            "Duration::from_secs(300)",
+        ],
+    );
+    assert_error(
+        with(|e| workspace(e).dsgs[0].latency = Some(Duration::ZERO)),
+        &["dsg Current", "latency of 0s"],
+    );
+    assert_error(
+        with(|e| snapshot(e).trigger = "0 0 30 2 *".into()),
+        &["capture sql snapshot", "never fires"],
+    );
+    let valid = with(|e| workspace(e).dsgs[0].latency = Some(Duration::from_secs(300)))
+        .validate()
+        .expect("exactly the capture's interval is allowed");
+    let budgets = valid.budgets();
+    let current = &valid.model().find_workspace("Analytics").unwrap().dsgs[0];
+    assert_eq!(
+        budgets.group("Analytics", current),
+        Duration::from_secs(300)
+    );
+    // The default is twice the capture gap; a dataset takes its tightest consumer's.
+    let history = &valid.model().find_workspace("Analytics").unwrap().dsgs[1];
+    assert_eq!(
+        budgets.group("Analytics", history),
+        Duration::from_secs(600)
+    );
+    assert_eq!(budgets.dataset("HR", "people"), Duration::from_secs(300));
+    assert_eq!(budgets.dataset("HR", "jobs"), Duration::from_secs(300));
+    assert_eq!(budgets.capture_gap("HR"), Duration::from_secs(300));
+}

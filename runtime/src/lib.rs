@@ -30,6 +30,7 @@ pub mod testing;
 
 pub use cli::{App, main, run};
 pub use datasurface_codegen as codegen;
+pub use datasurface_console as console;
 #[cfg(feature = "dev")]
 pub use datasurface_dev as dev;
 pub use datasurface_engine as engine;

@@ -198,6 +198,7 @@ fn a_new_model_repo_builds_checks_and_reviews_its_model() {
         "cargo run --locked --quiet -- validate",
         "cargo test --locked",
         "generate --out generated --check",
+        "docs --out target/catalog",
         "git --no-pager diff",
         "-- image --base",
     ] {

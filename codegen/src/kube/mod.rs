@@ -9,6 +9,7 @@ mod access;
 mod airflow;
 mod applyset;
 mod batch;
+mod console;
 mod kustomize;
 mod meta;
 mod object;
@@ -24,6 +25,8 @@ pub use applyset::{
     TOOLING_ANNOTATION,
 };
 pub(crate) use batch::simulated;
+pub use console::{CONSOLE, CONSOLE_PORT, DASHBOARD};
+pub(crate) use meta::Labels;
 pub use meta::{ECOSYSTEM_LABEL, MANAGED_BY, ecosystem_label, ecosystem_selector};
 pub use object::{Kind, Object, Step};
 pub use postgres::POSTGRES_IMAGE;
@@ -33,7 +36,9 @@ use crate::image::{dags_pin_args, dev_image, image, image_tag};
 use datasurface_model::ValidEcosystem;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
@@ -55,6 +60,12 @@ pub fn objects(eco: &ValidEcosystem, context: &Context) -> Vec<Object> {
             &dags_pin_args(eco, context),
         ));
         out.extend(batch::objects(eco, &labels, provider, context, &tag));
+        out.extend(console::objects(
+            eco,
+            &labels,
+            provider,
+            image(eco, provider, context),
+        ));
     }
     // Stable: the order within a step stays as built.
     out.sort_by_key(|o| o.step);
@@ -76,6 +87,7 @@ pub fn managed_kinds() -> Vec<Kind> {
         Kind::of::<PersistentVolumeClaim>(),
         Kind::of::<Job>(),
         Kind::of::<Deployment>(),
+        Kind::of::<ConfigMap>(),
     ]
 }
 

@@ -72,6 +72,8 @@ pub enum Step {
     Airflow,
     /// A Job per platform creating its tables and views (`infra`).
     Infra,
+    /// The console (`serve`) with its Service and NetworkPolicy, and the Grafana dashboard.
+    Console,
     /// The data change simulator of the in-cluster sources.
     Simulator,
 }
@@ -86,6 +88,7 @@ impl Step {
             Step::Databases => "databases",
             Step::Airflow => "airflow",
             Step::Infra => "infra",
+            Step::Console => "console",
             Step::Simulator => "simulator",
         }
     }

@@ -60,7 +60,10 @@ pub fn ecosystem() -> Ecosystem {
         .dsg(
             DatasetGroup::new("LiveDSG", Retention::LiveOnly)
                 .sink::<Customer>(&store1)
-                .sink::<Address>(&store1),
+                .sink::<Address>(&store1)
+                // The dashboards reading it want data at most 5 minutes old; the forensic
+                // group takes the default, twice the capture's longest wait.
+                .latency(std::time::Duration::from_secs(5 * 60)),
         )
         .dsg(
             DatasetGroup::new("ForensicDSG", Retention::Forensic)

@@ -70,6 +70,8 @@ pub(super) enum Command {
     Doctor(DoctorArgs),
     /// Print a completion script for SHELL.
     Completions(CompletionsArgs),
+    #[command(flatten)]
+    Console(super::console::ConsoleCommand),
     #[cfg(feature = "dev")]
     #[command(flatten)]
     Dev(super::dev::DevCommand),

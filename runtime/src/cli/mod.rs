@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod console;
 #[cfg(feature = "deploy")]
 mod deploy;
 #[cfg(feature = "dev")]
@@ -131,6 +132,12 @@ impl App {
             Command::Infra(args) => commands::infra(&model(ecosystem)?, args, o),
             Command::Status(args) => commands::status(&model(ecosystem)?, args, o),
             Command::Doctor(args) => commands::doctor(&model(ecosystem)?, args, o),
+            Command::Console(console::ConsoleCommand::Serve(args)) => {
+                console::serve(model(ecosystem)?, &bin, args, o)
+            }
+            Command::Console(console::ConsoleCommand::Docs(args)) => {
+                console::docs(model(ecosystem)?, args, o)
+            }
             #[cfg(feature = "dev")]
             Command::Dev(dev::DevCommand::Simulate(args)) => {
                 dev::simulate(ecosystem, self.scenario, args, o)
