@@ -83,16 +83,7 @@ pub async fn deploy(
     let mut recorded = false;
     for step in steps {
         if step > Step::Namespace && !recorded {
-            let before = applyset::recorded(cluster, manifest)
-                .await?
-                .unwrap_or_default();
-            applyset::record(
-                cluster,
-                manifest,
-                &before.union(&wanted),
-                options.force_conflicts,
-            )
-            .await?;
+            widen_record(cluster, manifest, &wanted, options.force_conflicts).await?;
             recorded = true;
         }
         progress.event(Event::Step(step.name().into()));
@@ -132,16 +123,7 @@ pub async fn deploy(
         }
     }
     if !recorded {
-        let before = applyset::recorded(cluster, manifest)
-            .await?
-            .unwrap_or_default();
-        applyset::record(
-            cluster,
-            manifest,
-            &before.union(&wanted),
-            options.force_conflicts,
-        )
-        .await?;
+        widen_record(cluster, manifest, &wanted, options.force_conflicts).await?;
     }
 
     if options.prune {
@@ -157,4 +139,17 @@ pub async fn deploy(
         applyset::record(cluster, manifest, &wanted, options.force_conflicts).await?;
     }
     Ok(report)
+}
+
+/// Widens what the ApplySet's parent records to what it recorded plus `wanted`.
+async fn widen_record(
+    cluster: &Cluster,
+    manifest: &Manifest,
+    wanted: &applyset::Record,
+    force_conflicts: bool,
+) -> Result<(), Error> {
+    let before = applyset::recorded(cluster, manifest)
+        .await?
+        .unwrap_or_default();
+    applyset::record(cluster, manifest, &before.union(wanted), force_conflicts).await
 }
