@@ -25,11 +25,11 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// What the manifest's members are: the kinds and namespaces of its namespaced
-    /// objects (the members; the Namespace is not one).
-    pub(crate) fn of(manifest: &Manifest) -> Self {
+    /// What the members among `objects` are: the kinds and namespaces of the namespaced
+    /// ones (the Namespace is not a member).
+    pub(crate) fn of_objects<'o>(objects: impl IntoIterator<Item = &'o Object>) -> Self {
         let mut record = Record::default();
-        for object in &manifest.objects {
+        for object in objects {
             if let Some(ns) = &object.namespace {
                 record.group_kinds.insert(object.kind.group_kind());
                 record.namespaces.insert(ns.clone());
@@ -184,6 +184,11 @@ pub(crate) async fn kinds(
         }
     }
     Ok(kinds)
+}
+
+/// Whether the server serves `kind` now.
+pub(crate) async fn serves(cluster: &Cluster, kind: &Kind) -> Result<bool, Error> {
+    Ok(discover(cluster, &kind.group_kind()).await?.is_some())
 }
 
 /// The kind `group_kind` (`CronJob.batch`) names, as the server serves it now.

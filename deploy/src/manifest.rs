@@ -2,7 +2,7 @@
 //! Secrets they read, and the labels that mark the ecosystem's objects.
 
 use datasurface_codegen::kube::{self, ApplySet, Kind, Object};
-use datasurface_codegen::{Context, RequiredSecret, required_secrets};
+use datasurface_codegen::{Context, RequiredSecret, observe, required_secrets};
 use datasurface_model::ValidEcosystem;
 
 /// The desired state of one ecosystem.
@@ -14,6 +14,9 @@ pub struct Manifest {
     pub selector: String,
     /// Its objects, in apply order.
     pub objects: Vec<Object>,
+    /// Objects of kinds a cluster may not serve (the Prometheus operator's alert rules):
+    /// applied after the others where it does, left out where it does not.
+    pub optional: Vec<Object>,
     /// The Secrets its pods read, which the operator creates.
     pub secrets: Vec<RequiredSecret>,
     /// The ecosystem's ApplySet: its parent records every kind ever applied.
@@ -27,6 +30,7 @@ impl Manifest {
             ecosystem: kube::ecosystem_label(eco),
             selector: kube::ecosystem_selector(eco),
             objects: kube::objects(eco, context),
+            optional: observe::alert_objects(eco),
             secrets: required_secrets(eco),
             applyset: ApplySet::of(eco),
         }
@@ -47,6 +51,7 @@ impl Manifest {
     pub(crate) fn has(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> bool {
         self.objects
             .iter()
+            .chain(&self.optional)
             .any(|o| o.kind == *kind && o.namespace.as_deref() == namespace && o.name == name)
     }
 }

@@ -47,6 +47,8 @@ pub enum Event {
     },
     /// An object was deleted.
     Deleted { object: String },
+    /// An object was not applied, and why (the cluster does not serve its kind).
+    LeftOut { object: String, why: String },
 }
 
 /// Receives the events of a deploy or undeploy.

@@ -11,7 +11,7 @@ use crate::plan::{Decision, decide};
 use crate::progress::{Event, Outcome, Progress};
 use crate::wait::{self, Patience};
 use crate::{applyset, prune, secrets};
-use datasurface_codegen::kube::Step;
+use datasurface_codegen::kube::{Object, Step};
 use std::time::Duration;
 
 /// How to deploy.
@@ -74,12 +74,29 @@ pub async fn deploy(
         poll: options.poll,
     };
     let mut report = Report::default();
-    let mut steps: Vec<Step> = manifest.objects.iter().map(|o| o.step).collect();
+    // The objects of kinds a cluster may not serve go where it does, in their step.
+    let mut objects: Vec<&Object> = manifest.objects.iter().collect();
+    for object in &manifest.optional {
+        if applyset::serves(cluster, &object.kind).await? {
+            objects.push(object);
+        } else {
+            progress.event(Event::LeftOut {
+                object: object.describe(),
+                why: format!(
+                    "the cluster does not serve {} {}: apply observability/ by hand where \
+                     Prometheus runs without its operator",
+                    object.kind.api_version, object.kind.kind
+                ),
+            });
+        }
+    }
+    objects.sort_by_key(|o| o.step);
+    let mut steps: Vec<Step> = objects.iter().map(|o| o.step).collect();
     steps.dedup();
     // The ApplySet's parent records the members' kinds and namespaces before any member is
     // applied (so an interrupted deploy leaves nothing prune cannot find), once the
     // namespace it lives in exists: what it recorded and the model's.
-    let wanted = applyset::Record::of(manifest);
+    let wanted = applyset::Record::of_objects(objects.iter().copied());
     let mut recorded = false;
     for step in steps {
         if step > Step::Namespace && !recorded {
@@ -87,7 +104,7 @@ pub async fn deploy(
             recorded = true;
         }
         progress.event(Event::Step(step.name().into()));
-        let objects: Vec<_> = manifest.objects.iter().filter(|o| o.step == step).collect();
+        let objects: Vec<&Object> = objects.iter().copied().filter(|o| o.step == step).collect();
         for object in &objects {
             let outcome = match decide(cluster, manifest, object, options.force_conflicts).await? {
                 Decision::Unchanged => Outcome::Unchanged,

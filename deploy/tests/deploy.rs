@@ -679,6 +679,20 @@ async fn progress_reports_each_object_once() {
         })
         .collect();
     assert_eq!(applied.len(), manifest.objects.len());
+    // The cluster does not serve the Prometheus operator's resources: the alert rules are
+    // left out, and the deploy says so.
+    let left_out: Vec<(&String, &String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LeftOut { object, why } => Some((object, why)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(left_out.len(), manifest.optional.len(), "{left_out:?}");
+    for (object, why) in left_out {
+        assert!(object.starts_with("prometheusrule "), "{object}");
+        assert!(why.contains("monitoring.coreos.com/v1"), "{why}");
+    }
     let steps: Vec<&String> = events
         .iter()
         .filter_map(|e| match e {
@@ -868,5 +882,56 @@ async fn prune_deletes_every_kind_an_earlier_version_applied_and_keeps_claims_an
         kinds.split(',').any(|k| k == "ConfigMap"),
         model_has_config_maps,
         "{kinds}"
+    );
+}
+
+#[tokio::test]
+async fn alert_rules_are_applied_where_the_cluster_serves_the_prometheus_operators_resources() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let manifest = manifest("100m");
+    let fake = cluster_with_secrets(&manifest);
+    let rule = manifest.optional.first().expect("an alert rule").clone();
+    fake.serve_kind(rule.kind);
+    let mut events = Vec::new();
+    deploy(&fake.cluster(), &manifest, &options(), &mut events)
+        .await
+        .expect("deploy");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::LeftOut { .. })),
+        "{events:?}"
+    );
+    let applied = fake
+        .get(&rule.kind, rule.namespace.as_deref(), &rule.name)
+        .expect("the PrometheusRule is applied");
+    assert_eq!(applied["spec"], rule.json["spec"]);
+    // It is a member of the ecosystem's ApplySet: recorded, so prune and undeploy find it.
+    let parent = fake
+        .get(&Kind::of::<ConfigMap>(), Some(NS), &manifest.applyset.name)
+        .expect("the parent");
+    let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
+        .as_str()
+        .expect("its group-kinds");
+    assert!(
+        kinds
+            .split(',')
+            .any(|k| k == "PrometheusRule.monitoring.coreos.com"),
+        "{kinds}"
+    );
+    // A second deploy leaves it as it is, and prune keeps it.
+    let report = deploy(
+        &fake.cluster(),
+        &manifest,
+        &Options {
+            prune: true,
+            ..options()
+        },
+        &mut Vec::new(),
+    )
+    .await
+    .expect("deploy again");
+    assert_eq!(report.pruned, 0);
+    assert!(
+        fake.get(&rule.kind, rule.namespace.as_deref(), &rule.name)
+            .is_some()
     );
 }

@@ -14,8 +14,23 @@ pub mod names;
 pub mod rules;
 
 use crate::artifact::Artifact;
-use crate::kube::Labels;
+use crate::kube::{Labels, Object, Step};
 use datasurface_model::ValidEcosystem;
+
+/// Each provider's `PrometheusRule` as an object `deploy` applies where the cluster serves
+/// the Prometheus operator's resources (and leaves out, saying so, where it does not).
+pub fn alert_objects(eco: &ValidEcosystem) -> Vec<Object> {
+    let labels = Labels::new(eco);
+    eco.model()
+        .providers
+        .iter()
+        .map(|provider| {
+            let ns = provider.namespace.as_str();
+            let rule = rules::prometheus_rule(eco, provider, labels.meta(RULE_NAME, Some(ns)));
+            Object::new(Step::Console, "prometheus-rule", &rule)
+        })
+        .collect()
+}
 
 /// The name of each provider's `PrometheusRule`.
 pub const RULE_NAME: &str = "datasurface-alerts";

@@ -63,7 +63,33 @@ pub struct PrometheusRule {
 }
 
 /// The API version and kind of [`PrometheusRule`].
-pub const PROMETHEUS_RULE_API: (&str, &str) = ("monitoring.coreos.com/v1", "PrometheusRule");
+pub const PROMETHEUS_RULE_API: (&str, &str) = (
+    <PrometheusRule as k8s_openapi::Resource>::API_VERSION,
+    <PrometheusRule as k8s_openapi::Resource>::KIND,
+);
+
+/// What `deploy` needs to apply it as it applies every object: the operator's custom
+/// resource, which a cluster serves only with the operator installed.
+impl k8s_openapi::Resource for PrometheusRule {
+    const API_VERSION: &'static str = "monitoring.coreos.com/v1";
+    const GROUP: &'static str = "monitoring.coreos.com";
+    const KIND: &'static str = "PrometheusRule";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "prometheusrules";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for PrometheusRule {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
 
 /// One alert with the series that make it fire, and those that must leave it quiet.
 struct Alert {

@@ -56,6 +56,8 @@ struct State {
     owned_by_others: BTreeMap<String, (String, String)>,
     /// (pod, container) → log text.
     logs: BTreeMap<(String, String), String>,
+    /// Kinds served besides the built-in ones (custom resources whose operator runs).
+    custom: Vec<Kind>,
     version: u64,
 }
 
@@ -182,6 +184,11 @@ impl Fake {
     }
 
     /// `method` (GET, PATCH, DELETE) on `plural` is forbidden.
+    /// Serves `kind` too, as a cluster does once its operator's resource is defined.
+    pub fn serve_kind(&self, kind: Kind) {
+        self.state.lock().unwrap().custom.push(kind);
+    }
+
     pub fn forbid(&self, method: &str, plural: &str) {
         let mut state = self.state.lock().unwrap();
         state
@@ -406,8 +413,9 @@ fn served_kinds() -> Vec<Kind> {
 
 /// The API's discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/{group}/{version}`),
 /// from [`served_kinds`].
-fn discovery(path: &str) -> Option<Value> {
-    let kinds = served_kinds();
+fn discovery(path: &str, custom: &[Kind]) -> Option<Value> {
+    let mut kinds = served_kinds();
+    kinds.extend_from_slice(custom);
     let resources = |group_version: &str| {
         let list: Vec<Value> = kinds
             .iter()
@@ -453,7 +461,7 @@ fn discovery(path: &str) -> Option<Value> {
 }
 
 fn respond(state: &mut State, request: &Request) -> (u16, Value) {
-    if let Some(document) = discovery(&request.path) {
+    if let Some(document) = discovery(&request.path, &state.custom) {
         return (200, document);
     }
     if request.path == "/version" {

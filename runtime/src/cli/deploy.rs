@@ -409,6 +409,10 @@ impl Progress for Lines<'_> {
                 let text = format!("{step}: deleted {object}");
                 self.line(&text);
             }
+            Event::LeftOut { object, why } => {
+                let text = format!("left out {object}: {why}");
+                self.line(&text);
+            }
         }
     }
 }
