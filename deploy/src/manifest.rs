@@ -1,6 +1,9 @@
 //! What a deploy wants the cluster to hold: the ecosystem's objects in apply order, the
 //! Secrets they read, and the labels that mark the ecosystem's objects.
 
+use crate::applyset;
+use crate::connect::Cluster;
+use crate::error::Error;
 use datasurface_codegen::kube::{self, ApplySet, Kind, Object};
 use datasurface_codegen::{Context, RequiredSecret, observe, required_secrets};
 use datasurface_model::ValidEcosystem;
@@ -45,6 +48,26 @@ impl Manifest {
             }
         }
         out
+    }
+
+    /// The objects to apply to `cluster`, in apply order, and the optional ones it leaves
+    /// out because it does not serve their kind.
+    pub(crate) async fn for_cluster(
+        &self,
+        cluster: &Cluster,
+    ) -> Result<(Vec<&Object>, Vec<&Object>), Error> {
+        let mut objects: Vec<&Object> = self.objects.iter().collect();
+        let mut left_out = Vec::new();
+        for object in &self.optional {
+            if applyset::serves(cluster, &object.kind).await? {
+                objects.push(object);
+            } else {
+                left_out.push(object);
+            }
+        }
+        // Stable: the order within a step stays as built.
+        objects.sort_by_key(|o| o.step);
+        Ok((objects, left_out))
     }
 
     /// Whether `kind`/`namespace`/`name` is one of its objects.

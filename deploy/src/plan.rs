@@ -81,7 +81,9 @@ pub async fn plan(cluster: &Cluster, manifest: &Manifest) -> Result<Plan, Error>
         missing_secrets: secrets::missing(cluster, manifest).await?,
         ..Plan::default()
     };
-    for object in &manifest.objects {
+    // What the cluster does not serve the kind of, deploy leaves out and says so.
+    let (objects, _) = manifest.for_cluster(cluster).await?;
+    for object in objects {
         let action = match decide(cluster, manifest, object, false).await {
             Ok(decision) => decision.action(),
             Err(e @ (Error::Conflict { .. } | Error::Immutable { .. } | Error::Invalid { .. })) => {

@@ -75,22 +75,17 @@ pub async fn deploy(
     };
     let mut report = Report::default();
     // The objects of kinds a cluster may not serve go where it does, in their step.
-    let mut objects: Vec<&Object> = manifest.objects.iter().collect();
-    for object in &manifest.optional {
-        if applyset::serves(cluster, &object.kind).await? {
-            objects.push(object);
-        } else {
-            progress.event(Event::LeftOut {
-                object: object.describe(),
-                why: format!(
-                    "the cluster does not serve {} {}: apply observability/ by hand where \
-                     Prometheus runs without its operator",
-                    object.kind.api_version, object.kind.kind
-                ),
-            });
-        }
+    let (objects, left_out) = manifest.for_cluster(cluster).await?;
+    for object in left_out {
+        progress.event(Event::LeftOut {
+            object: object.describe(),
+            why: format!(
+                "the cluster does not serve {} {}: load observability/ into a Prometheus \
+                 without the operator",
+                object.kind.api_version, object.kind.kind
+            ),
+        });
     }
-    objects.sort_by_key(|o| o.step);
     let mut steps: Vec<Step> = objects.iter().map(|o| o.step).collect();
     steps.dedup();
     // The ApplySet's parent records the members' kinds and namespaces before any member is

@@ -892,6 +892,14 @@ async fn alert_rules_are_applied_where_the_cluster_serves_the_prometheus_operato
     let fake = cluster_with_secrets(&manifest);
     let rule = manifest.optional.first().expect("an alert rule").clone();
     fake.serve_kind(rule.kind);
+    let planned = plan(&fake.cluster(), &manifest).await.expect("plan");
+    assert!(
+        planned
+            .objects
+            .iter()
+            .any(|p| p.object == rule.describe() && matches!(p.action, Action::Create)),
+        "{planned:#?}"
+    );
     let mut events = Vec::new();
     deploy(&fake.cluster(), &manifest, &options(), &mut events)
         .await
