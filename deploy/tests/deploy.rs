@@ -870,12 +870,7 @@ async fn prune_deletes_every_kind_an_earlier_version_applied_and_keeps_claims_an
     }
     // The parent now records the model's kinds only: no CronJob, and a ConfigMap only
     // because the model has one of its own (the console's dashboard).
-    let parent = fake
-        .get(&Kind::of::<ConfigMap>(), Some(NS), &now.applyset.name)
-        .expect("the parent");
-    let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
-        .as_str()
-        .expect("its group-kinds");
+    let kinds = recorded_kinds(&fake, &now);
     let model_has_config_maps = now.objects.iter().any(|o| o.kind.kind == "ConfigMap");
     assert!(!kinds.contains("CronJob"), "{kinds}");
     assert_eq!(
@@ -887,7 +882,6 @@ async fn prune_deletes_every_kind_an_earlier_version_applied_and_keeps_claims_an
 
 #[tokio::test]
 async fn alert_rules_are_applied_where_the_cluster_serves_the_prometheus_operators_resources() {
-    use k8s_openapi::api::core::v1::ConfigMap;
     let manifest = manifest("100m");
     let fake = cluster_with_secrets(&manifest);
     let rule = manifest.optional.first().expect("an alert rule").clone();
@@ -913,12 +907,7 @@ async fn alert_rules_are_applied_where_the_cluster_serves_the_prometheus_operato
         .expect("the PrometheusRule is applied");
     assert_eq!(applied["spec"], rule.json["spec"]);
     // It is a member of the ecosystem's ApplySet: recorded, so prune and undeploy find it.
-    let parent = fake
-        .get(&Kind::of::<ConfigMap>(), Some(NS), &manifest.applyset.name)
-        .expect("the parent");
-    let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
-        .as_str()
-        .expect("its group-kinds");
+    let kinds = recorded_kinds(&fake, &manifest);
     assert!(
         kinds
             .split(',')
@@ -942,4 +931,16 @@ async fn alert_rules_are_applied_where_the_cluster_serves_the_prometheus_operato
         fake.get(&rule.kind, rule.namespace.as_deref(), &rule.name)
             .is_some()
     );
+}
+
+/// The group-kinds the ecosystem's ApplySet parent records in `fake`.
+fn recorded_kinds(fake: &Fake, manifest: &Manifest) -> String {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let parent = fake
+        .get(&Kind::of::<ConfigMap>(), Some(NS), &manifest.applyset.name)
+        .expect("the parent");
+    parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
+        .as_str()
+        .expect("its group-kinds")
+        .to_owned()
 }
