@@ -80,7 +80,7 @@ pub fn is_loopback(registry: &str) -> bool {
 fn client(reference: &Ref) -> Client {
     // reqwest is built without a crypto provider of its own: use ring, as every other TLS
     // connection of the runtime does. Installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = ring().install_default();
     let registry = reference.0.registry().to_owned();
     let protocol = if is_loopback(&registry) {
         ClientProtocol::HttpsExcept(vec![registry])
@@ -230,4 +230,13 @@ pub async fn push(
         .await
         .map_err(failed(&target.whole()))?;
     Ok(manifest.clone())
+}
+
+/// *ring*'s cryptography, as the runtime's database connections take it
+/// (`datasurface_engine::pg::tls`): it builds from Rust and assembly alone. rustls 0.23.48
+/// deprecates `ring::default_provider` for having no post-quantum key exchange and names no
+/// other way to it (the post-quantum provider, aws-lc-rs, builds C with CMake).
+#[allow(deprecated)]
+fn ring() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }

@@ -61,7 +61,7 @@ pub(super) fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsErr
 /// and image need no C toolchain. rustls 0.23.48 deprecates `ring::default_provider` for
 /// having no post-quantum key exchange, and names no other way to *ring*'s provider (its
 /// post-quantum provider is aws-lc-rs, which builds C with CMake). This is the one place
-/// the runtime takes it.
+/// the database connections take it (the image's registry client has its own).
 #[allow(deprecated)]
 fn ring() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
