@@ -76,6 +76,11 @@ pub struct Catalog {
     /// (store, dataset) → (platform, index of the stream in `streams[platform]`).
     stream_of: HashMap<(String, String), Vec<(String, usize)>>,
     entries: Vec<Entry>,
+    /// Every entry's lower-cased label, one per line: what a search scans, as one run of
+    /// text rather than an entry at a time.
+    haystack: String,
+    /// Where each entry's line starts in `haystack`.
+    starts: Vec<usize>,
     /// Workspace → the classifications its groups read.
     classes_read: HashMap<String, BTreeSet<Classification>>,
     /// Workspace → how many datasets its groups read (each once).
@@ -219,6 +224,13 @@ impl Catalog {
                 });
             }
         }
+        let mut haystack = String::new();
+        let mut starts = Vec::with_capacity(entries.len());
+        for e in &entries {
+            starts.push(haystack.len());
+            haystack.push_str(&e.lower);
+            haystack.push('\n');
+        }
         Catalog {
             eco,
             stores,
@@ -227,6 +239,8 @@ impl Catalog {
             streams,
             stream_of,
             entries,
+            haystack,
+            starts,
             classes_read,
             datasets_read,
         }
@@ -292,27 +306,30 @@ impl Catalog {
     /// exact names, then names that start with it, then the rest.
     pub fn search(&self, query: &str, limit: usize) -> Vec<&Entry> {
         let q = query.trim().to_lowercase();
-        if q.is_empty() {
+        // A label is one line of the haystack: a query of more than one line finds none.
+        if q.is_empty() || q.contains('\n') {
             return Vec::new();
         }
-        let mut hits: Vec<(u8, &Entry)> = self
-            .entries
-            .iter()
-            .filter_map(|e| {
-                let label = &e.lower;
-                let name = label.rsplit('.').next().unwrap_or(label);
-                let rank = if *label == q || name == q {
-                    0
-                } else if label.starts_with(&q) || name.starts_with(&q) {
-                    1
-                } else if label.contains(&q) {
-                    2
-                } else {
-                    return None;
-                };
-                Some((rank, e))
-            })
-            .collect();
+        let mut hits: Vec<(u8, &Entry)> = Vec::new();
+        let mut last = None;
+        for (at, _) in self.haystack.match_indices(q.as_str()) {
+            let i = self.starts.partition_point(|&s| s <= at) - 1;
+            if last == Some(i) {
+                continue;
+            }
+            last = Some(i);
+            let e = &self.entries[i];
+            let label = &e.lower;
+            let name = label.rsplit('.').next().unwrap_or(label);
+            let rank = if *label == q || name == q {
+                0
+            } else if label.starts_with(&q) || name.starts_with(&q) {
+                1
+            } else {
+                2
+            };
+            hits.push((rank, e));
+        }
         hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.label.cmp(&b.1.label)));
         hits.into_iter().take(limit).map(|(_, e)| e).collect()
     }

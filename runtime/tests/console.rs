@@ -102,6 +102,17 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
         page.contains(r#"<a href="/datasets/Store1/people">Store1.people</a>"#),
         "{page}"
     );
+    // Inside a label, in any case; once per entry however often it matches; a query of
+    // two lines finds nothing.
+    let (_, page) = get(&router, "/search?q=EOPL").await;
+    assert_eq!(
+        page.matches(r#"<a href="/datasets/Store1/people">"#)
+            .count(),
+        1,
+        "{page}"
+    );
+    let (_, page) = get(&router, "/search?q=peo%0Aple").await;
+    assert!(!page.contains(r#"<a href="/datasets/"#), "{page}");
     for path in [
         "/stores/Store1",
         "/platforms/YellowLive",
