@@ -6,7 +6,7 @@
 
 use crate::artifact::Artifact;
 use crate::sql::replay::ReplaySql;
-use crate::sql::{BatchSql, DatasetSql, SourceTable, replication, views};
+use crate::sql::{BatchSql, DatasetSql, SourceTable, Statement, replication, views};
 use datasurface_model::{DatasetSchema, Platform, Store, Stream, ValidEcosystem, naming};
 use std::sync::mpsc;
 
@@ -189,14 +189,15 @@ fn dataset_file(
         sql.bulk_load.empty.statement().sql(),
         sql.bulk_load.drop_indexes.sql(),
         sql.snapshot.copy_in_first.sql(),
-        sql.bulk_load.build_indexes[0].sql(),
-        sql.bulk_load.build_indexes[1].sql(),
+    ];
+    steps.extend(sql.bulk_load.build_indexes.iter().map(Statement::sql));
+    steps.extend([
         "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.",
         sql.snapshot.copy_in.sql(),
         sql.analyze_staging.sql(),
         sql.staging_rows.statement().sql(),
         "-- The merge, in one transaction with the batch's commit ($1: the batch id).",
-    ];
+    ]);
     steps.extend(sql.merge.iter().map(|s| s.statement().sql()));
     steps.push(sql.clear_staging.sql());
     if let Some(rewind) = &sql.rewind {

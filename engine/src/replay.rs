@@ -354,7 +354,7 @@ async fn changes(
                     id,
                     (dataset, sql),
                     replay,
-                    (i, loaded.truncated[i]),
+                    (i, loaded.truncated[i], loaded.unsent[i]),
                     (loaded.per_dataset[i], before),
                 )
                 .instrument(
@@ -406,6 +406,8 @@ struct Loaded {
     per_dataset: Vec<u64>,
     /// Per dataset, whether its table was truncated: every current row is diffed.
     truncated: Vec<bool>,
+    /// Per dataset, whether an update left a value unsent: the current rows fill it.
+    unsent: Vec<bool>,
 }
 
 /// Reads the slot's changes up to `upper` into the changes table, in its own transaction;
@@ -448,6 +450,9 @@ async fn load(
     sink.feed(writer.finish()).await.map_err(write_error)?;
     sink.as_mut().finish().await.map_err(write_error)?;
     // Committed with the changes: the diff reads them on connections of its own.
+    if decoder.unchanged.iter().any(|u| !u.is_empty()) {
+        tx.run(&replay.index).await?;
+    }
     for (i, columns) in decoder.unchanged.iter().enumerate() {
         for j in columns {
             if let Some(fill) = replay.datasets[i].fill.get(*j) {
@@ -463,6 +468,7 @@ async fn load(
         changes: decoder.seq,
         per_dataset: decoder.per_dataset,
         truncated: decoder.truncated,
+        unsent: decoder.unchanged.iter().map(|u| !u.is_empty()).collect(),
     }))
 }
 
@@ -694,7 +700,7 @@ async fn diff(
     id: i32,
     (dataset, sql): (&DatasetSchema, &DatasetSql),
     replay: &ReplaySql,
-    (i, truncated): (usize, bool),
+    (i, truncated, unsent): (usize, bool, bool),
     (changes, before): (u64, u64),
 ) -> Result<Staged, Error> {
     let statements = &replay.datasets[i];
@@ -711,10 +717,11 @@ async fn diff(
     };
     changed_db.run(plan).await?;
     current_db.run(plan).await?;
-    let changed = copy_out(changed_db, &statements.source, || {
-        statements.source.what().to_owned()
-    })
-    .await?;
+    let changed_rows = match unsent {
+        true => &statements.source_filling,
+        false => &statements.source,
+    };
+    let changed = copy_out(changed_db, changed_rows, || changed_rows.what().to_owned()).await?;
     let current = copy_out(current_db, current_rows, || current_rows.what().to_owned()).await?;
     let mut changed = Reader::new(changed, dataset.columns.len());
     let mut current = Reader::new(current, dataset.primary_key.len() + 1);

@@ -3,7 +3,7 @@
 use super::ingest::{self, SnapshotSql};
 use super::names::{BATCH_OUT, CURRENT, Tables, ThisBatch, q, truncate_unless_empty};
 use super::statement::{Ddl, MergeStep, Statement};
-use super::tables::{self, BulkLoad};
+use super::tables::{self, BulkLoad, Layout};
 use super::typed::{Query, Single};
 use super::{forensic, live};
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
@@ -51,7 +51,7 @@ impl DatasetSql {
         DatasetSql {
             staging_table: t.staging_name.clone(),
             merge_table: t.merge_name.clone(),
-            tables: tables::ddl(&t, platform.mode),
+            tables: tables::ddl(&t, platform.mode, Layout::of(store)),
             snapshot: ingest::snapshot(&t, &store.capture.schema, platform.mode),
             analyze_staging: Statement::new(
                 format!("Refresh the statistics of the snapshot of {name}"),
@@ -61,7 +61,7 @@ impl DatasetSql {
                 format!("Whether {} has a current row", t.merge),
                 format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
             ),
-            bulk_load: tables::bulk_load(&t, platform.mode),
+            bulk_load: tables::bulk_load(&t, platform.mode, Layout::of(store)),
             staging_rows: Query::new(
                 format!("The changes of {name} still in staging"),
                 format!("SELECT count(*) FROM {}", t.staging),

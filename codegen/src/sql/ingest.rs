@@ -28,10 +28,11 @@ pub struct SnapshotSql {
     /// format. (See [`SnapshotSql::copy_out_for`] for the form the runtime runs.)
     pub copy_out: Statement,
     /// Run on the merge database, on the connection that reads the current rows, before it
-    /// reads them: through the order index, which holds them in key order, never a sort.
+    /// reads them: through an index in key order (the order index of an ordered layout, the
+    /// primary key of a probed one), never a sort where the index gives the order.
     pub current_settings: Statement,
     /// Run on the merge database: the key and row hash of every current row, in the same
-    /// key order (read through the merge table's order index).
+    /// key order.
     pub current: Statement,
     /// Run on the merge database: loads the changes into staging — the rows of new and
     /// changed keys followed by their row and key hashes, the key columns of gone keys —
@@ -128,7 +129,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
         ),
         copy_out: Statement::new("", ""),
         current_settings: Statement::new(
-            "Read the current rows through the order index: no sort, no parallel workers",
+            "Read the current rows through an index in key order: no sort, no parallel workers",
             "SET enable_sort = off; SET max_parallel_workers_per_gather = 0",
         ),
         current: Statement::new(

@@ -29,5 +29,5 @@ pub use names::{
     ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Op, SourceTable, ThisBatch,
 };
 pub use statement::{Closed, Counts, Ddl, MergeStep, PlatformColumn, Statement};
-pub use tables::BulkLoad;
+pub use tables::{BulkLoad, Layout};
 pub use views::{Version, View, longest_history, views};

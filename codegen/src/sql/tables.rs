@@ -27,8 +27,40 @@ const FORENSIC: &[PlatformColumn] = &[
     PlatformColumn::new(BATCH_OUT, "integer", false).default("2147483647"),
 ];
 
+/// How a merge table is laid out for the batches that write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Read whole, in key order, by every batch's diff (a store captured by snapshot): an
+    /// order index holds each key with its row hash, so the diff reads it without visiting
+    /// the table.
+    Ordered,
+    /// Probed by key, for the few keys a batch changed (a store captured by logical
+    /// replication): no index holds a column a batch changes, and every page keeps a tenth
+    /// of its space free, so an update stays on its page and writes no index entry (a HOT
+    /// update) — a third of the log an update through the order index writes. The rare
+    /// snapshot diff (a resync) reads the current rows through the primary key instead.
+    Probed,
+}
+
+impl Layout {
+    /// The layout of the merge tables of `store`.
+    pub fn of(store: datasurface_model::Store<'_>) -> Self {
+        match store.replication {
+            Some(_) => Layout::Probed,
+            None => Layout::Ordered,
+        }
+    }
+
+    fn storage(self) -> &'static str {
+        match self {
+            Layout::Ordered => "",
+            Layout::Probed => " WITH (fillfactor = 90)",
+        }
+    }
+}
+
 /// The statements that create a dataset's staging table, merge table and its indexes.
-pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
+pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl> {
     let ds = t.dataset;
     let create_staging = Statement::new(
         format!(
@@ -43,7 +75,7 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
             columns = columns(ds, true, STAGING),
         ),
     );
-    let (platform_columns, merge, order) = match mode {
+    let (platform_columns, merge) = match mode {
         PlatformMode::Live => (
             LIVE,
             Statement::new(
@@ -52,13 +84,13 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
                     ds.name
                 ),
                 format!(
-                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys})\n)",
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys})\n){storage}",
                     merge = t.merge,
                     columns = columns(ds, false, LIVE),
                     keys = t.key_list(""),
+                    storage = layout.storage(),
                 ),
             ),
-            order_index(t, mode),
         ),
         PlatformMode::Forensic => (
             FORENSIC,
@@ -70,17 +102,17 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
                     q(BATCH_OUT)
                 ),
                 format!(
-                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys}, {batch_in})\n)",
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys}, {batch_in})\n){storage}",
                     merge = t.merge,
                     columns = columns(ds, false, FORENSIC),
                     batch_in = q(BATCH_IN),
                     keys = t.key_list(""),
+                    storage = layout.storage(),
                 ),
             ),
-            order_index(t, mode),
         ),
     };
-    vec![
+    let mut ddl = vec![
         Ddl {
             object: t.staging_name.clone(),
             statement: create_staging,
@@ -102,12 +134,15 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode) -> Vec<Ddl> {
                 }),
             }),
         },
-        Ddl {
+    ];
+    if layout == Layout::Ordered {
+        ddl.push(Ddl {
             object: t.order_index_name.clone(),
-            statement: order,
+            statement: order_index(t, mode),
             shape: None,
-        },
-    ]
+        });
+    }
+    ddl
 }
 
 /// The index a batch reads the current rows through: in the order it compares keys, with
@@ -151,11 +186,11 @@ pub struct BulkLoad {
     pub empty: Query<(), Single<bool>>,
     /// Drops the order index and the primary key.
     pub drop_indexes: Statement,
-    /// Builds them again: the primary key, then the order index.
-    pub build_indexes: [Statement; 2],
+    /// Builds them again: the primary key, then the order index of an ordered layout.
+    pub build_indexes: Vec<Statement>,
 }
 
-pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode) -> BulkLoad {
+pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> BulkLoad {
     let name = &t.dataset.name;
     let keys = match mode {
         PlatformMode::Live => t.key_list(""),
@@ -176,13 +211,12 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode) -> BulkLoad {
                 table = literal(&t.merge),
             ),
         ),
-        build_indexes: [
-            Statement::new(
-                format!("The primary key of {name}, built after its first load"),
-                format!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
-            ),
-            order_index(t, mode),
-        ],
+        build_indexes: std::iter::once(Statement::new(
+            format!("The primary key of {name}, built after its first load"),
+            format!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
+        ))
+        .chain((layout == Layout::Ordered).then(|| order_index(t, mode)))
+        .collect(),
     }
 }
 
