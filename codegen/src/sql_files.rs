@@ -191,6 +191,7 @@ fn dataset_file(
         sql.snapshot.copy_in_first.sql(),
     ];
     steps.extend(sql.bulk_load.build_indexes.iter().map(Statement::sql));
+    steps.push(sql.bulk_load.analyze.sql());
     steps.extend([
         "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.",
         sql.snapshot.copy_in.sql(),

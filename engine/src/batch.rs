@@ -20,6 +20,9 @@ pub(super) struct Batch<'s> {
     pub(super) key: String,
     /// The ecosystem's name (it names the stream's replication slot).
     pub(super) ecosystem: String,
+    /// The connection to the source of a logically replicated store, once the batch
+    /// opened it: the slot is moved on over it after the commit.
+    pub(super) source: std::sync::OnceLock<tokio_postgres::Client>,
 }
 
 /// Whether a batch that changed `changed` keys of a merge table of `rows` rows joins them
@@ -47,6 +50,7 @@ impl<'s> Batch<'s> {
                 .collect(),
             key: stream.key.to_string(),
             stream,
+            source: std::sync::OnceLock::new(),
         }
     }
 

@@ -282,6 +282,7 @@ impl Snapshot<'_> {
                     .await
                     .map_err(|e| written_with(e, id, dataset))?;
             }
+            tx.run(&sql.bulk_load.analyze).await?;
         }
         batch.done(&dataset.name, Phase::Snapshot, found.total);
         log_found(

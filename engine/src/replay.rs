@@ -56,7 +56,28 @@ pub(super) async fn ingest(
         return ingest::ingest(merge_db, batch, id, env, None).await;
     }
     let capture = batch.stream.store.capture;
-    let source = pg::connect(&capture.database, &capture.credential, env).await?;
+    if batch.source.get().is_none_or(Client::is_closed) {
+        let client = pg::connect(&capture.database, &capture.credential, env).await?;
+        // A closed connection stays in place; this batch's work goes on over a new one.
+        if let Err(client) = batch.source.set(client) {
+            return ingest_over(merge_db, &client, batch, id, env).await;
+        }
+    }
+    let source = batch
+        .source
+        .get()
+        .expect("the source connection was just set");
+    ingest_over(merge_db, source, batch, id, env).await
+}
+
+/// [`ingest`] over the connection `source`.
+async fn ingest_over(
+    merge_db: &mut Client,
+    source: &Client,
+    batch: &Batch<'_>,
+    id: i32,
+    env: &Environment,
+) -> Result<Ingested, Error> {
     let names = names(batch);
     let replay = ReplaySql::new(
         batch.stream.platform.model,
@@ -68,13 +89,13 @@ pub(super) async fn ingest(
         .opt_row(&sql::slot_state(), &slot_param(&names))
         .await?;
     match resync_reason(batch, last.as_ref(), slot.as_ref()) {
-        Some(reason) => snapshot(merge_db, &source, batch, id, env, &names, slot, reason).await,
+        Some(reason) => snapshot(merge_db, source, batch, id, env, &names, slot, reason).await,
         None => {
-            let changes = changes(merge_db, &source, batch, id, env, &names, &replay, last).await?;
+            let changes = changes(merge_db, source, batch, id, env, &names, &replay, last).await?;
             match changes {
                 Ok(ingested) => Ok(ingested),
                 Err(Resync(reason)) => {
-                    snapshot(merge_db, &source, batch, id, env, &names, slot, reason).await
+                    snapshot(merge_db, source, batch, id, env, &names, slot, reason).await
                 }
             }
         }
@@ -94,19 +115,27 @@ pub(super) async fn settle(
     batch.stream.store.replication?;
     let names = names(batch);
     let store = batch.stream.store.capture;
-    let source = match pg::connect(&store.database, &store.credential, env).await {
-        Ok(source) => source,
-        Err(e) => {
-            tracing::warn!(
-                "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
-                names.slot
-            );
-            let mut lags =
-                source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env).await;
-            return lags.pop();
-        }
+    let connected;
+    let source = match batch.source.get() {
+        Some(source) if !source.is_closed() => source,
+        _ => match pg::connect(&store.database, &store.credential, env).await {
+            Ok(source) => {
+                connected = source;
+                &connected
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "the replication slot {} was not moved on after the batch ({e}); the next batch reads its changes again",
+                    names.slot
+                );
+                let mut lags =
+                    source::slot_lags(&batch.ecosystem, std::slice::from_ref(batch.stream), env)
+                        .await;
+                return lags.pop();
+            }
+        },
     };
-    let last = match confirm(merge_db, &source, batch, &names).await {
+    let last = match confirm(merge_db, source, batch, &names).await {
         Ok(last) => last,
         Err(e) => {
             tracing::warn!(
@@ -116,7 +145,7 @@ pub(super) async fn settle(
             None
         }
     };
-    let lag = source::slot_lag(&source, &batch.ecosystem, batch.stream).await;
+    let lag = source::slot_lag(source, &batch.ecosystem, batch.stream).await;
     Some(lag.aged(last.as_ref()))
 }
 

@@ -236,7 +236,9 @@ pub struct BatchSql {
     /// changes) with a merge table probe the merge table's key index row by row: taken when
     /// a batch changed few keys next to the table's rows, where the planner, whose costs
     /// assume a disk that seeks, would read the whole table to find them (and a table ten
-    /// times bigger would cost ten times as much).
+    /// times bigger would cost ten times as much). Scans of whole tables are ruled out too
+    /// where an index can serve: a merge table without statistics yet (one just loaded)
+    /// would otherwise be scanned once per changed key.
     pub probe_keys: Statement,
     /// [`BatchSql::probe_keys`] for the session: the diff's own connections.
     pub probe_keys_in_session: Statement,
@@ -417,15 +419,15 @@ impl BatchSql {
             ),
             probe_keys: Statement::new(
                 "Probe the merge table by key for the few keys the batch changed, until the transaction ends",
-                "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+                "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off",
             ),
             probe_keys_in_session: Statement::new(
                 "Probe the merge table by key for the few keys the batch changed",
-                "SET enable_hashjoin = off; SET enable_mergejoin = off",
+                "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_seqscan = off",
             ),
             plan_joins: Statement::new(
                 "Let the planner choose how to join again",
-                "RESET enable_hashjoin; RESET enable_mergejoin",
+                "RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_seqscan",
             ),
             counter_table,
             metrics_table,

@@ -188,6 +188,9 @@ pub struct BulkLoad {
     pub drop_indexes: Statement,
     /// Builds them again: the primary key, then the order index of an ordered layout.
     pub build_indexes: Vec<Statement>,
+    /// The loaded table's statistics, so that the next batch plans its joins on them
+    /// rather than on guesses until the server's autovacuum gets to the table.
+    pub analyze: Statement,
 }
 
 pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> BulkLoad {
@@ -217,6 +220,10 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
         ))
         .chain((layout == Layout::Ordered).then(|| order_index(t, mode)))
         .collect(),
+        analyze: Statement::new(
+            format!("The statistics of the merge table of {name} after its first load"),
+            format!("ANALYZE {}", t.merge),
+        ),
     }
 }
 
