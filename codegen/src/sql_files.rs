@@ -185,10 +185,13 @@ fn dataset_file(
         sql.snapshot.current_settings.sql(),
         sql.snapshot.current.sql(),
         sql.has_current.statement().sql(),
-        "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id); when it has no row at all, its indexes are built after the rows are in:",
+        "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id):",
+        sql.snapshot.copy_in_first.sql(),
+        "-- When it has no row at all, it is emptied in that transaction, the rows go in frozen and its indexes are built after:",
         sql.bulk_load.empty.statement().sql(),
         sql.bulk_load.drop_indexes.sql(),
-        sql.snapshot.copy_in_first.sql(),
+        sql.bulk_load.truncate.sql(),
+        sql.snapshot.copy_in_frozen.sql(),
     ];
     steps.extend(sql.bulk_load.build_indexes.iter().map(Statement::sql));
     steps.push(sql.bulk_load.analyze.sql());

@@ -252,13 +252,17 @@ impl Snapshot<'_> {
         let bulk = self.first_load && tx.row(&sql.bulk_load.empty, &()).await?.0;
         if bulk {
             tx.run(&sql.bulk_load.drop_indexes).await?;
+            tx.run(&sql.bulk_load.truncate).await?;
         }
         let (target, copy_in) = match self.first_load {
             true => (
                 Target::Merge {
                     stamps: self.stamps,
                 },
-                &sql.snapshot.copy_in_first,
+                match bulk {
+                    true => &sql.snapshot.copy_in_frozen,
+                    false => &sql.snapshot.copy_in_first,
+                },
             ),
             false => {
                 tx.run(&sql.clear_staging).await?;

@@ -141,6 +141,10 @@ async fn merge_dataset(
         total: staged.total,
         ..Metrics::default()
     };
+    // Nothing staged: every statement would find nothing to do.
+    if staged.staged == 0 {
+        return Ok(m);
+    }
     let mut new_versions = 0;
     let this = ThisBatch { batch: id };
     let before = (staged.total + staged.deleted).saturating_sub(staged.inserted);

@@ -365,7 +365,10 @@ async fn a_server_crash_between_snapshot_and_merge_takes_the_snapshot_again() {
         .await;
     t.batch_with_merge_blocked("YellowLive").await;
 
-    // The server crashes: unlogged staging comes back empty.
+    // The server crashes: unlogged staging comes back empty. The test server commits
+    // without waiting for the disk, so what committed is flushed first, as a durable
+    // server's commit would have been.
+    t.merge.batch_execute("CHECKPOINT").await.expect("flush");
     throwaway.restart().expect("crash and restart");
     let merge = t.pg.connect(&t.merge_db).await;
     assert_eq!(

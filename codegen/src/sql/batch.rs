@@ -238,7 +238,9 @@ pub struct BatchSql {
     /// assume a disk that seeks, would read the whole table to find them (and a table ten
     /// times bigger would cost ten times as much). Scans of whole tables are ruled out too
     /// where an index can serve: a merge table without statistics yet (one just loaded)
-    /// would otherwise be scanned once per changed key.
+    /// would otherwise be scanned once per changed key. The costs of those ruled-out plans
+    /// would make the server compile each statement to machine code (JIT), which takes
+    /// longer than probing a few keys: that is off too.
     pub probe_keys: Statement,
     /// [`BatchSql::probe_keys`] for the session: the diff's own connections.
     pub probe_keys_in_session: Statement,
@@ -419,15 +421,15 @@ impl BatchSql {
             ),
             probe_keys: Statement::new(
                 "Probe the merge table by key for the few keys the batch changed, until the transaction ends",
-                "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off",
+                "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off; SET LOCAL jit = off",
             ),
             probe_keys_in_session: Statement::new(
                 "Probe the merge table by key for the few keys the batch changed",
-                "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_seqscan = off",
+                "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_seqscan = off; SET jit = off",
             ),
             plan_joins: Statement::new(
                 "Let the planner choose how to join again",
-                "RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_seqscan",
+                "RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_seqscan; RESET jit",
             ),
             counter_table,
             metrics_table,

@@ -41,6 +41,11 @@ pub struct SnapshotSql {
     /// The first load, when the merge table has no current row: loads every row of the
     /// snapshot straight into the merge table, with its hashes and the batch's stamps.
     pub copy_in_first: Statement,
+    /// [`SnapshotSql::copy_in_first`] into a merge table emptied in the same transaction:
+    /// the rows are written frozen and their pages all-visible, so the next batch reads the
+    /// order index without visiting the table, and no later read rewrites the pages to set
+    /// the rows' hint bits.
+    pub copy_in_frozen: Statement,
     casts: String,
     tables: TablesOrder,
 }
@@ -118,6 +123,13 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
         PlatformMode::Live => q(BATCH_ID),
         PlatformMode::Forensic => format!("{}, {}", q(BATCH_IN), q(BATCH_OUT)),
     };
+    let first_load = |options: &str| {
+        format!(
+            "COPY {merge} ({cols}, {all}, {key}, {stamps}) FROM STDIN (FORMAT binary{options})",
+            merge = t.merge,
+            cols = t.column_list(""),
+        )
+    };
     let mut sql = SnapshotSql {
         source: table,
         lock: Statement::new(
@@ -158,11 +170,14 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
                 "First load of {}: every row of the snapshot straight into the merge table",
                 ds.name
             ),
+            first_load(""),
+        ),
+        copy_in_frozen: Statement::new(
             format!(
-                "COPY {merge} ({cols}, {all}, {key}, {stamps}) FROM STDIN (FORMAT binary)",
-                merge = t.merge,
-                cols = t.column_list(""),
+                "First load of {} into its emptied merge table: every row of the snapshot, written frozen",
+                ds.name
             ),
+            first_load(", FREEZE"),
         ),
         casts,
         tables: order,

@@ -51,9 +51,14 @@ impl Layout {
         }
     }
 
+    /// The table's storage parameters. An ordered table is vacuumed by the server's
+    /// autovacuum once half a percent of its rows changed, not a fifth (the server's
+    /// default): a page a batch changed is no longer all-visible, and the next batch's diff
+    /// reads it as well as the order index until a vacuum marks it again — batches minutes
+    /// apart leave autovacuum that time.
     fn storage(self) -> &'static str {
         match self {
-            Layout::Ordered => "",
+            Layout::Ordered => " WITH (autovacuum_vacuum_scale_factor = 0.005)",
             Layout::Probed => " WITH (fillfactor = 90)",
         }
     }
@@ -186,6 +191,11 @@ pub struct BulkLoad {
     pub empty: Query<(), Single<bool>>,
     /// Drops the order index and the primary key.
     pub drop_indexes: Statement,
+    /// Empties the (row-less) table in the load's transaction: what lets the load write
+    /// its rows frozen ([`SnapshotSql::copy_in_frozen`]).
+    ///
+    /// [`SnapshotSql::copy_in_frozen`]: super::SnapshotSql::copy_in_frozen
+    pub truncate: Statement,
     /// Builds them again: the primary key, then the order index of an ordered layout.
     pub build_indexes: Vec<Statement>,
     /// The loaded table's statistics, so that the next batch plans its joins on them
@@ -213,6 +223,10 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
                 index = t.order_index,
                 table = literal(&t.merge),
             ),
+        ),
+        truncate: Statement::new(
+            format!("Empty the merge table of {name} in the first load's transaction"),
+            format!("TRUNCATE {}", t.merge),
         ),
         build_indexes: std::iter::once(Statement::new(
             format!("The primary key of {name}, built after its first load"),

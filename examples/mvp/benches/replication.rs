@@ -3,8 +3,9 @@
 //! table between the two databases (the floor), measured in the same run on two durable
 //! servers (fsync, full page writes and synchronous commit on), the source's and the merge
 //! database's, as a producer's database and a platform's are: the first load, a 1% change
-//! batch, two batches that change nothing, and the peak memory of a batch of a million
-//! changes.
+//! batch, two batches that change nothing back to back and one after the server's
+//! autovacuum ran (as it does between batches minutes apart), and the peak memory of a
+//! batch of a million changes.
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
 //! set; set `LOG_STATEMENTS` to log every statement's duration in the servers' logs, kept
@@ -100,6 +101,26 @@ async fn copy_floor(source: &Client, merge: &Client) -> f64 {
     }
     sink.as_mut().finish().await.expect("finish");
     start.elapsed().as_secs_f64()
+}
+
+/// How many times the server's autovacuum has vacuumed each merge table of the snapshot
+/// store.
+async fn autovacuums(merge: &Client) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in [
+        "yellowlive_snap_events_merge",
+        "yellowforensic_snap_events_merge",
+    ] {
+        let row = merge
+            .query_one(
+                "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = $1",
+                &[&table],
+            )
+            .await
+            .expect("autovacuum count");
+        counts.push(row.get(0));
+    }
+    counts
 }
 
 /// The peak resident memory of this process since the last reset, in MiB; resets it.
@@ -223,9 +244,33 @@ async fn main() {
         ))
         .await
         .expect("1% change");
+    let vacuums = autovacuums(&merge).await;
     phase("1% of rows changed", &eco, &env, &source, &merge).await;
     phase("nothing changed", &eco, &env, &source, &merge).await;
     phase("nothing changed again", &eco, &env, &source, &merge).await;
+    // Scheduled batches are minutes apart: the server's autovacuum gets to the merge tables
+    // of the snapshot store (the ones a whole diff reads) in between.
+    let waited = Instant::now();
+    while autovacuums(&merge)
+        .await
+        .iter()
+        .zip(&vacuums)
+        .any(|(now, then)| now <= then)
+    {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    println!(
+        "\n(the server's autovacuum ran on the snapshot store's merge tables {:.0} s later)",
+        waited.elapsed().as_secs_f64()
+    );
+    phase(
+        "nothing changed, batches minutes apart",
+        &eco,
+        &env,
+        &source,
+        &merge,
+    )
+    .await;
 
     // A million changes in one batch (every row, below a million rows).
     let changed = rows.min(1_000_000);
