@@ -352,11 +352,18 @@ async fn changes(
     let Single(upper) = source.row(&sql::insert_lsn(), &()).await?;
     source.run(&sql::flush_log()).await?;
 
-    let loaded = match load(merge_db, source, batch, names, replay, upper).await? {
+    let last = last.unwrap_or_default();
+    let before: Vec<u64> = batch
+        .each()
+        .map(|(dataset, _)| match last.datasets.get(&dataset.name) {
+            Some(DatasetState::Merged(m)) => m.total,
+            _ => 0,
+        })
+        .collect();
+    let loaded = match load(merge_db, source, batch, names, replay, upper, &before).await? {
         Ok(loaded) => loaded,
         Err(resync) => return Ok(Err(resync)),
     };
-    let last = last.unwrap_or_default();
 
     let tx = pg::begin(merge_db).await?;
     // The two sides of each dataset's diff stream on connections of their own, when there
@@ -370,10 +377,7 @@ async fn changes(
     let mut state = batch.started_state();
     let mut total = 0;
     for (i, (dataset, sql)) in batch.each().enumerate() {
-        let before = match last.datasets.get(&dataset.name) {
-            Some(DatasetState::Merged(m)) => m.total,
-            _ => 0,
-        };
+        let before = before[i];
         let staged = match &sides {
             Some((changed_db, current_db)) if loaded.per_dataset[i] > 0 => {
                 diff(
@@ -440,7 +444,9 @@ struct Loaded {
 }
 
 /// Reads the slot's changes up to `upper` into the changes table, in its own transaction;
-/// [`Resync`] when they cannot make the batch.
+/// [`Resync`] when they cannot make the batch. `before` holds each dataset's rows before
+/// the batch.
+#[allow(clippy::too_many_arguments)]
 async fn load(
     merge_db: &mut Client,
     source: &Client,
@@ -448,6 +454,7 @@ async fn load(
     names: &Names,
     replay: &ReplaySql,
     upper: Lsn,
+    before: &[u64],
 ) -> Result<Result<Loaded, Resync>, Error> {
     let tx = pg::begin(merge_db).await?;
     tx.run(&replay.clear).await?;
@@ -489,7 +496,13 @@ async fn load(
             }
         }
     }
-    if decoder.seq > 0 {
+    // Statistics only where the planner chooses the joins: a dataset that changed few keys
+    // of its rows is probed by key whatever they say.
+    let planned = (0..decoder.per_dataset.len()).any(|i| {
+        decoder.per_dataset[i] > 0
+            && (decoder.truncated[i] || !few_keys(decoder.per_dataset[i], before[i]))
+    });
+    if planned {
         tx.run(&replay.analyze).await?;
     }
     pg::commit(tx).await?;
@@ -770,7 +783,10 @@ async fn diff(
         sides,
     )
     .await?;
-    tx.run(&sql.analyze_staging).await?;
+    // The merge probes few keys by key whatever the statistics say.
+    if !few_keys(found.staged(), before) {
+        tx.run(&sql.analyze_staging).await?;
+    }
     batch.done(&dataset.name, Phase::Snapshot, found.staged());
     let total = match truncated {
         true => found.total,
