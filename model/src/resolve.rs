@@ -178,7 +178,7 @@ impl ValidEcosystem {
     /// has another fingerprint. Made on first use, once.
     pub fn fingerprint(&self) -> &str {
         self.fingerprint
-            .get_or_init(|| crate::naming::hex_digest(format!("{:?}", self.ecosystem).as_bytes(), 6))
+            .get_or_init(|| crate::naming::hex_digest_debug(&self.ecosystem, 6))
     }
 
     /// The freshness budget of every dataset and the latency of every dataset group,
