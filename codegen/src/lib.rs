@@ -19,6 +19,7 @@ mod pods;
 mod secrets;
 pub mod sql;
 mod sql_files;
+mod text;
 
 pub use artifact::{Artifact, Context};
 pub use dags::dag_files;

@@ -63,8 +63,10 @@ fn per_dataset(
 ) -> Vec<String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = datasets.len().div_ceil(cores).max(1);
-    // Bounded: files are written as fast as they are made, never all held at once.
-    let (send, receive) = mpsc::sync_channel::<Artifact>(256);
+    // Bounded: files are written as fast as they are made, never all held at once. They
+    // travel a few dozen at a time: one hand-over per file costs more than making it.
+    const BATCH: usize = 32;
+    let (send, receive) = mpsc::sync_channel::<Vec<Artifact>>(8);
     std::thread::scope(|scope| {
         let workers: Vec<_> = datasets
             .chunks(chunk)
@@ -72,18 +74,22 @@ fn per_dataset(
                 let send = send.clone();
                 scope.spawn(move || {
                     let mut ddl = Vec::new();
-                    for (store, dataset) in part {
-                        let (file, tables) = dataset_file(platform, *store, dataset, dir);
-                        ddl.extend(tables);
+                    for batch in part.chunks(BATCH) {
+                        let mut files = Vec::with_capacity(batch.len());
+                        for (store, dataset) in batch {
+                            let (file, tables) = dataset_file(platform, *store, dataset, dir);
+                            ddl.extend(tables);
+                            files.push(file);
+                        }
                         // The receiver only goes away with the whole generation.
-                        let _ = send.send(file);
+                        let _ = send.send(files);
                     }
                     ddl
                 })
             })
             .collect();
         drop(send);
-        for artifact in receive {
+        for artifact in receive.into_iter().flatten() {
             sink(artifact);
         }
         // A worker that panicked would leave its datasets' DDL out of tables.sql: its panic

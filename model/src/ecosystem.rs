@@ -189,6 +189,24 @@ impl Ecosystem {
     /// The datasets `platform` ingests: those reached by the sinks of the groups assigned
     /// to it, each once, in model order. Sinks that do not resolve are skipped.
     pub fn ingested_datasets(&self, platform: &str) -> Vec<(&Datastore, &DatasetSchema)> {
+        self.datasets_at(&self.ingested_positions(platform))
+    }
+
+    /// The datasets at `positions`, as [`Ecosystem::ingested_positions`] gives them.
+    pub(crate) fn datasets_at(
+        &self,
+        positions: &[(usize, usize)],
+    ) -> Vec<(&Datastore, &DatasetSchema)> {
+        let stores: Vec<&Datastore> = self.datastores().collect();
+        positions
+            .iter()
+            .map(|&(store, dataset)| (stores[store], &stores[store].datasets[dataset]))
+            .collect()
+    }
+
+    /// [`Ecosystem::ingested_datasets`] as positions: each dataset's store (in
+    /// [`Ecosystem::datastores`] order) and the dataset in that store.
+    pub(crate) fn ingested_positions(&self, platform: &str) -> Vec<(usize, usize)> {
         let wanted: HashSet<(&str, &str)> = self
             .active_assignments(platform)
             .filter_map(|a| self.find_workspace(&a.workspace)?.find_dsg(&a.dsg))
@@ -199,8 +217,15 @@ impl Ecosystem {
             return Vec::new();
         }
         self.datastores()
-            .flat_map(|s| s.datasets.iter().map(move |d| (s, d)))
-            .filter(|(s, d)| wanted.contains(&(s.name.as_str(), d.name.as_str())))
+            .enumerate()
+            .flat_map(|(i, s)| {
+                s.datasets
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, d)| (i, s, j, d))
+            })
+            .filter(|(_, s, _, d)| wanted.contains(&(s.name.as_str(), d.name.as_str())))
+            .map(|(i, _, j, _)| (i, j))
             .collect()
     }
 }

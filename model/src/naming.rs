@@ -220,7 +220,37 @@ fn short_hash(text: &str) -> String {
 /// The first `bytes` bytes of the SHA-256 of `data`, in lower-case hex: the one way
 /// every generated name and tag is fingerprinted.
 pub fn hex_digest(data: &[u8], bytes: usize) -> String {
-    let digest = Sha256::digest(data);
+    hex(&Sha256::digest(data), bytes)
+}
+
+/// [`hex_digest`] of `value`'s `Debug` text, hashed as it is written: the text of a large
+/// model runs to hundreds of megabytes, which need never be held at once.
+pub fn hex_digest_debug(value: &impl std::fmt::Debug, bytes: usize) -> String {
+    /// The text gathered into blocks: `Debug` writes it a few bytes at a time.
+    struct Hashing(Sha256, Vec<u8>);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if self.1.len() + s.len() > self.1.capacity() {
+                self.0.update(&self.1);
+                self.1.clear();
+            }
+            if s.len() > self.1.capacity() {
+                self.0.update(s.as_bytes());
+            } else {
+                self.1.extend_from_slice(s.as_bytes());
+            }
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new(), Vec::with_capacity(64 * 1024));
+    write!(hashing, "{value:?}").expect("hashing does not fail");
+    let Hashing(mut sha, rest) = hashing;
+    sha.update(&rest);
+    hex(&sha.finalize(), bytes)
+}
+
+/// The first `bytes` bytes of `digest`, in lower-case hex.
+fn hex(digest: &[u8], bytes: usize) -> String {
     digest[..bytes.min(digest.len())]
         .iter()
         .fold(String::new(), |mut out, b| {
@@ -486,6 +516,20 @@ fn env_fragment(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_hashed_as_written_has_the_digest_of_its_text() {
+        let long = "x".repeat(100_000);
+        for value in [
+            (vec!["Store1", "people"], Some(42), "ünïcode"),
+            (vec!["Store1"; 20_000], None, long.as_str()),
+        ] {
+            assert_eq!(
+                hex_digest_debug(&value, 6),
+                hex_digest(format!("{value:?}").as_bytes(), 6)
+            );
+        }
+    }
 
     #[test]
     fn reserved_words_are_sorted_for_binary_search() {

@@ -16,7 +16,7 @@ use crate::store::{
     Consistency, Credential, Datastore, LogicalReplication, PostgresDatabase, SqlSnapshot,
 };
 use crate::validate::{self, Diagnostic, Report, suggest};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 impl Ecosystem {
@@ -32,6 +32,7 @@ impl Ecosystem {
                 warnings: report.diagnostics,
                 fingerprint: std::sync::OnceLock::new(),
                 budgets: std::sync::OnceLock::new(),
+                ingested: std::sync::OnceLock::new(),
             })
         }
     }
@@ -46,7 +47,16 @@ pub struct ValidEcosystem {
     fingerprint: std::sync::OnceLock<String>,
     /// [`ValidEcosystem::budgets`], worked out once.
     budgets: std::sync::OnceLock<Budgets>,
+    /// [`ValidEcosystem::ingested`] of every platform, worked out once.
+    ingested: std::sync::OnceLock<Ingested>,
 }
+
+/// Per platform, what it ingests as positions in the model: each dataset's store (in
+/// [`Ecosystem::datastores`] order) and the dataset in that store. Generating a model of
+/// 100,000 datasets asks for a platform's streams a dozen times (SQL, DAGs, Kubernetes
+/// objects, secrets, alert rules), and matching every sink against every dataset each time
+/// cost a second.
+type Ingested = HashMap<String, Vec<(usize, usize)>>;
 
 /// A platform with its service provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,9 +177,8 @@ impl ValidEcosystem {
     /// A short fingerprint of everything the model declares (12 hex digits): another model
     /// has another fingerprint. Made on first use, once.
     pub fn fingerprint(&self) -> &str {
-        self.fingerprint.get_or_init(|| {
-            crate::naming::hex_digest(format!("{:?}", self.ecosystem).as_bytes(), 6)
-        })
+        self.fingerprint
+            .get_or_init(|| crate::naming::hex_digest_debug(&self.ecosystem, 6))
     }
 
     /// The freshness budget of every dataset and the latency of every dataset group,
@@ -232,8 +241,12 @@ impl ValidEcosystem {
 
     /// The datasets `platform` ingests, each with its store, in model order.
     pub fn ingested(&self, platform: &str) -> Vec<(Store<'_>, &DatasetSchema)> {
+        let ingested = self.ingested.get_or_init(|| self.find_ingested());
+        let Some(positions) = ingested.get(platform) else {
+            return Vec::new();
+        };
         self.model()
-            .ingested_datasets(platform)
+            .datasets_at(positions)
             .into_iter()
             .filter_map(|(model, dataset)| {
                 let capture = model.sql_snapshot()?;
@@ -247,6 +260,15 @@ impl ValidEcosystem {
                     dataset,
                 ))
             })
+            .collect()
+    }
+
+    /// Where every platform's ingested datasets are in the model.
+    fn find_ingested(&self) -> Ingested {
+        self.model()
+            .platforms
+            .iter()
+            .map(|p| (p.name.clone(), self.model().ingested_positions(&p.name)))
             .collect()
     }
 

@@ -157,9 +157,6 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
-/// Physical name → what owns it, and where in the model.
-type NameOwners = BTreeMap<String, (String, ModelPath)>;
-
 /// Runs every check on `eco`.
 pub(crate) fn check(eco: &Ecosystem) -> Report {
     let mut v = Validator {
@@ -797,8 +794,11 @@ impl<'a> Validator<'a> {
     /// name after lower-casing and the 63-byte rule.
     fn physical_names(&mut self, root: &ModelPath) {
         let eco = self.eco;
-        // (host, port, database) → physical name → (what owns it, where).
-        let mut owners: BTreeMap<(&str, u16, &str), NameOwners> = BTreeMap::new();
+        // (host, port, database) → physical name → what owns it. A model of 100,000
+        // datasets claims half a million names: what owns each is only put in words, and
+        // its path made, when another claims the same name.
+        let mut owners: BTreeMap<(&str, u16, &str), HashMap<String, NameOwner<'_>>> =
+            BTreeMap::new();
         let mut clashes = Vec::new();
         for platform in &eco.platforms {
             let Some(provider) = eco.find_provider(&platform.provider) else {
@@ -808,39 +808,27 @@ impl<'a> Validator<'a> {
             let names = owners
                 .entry((db.host.as_str(), db.port, db.database.as_str()))
                 .or_default();
-            let ppath = root.at("platform", &platform.name);
-            let mut claim = |name: String, owner: String, path: &ModelPath| match names.get(&name) {
-                Some((first, first_path)) if *first != owner => {
-                    clashes.push((path.clone(), name, owner, first.clone(), first_path.clone()));
+            let mut claim = |name: String, owner: NameOwner<'a>| match names.get(&name) {
+                Some(first) if first.to_string() != owner.to_string() => {
+                    clashes.push((name, owner, *first));
                 }
                 Some(_) => {}
                 None => {
-                    names.insert(name, (owner, path.clone()));
+                    names.insert(name, owner);
                 }
             };
-            let p = &platform.name;
-            claim(
-                naming::batch_counter_table(p),
-                format!("the batch counter of {p}"),
-                &ppath,
-            );
-            claim(
-                naming::batch_metrics_table(p),
-                format!("the batch metrics of {p}"),
-                &ppath,
-            );
+            let p = platform.name.as_str();
+            claim(naming::batch_counter_table(p), NameOwner::BatchCounter(p));
+            claim(naming::batch_metrics_table(p), NameOwner::BatchMetrics(p));
             for (store, ds) in eco.ingested_datasets(p) {
-                let what = format!("{p} {}.{}", store.name, ds.name);
-                let dpath = ppath.at("dataset", &format!("{}.{}", store.name, ds.name));
+                let (store, ds) = (store.name.as_str(), ds.name.as_str());
                 claim(
-                    naming::staging_table(p, &store.name, &ds.name),
-                    format!("the staging table of {what}"),
-                    &dpath,
+                    naming::staging_table(p, store, ds),
+                    NameOwner::Staging(p, store, ds),
                 );
                 claim(
-                    naming::merge_table(p, &store.name, &ds.name),
-                    format!("the merge table of {what}"),
-                    &dpath,
+                    naming::merge_table(p, store, ds),
+                    NameOwner::Merge(p, store, ds),
                 );
             }
             let kinds: &[ViewKind] = match platform.mode {
@@ -860,21 +848,80 @@ impl<'a> Validator<'a> {
                         &dataset.name,
                         *kind,
                     );
-                    let owner = format!(
-                        "a view of {p} {}.{} sink {}.{}",
-                        a.workspace, a.dsg, store.name, dataset.name
+                    claim(
+                        name,
+                        NameOwner::View {
+                            platform: p,
+                            workspace: &a.workspace,
+                            dsg: &a.dsg,
+                            store: &store.name,
+                            dataset: &dataset.name,
+                        },
                     );
-                    let vpath = ppath.at("view", &name);
-                    claim(name, owner, &vpath);
                 }
             }
         }
-        for (path, name, owner, first, first_path) in clashes {
+        for (name, owner, first) in clashes {
             self.error(
-                &path,
+                &owner.path(root, &name),
                 format!("{owner} and {first} would both be named `{name}` in the merge database"),
-                Some(format!("rename one of them; the other is at {first_path}")),
+                Some(format!(
+                    "rename one of them; the other is at {}",
+                    first.path(root, &name)
+                )),
             );
+        }
+    }
+}
+
+/// What owns a name in a merge database: a platform's table, a dataset's, or a view.
+#[derive(Debug, Clone, Copy)]
+enum NameOwner<'a> {
+    BatchCounter(&'a str),
+    BatchMetrics(&'a str),
+    /// The staging table of (platform, store, dataset).
+    Staging(&'a str, &'a str, &'a str),
+    /// The merge table of (platform, store, dataset).
+    Merge(&'a str, &'a str, &'a str),
+    View {
+        platform: &'a str,
+        workspace: &'a str,
+        dsg: &'a str,
+        store: &'a str,
+        dataset: &'a str,
+    },
+}
+
+impl NameOwner<'_> {
+    /// Where the model declares it, for the name `name` it claims.
+    fn path(&self, root: &ModelPath, name: &str) -> ModelPath {
+        match *self {
+            NameOwner::BatchCounter(p) | NameOwner::BatchMetrics(p) => root.at("platform", p),
+            NameOwner::Staging(p, store, ds) | NameOwner::Merge(p, store, ds) => root
+                .at("platform", p)
+                .at("dataset", &format!("{store}.{ds}")),
+            NameOwner::View { platform, .. } => root.at("platform", platform).at("view", name),
+        }
+    }
+}
+
+impl fmt::Display for NameOwner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameOwner::BatchCounter(p) => write!(f, "the batch counter of {p}"),
+            NameOwner::BatchMetrics(p) => write!(f, "the batch metrics of {p}"),
+            NameOwner::Staging(p, store, ds) => write!(f, "the staging table of {p} {store}.{ds}"),
+            NameOwner::Merge(p, store, ds) => write!(f, "the merge table of {p} {store}.{ds}"),
+            NameOwner::View {
+                platform,
+                workspace,
+                dsg,
+                store,
+                dataset,
+            } => write!(
+                f,
+                "a view of {platform} {workspace}.{dsg} sink {store}.{dataset}"
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::statement::{Ddl, MergeStep, Statement};
 use super::tables::{self, BulkLoad, Layout};
 use super::typed::{Query, Single};
 use super::{forensic, live};
+use crate::text::text;
 use datasurface_model::{DatasetSchema, PlatformMode, Store, YellowPlatform};
 
 /// Everything the runtime executes for one dataset of one platform.
@@ -45,7 +46,7 @@ impl DatasetSql {
         };
         let current = match platform.mode {
             PlatformMode::Live => String::new(),
-            PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+            PlatformMode::Forensic => text!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
         };
         let name = &t.dataset.name;
         DatasetSql {
@@ -54,21 +55,21 @@ impl DatasetSql {
             tables: tables::ddl(&t, platform.mode, Layout::of(store)),
             snapshot: ingest::snapshot(&t, &store.capture.schema, platform.mode),
             analyze_staging: Statement::new(
-                format!("Refresh the statistics of the snapshot of {name}"),
-                format!("ANALYZE {}", t.staging),
+                text!("Refresh the statistics of the snapshot of {name}"),
+                format_args!("ANALYZE {}", t.staging),
             ),
             has_current: Query::new(
-                format!("Whether {} has a current row", t.merge),
-                format!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
+                text!("Whether {} has a current row", t.merge),
+                format_args!("SELECT EXISTS (SELECT 1 FROM {}{current})", t.merge),
             ),
             bulk_load: tables::bulk_load(&t, platform.mode, Layout::of(store)),
             staging_rows: Query::new(
-                format!("The changes of {name} still in staging"),
-                format!("SELECT count(*) FROM {}", t.staging),
+                text!("The changes of {name} still in staging"),
+                format_args!("SELECT count(*) FROM {}", t.staging),
             ),
             merge,
             clear_staging: Statement::new(
-                format!("Empty the staging table of {name}"),
+                text!("Empty the staging table of {name}"),
                 truncate_unless_empty(&t.staging),
             ),
             rewind: (platform.mode == PlatformMode::Forensic).then(|| forensic::rewind(&t)),

@@ -4,6 +4,7 @@
 use super::names::{BATCH_IN, BATCH_OUT, CURRENT, OP, Op, Tables, ThisBatch, q};
 use super::statement::{Closed, Counts, MergeStep};
 use super::typed::Query;
+use crate::text::text;
 use datasurface_model::PlatformMode;
 
 /// Closes the current versions of the changed and gone keys staging holds, and adds a
@@ -19,11 +20,11 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
     );
     vec![
         MergeStep::Close(Query::new(
-            format!(
+            text!(
                 "Close the current versions of {name} whose values changed or whose key is gone: they were last \
                  current in the previous batch. Counts (changed, gone)"
             ),
-            format!(
+            format_args!(
                 "WITH closed AS (UPDATE {merge} AS m SET {out} = {batch}::integer - 1 FROM {changes} AS c \
                  WHERE c.{op} IN ({changed}, {gone}) AND m.{out} = {CURRENT} AND {eq} RETURNING c.{op} AS op) \
                  SELECT {counts} FROM closed",
@@ -34,12 +35,12 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         )),
         MergeStep::Stamped {
             query: Query::new(
-                format!("Insert a current version of {name} for every new or changed key"),
+                text!("Insert a current version of {name} for every new or changed key"),
                 t.insert_rows(
                     PlatformMode::Forensic,
                     changes,
                     "c",
-                    &format!(" WHERE c.{op} IN ({new}, {changed})"),
+                    &text!(" WHERE c.{op} IN ({new}, {changed})"),
                 ),
             ),
             counts: Counts::InsertedAndUpdated,
@@ -55,17 +56,17 @@ pub(crate) fn rewind(t: &Tables<'_>) -> [Query<ThisBatch>; 2] {
     let (bin, out) = (q(BATCH_IN), q(BATCH_OUT));
     [
         Query::new(
-            format!("Remove the versions of {name} created after the batch rewound to"),
-            format!(
+            text!("Remove the versions of {name} created after the batch rewound to"),
+            format_args!(
                 "DELETE FROM {merge} WHERE {bin} > {}::integer",
                 ThisBatch::batch
             ),
         ),
         Query::new(
-            format!(
+            text!(
                 "Make current again the versions of {name} that were current in the batch rewound to"
             ),
-            format!(
+            format_args!(
                 "UPDATE {merge} SET {out} = {CURRENT} WHERE {out} >= {batch}::integer AND {out} <> {CURRENT}",
                 batch = ThisBatch::batch,
             ),

@@ -5,6 +5,7 @@ use super::names::{
     ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable, Tables, q,
 };
 use super::statement::Statement;
+use crate::text::text;
 use datasurface_model::PlatformMode;
 
 /// Session settings of every connection: text forms that do not depend on the server's
@@ -70,7 +71,7 @@ impl SnapshotSql {
             .iter()
             .map(|(name, text)| {
                 if *text && !sorts_by_bytes(name) {
-                    format!("{} COLLATE \"C\"", q(name))
+                    text!("{} COLLATE \"C\"", q(name))
                 } else {
                     q(name)
                 }
@@ -78,11 +79,11 @@ impl SnapshotSql {
             .collect::<Vec<_>>()
             .join(", ");
         Statement::new(
-            format!(
+            text!(
                 "Snapshot of {}: every row, cast to the model's types, in key order",
                 self.tables.name
             ),
-            format!(
+            format_args!(
                 "COPY (SELECT {} FROM {} ORDER BY {order}) TO STDOUT (FORMAT binary)",
                 self.casts, self.tables.source
             ),
@@ -98,7 +99,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
         .columns
         .iter()
         .map(|c| {
-            format!(
+            text!(
                 "{name}::{ty} AS {name}",
                 name = q(&c.name),
                 ty = c.data_type.pg_type()
@@ -117,14 +118,14 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
     let (all, key) = (q(ALL_HASH), q(KEY_HASH));
     let current = match mode {
         PlatformMode::Live => String::new(),
-        PlatformMode::Forensic => format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+        PlatformMode::Forensic => text!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
     };
     let stamps = match mode {
         PlatformMode::Live => q(BATCH_ID),
-        PlatformMode::Forensic => format!("{}, {}", q(BATCH_IN), q(BATCH_OUT)),
+        PlatformMode::Forensic => text!("{}, {}", q(BATCH_IN), q(BATCH_OUT)),
     };
     let first_load = |options: &str| {
-        format!(
+        text!(
             "COPY {merge} ({cols}, {all}, {key}, {stamps}) FROM STDIN (FORMAT binary{options})",
             merge = t.merge,
             cols = t.column_list(""),
@@ -133,11 +134,11 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
     let mut sql = SnapshotSql {
         source: table,
         lock: Statement::new(
-            format!(
+            text!(
                 "Wait for concurrent truncates and rewrites of {} to commit before the snapshot is taken",
                 ds.name
             ),
-            format!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
+            format_args!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
         ),
         copy_out: Statement::new("", ""),
         current_settings: Statement::new(
@@ -145,11 +146,11 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             "SET enable_sort = off; SET max_parallel_workers_per_gather = 0",
         ),
         current: Statement::new(
-            format!(
+            text!(
                 "The key and row hash of every current row of {}, in key order",
                 ds.name
             ),
-            format!(
+            format_args!(
                 "COPY (SELECT {keys}, {all} FROM {merge}{current} ORDER BY {order}) TO STDOUT (FORMAT binary)",
                 keys = t.key_list(""),
                 merge = t.merge,
@@ -157,8 +158,8 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             ),
         ),
         copy_in: Statement::new(
-            format!("Load the changes of {} into staging", ds.name),
-            format!(
+            text!("Load the changes of {} into staging", ds.name),
+            format_args!(
                 "COPY {staging} ({cols}, {all}, {key}, {op}) FROM STDIN (FORMAT binary)",
                 staging = t.staging,
                 cols = t.column_list(""),
@@ -166,14 +167,14 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             ),
         ),
         copy_in_first: Statement::new(
-            format!(
+            text!(
                 "First load of {}: every row of the snapshot straight into the merge table",
                 ds.name
             ),
             first_load(""),
         ),
         copy_in_frozen: Statement::new(
-            format!(
+            text!(
                 "First load of {} into its emptied merge table: every row of the snapshot, written frozen",
                 ds.name
             ),

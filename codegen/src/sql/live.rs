@@ -3,6 +3,7 @@
 use super::names::{ALL_HASH, BATCH_ID, KEY_HASH, OP, Op, Tables, ThisBatch, q};
 use super::statement::{Counts, MergeStep};
 use super::typed::Query;
+use crate::text::text;
 use datasurface_model::PlatformMode;
 
 /// Deletes the gone keys, updates the changed rows and inserts the new keys that staging
@@ -18,19 +19,19 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         .dataset
         .columns
         .iter()
-        .map(|c| format!("{n} = c.{n}", n = q(&c.name)))
+        .map(|c| text!("{n} = c.{n}", n = q(&c.name)))
         .chain([
-            format!("{} = {}::integer", q(BATCH_ID), ThisBatch::batch),
-            format!("{a} = c.{a}", a = q(ALL_HASH)),
-            format!("{k} = c.{k}", k = q(KEY_HASH)),
+            text!("{} = {}::integer", q(BATCH_ID), ThisBatch::batch),
+            text!("{a} = c.{a}", a = q(ALL_HASH)),
+            text!("{k} = c.{k}", k = q(KEY_HASH)),
         ])
         .collect::<Vec<_>>()
         .join(", ");
     vec![
         MergeStep::Plain {
             query: Query::new(
-                format!("Delete the rows of {name} whose key is gone from the snapshot"),
-                format!(
+                text!("Delete the rows of {name} whose key is gone from the snapshot"),
+                format_args!(
                     "DELETE FROM {merge} AS m USING {staging} AS c WHERE c.{op} = {gone} AND {eq}",
                     gone = Op::Delete.literal(),
                     eq = t.keys_equal("m", "c"),
@@ -40,10 +41,10 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         },
         MergeStep::Stamped {
             query: Query::new(
-                format!(
+                text!(
                     "Update the rows of {name} whose values changed, marking them with this batch"
                 ),
-                format!(
+                format_args!(
                     "UPDATE {merge} AS m SET {set} FROM {staging} AS c WHERE c.{op} = {changed} AND {eq}",
                     changed = Op::Update.literal(),
                     eq = t.keys_equal("m", "c"),
@@ -53,12 +54,12 @@ pub(crate) fn merge(t: &Tables<'_>) -> Vec<MergeStep> {
         },
         MergeStep::Stamped {
             query: Query::new(
-                format!("Insert the rows of {name} whose key is new, marking them with this batch"),
+                text!("Insert the rows of {name} whose key is new, marking them with this batch"),
                 t.insert_rows(
                     PlatformMode::Live,
                     staging,
                     "c",
-                    &format!(" WHERE c.{op} = {}", Op::Insert.literal()),
+                    &text!(" WHERE c.{op} = {}", Op::Insert.literal()),
                 ),
             ),
             counts: Counts::Inserted,

@@ -1,6 +1,7 @@
 //! The names one dataset's statements are built from: the platform's own columns, and the
 //! dataset's tables, quoted once.
 
+use crate::text::text;
 use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
 
 /// `ds_surf_batch_out` of a version that is still current.
@@ -39,7 +40,7 @@ impl Op {
 
     /// As an SQL literal: `'I'`.
     pub(crate) fn literal(self) -> String {
-        format!("'{}'", String::from_utf8_lossy(self.code()))
+        text!("'{}'", String::from_utf8_lossy(self.code()))
     }
 }
 
@@ -62,8 +63,8 @@ impl SourceTable {
     /// The table of `dataset` in `schema`.
     pub fn new(schema: &str, dataset: &str) -> Self {
         SourceTable {
-            name: format!("{schema}.{dataset}"),
-            quoted: format!("{}.{}", q(schema), q(dataset)),
+            name: text!("{schema}.{dataset}"),
+            quoted: text!("{}.{}", q(schema), q(dataset)),
         }
     }
 }
@@ -78,7 +79,7 @@ pub(crate) fn q(name: &str) -> String {
 /// would spend most of its time on it. A table whose files are empty has no row, live or
 /// dead.
 pub(crate) fn truncate_unless_empty(quoted: &str) -> String {
-    format!(
+    text!(
         "DO $$BEGIN IF pg_relation_size({}) > 0 THEN TRUNCATE {quoted}; END IF; END$$",
         literal(quoted)
     )
@@ -86,7 +87,7 @@ pub(crate) fn truncate_unless_empty(quoted: &str) -> String {
 
 /// `text` as an SQL string literal.
 pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    text!("'{}'", text.replace('\'', "''"))
 }
 
 /// The names one dataset's statements are built from, quoted once.
@@ -146,7 +147,7 @@ impl<'a> Tables<'a> {
             .key_columns()
             .map(|c| {
                 if c.data_type.is_text() && !already_bytes(&c.name) {
-                    format!("{} COLLATE \"C\"", q(&c.name))
+                    text!("{} COLLATE \"C\"", q(&c.name))
                 } else {
                     q(&c.name)
                 }
@@ -166,7 +167,7 @@ impl<'a> Tables<'a> {
         filter: &str,
     ) -> String {
         let current = CURRENT.to_string();
-        let batch = format!("{}::integer", ThisBatch::batch);
+        let batch = text!("{}::integer", ThisBatch::batch);
         let stamps: Vec<(&str, &str)> = match mode {
             PlatformMode::Live => vec![(BATCH_ID, batch.as_str())],
             PlatformMode::Forensic => {
@@ -174,9 +175,9 @@ impl<'a> Tables<'a> {
             }
         };
         let (all, key) = (q(ALL_HASH), q(KEY_HASH));
-        let stamp_columns: String = stamps.iter().map(|(c, _)| format!(", {}", q(c))).collect();
-        let stamp_values: String = stamps.iter().map(|(_, v)| format!(", {v}")).collect();
-        format!(
+        let stamp_columns: String = stamps.iter().map(|(c, _)| text!(", {}", q(c))).collect();
+        let stamp_values: String = stamps.iter().map(|(_, v)| text!(", {v}")).collect();
+        text!(
             "INSERT INTO {merge} ({cols}, {all}, {key}{stamp_columns}) \
              SELECT {acols}, {alias}.{all}, {alias}.{key}{stamp_values} FROM {from} AS {alias}{filter}",
             merge = self.merge,
@@ -191,7 +192,7 @@ impl<'a> Tables<'a> {
         self.dataset
             .primary_key
             .iter()
-            .map(|k| format!("{a}.{k} = {b}.{k}", k = q(k)))
+            .map(|k| text!("{a}.{k} = {b}.{k}", k = q(k)))
             .collect::<Vec<_>>()
             .join(" AND ")
     }
@@ -222,7 +223,7 @@ pub(crate) fn quoted<'n>(names: impl IntoIterator<Item = &'n str>, alias: &str) 
             if alias.is_empty() {
                 q(n)
             } else {
-                format!("{alias}.{}", q(n))
+                text!("{alias}.{}", q(n))
             }
         })
         .collect::<Vec<_>>()

@@ -18,7 +18,7 @@ impl Statement {
     pub(crate) fn new(what: impl Into<String>, body: impl std::fmt::Display) -> Self {
         let what = what.into();
         Statement {
-            sql: format!("-- {what}.\n{body}"),
+            sql: crate::text::text!("-- {what}.\n{body}"),
             what,
         }
     }

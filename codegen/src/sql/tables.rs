@@ -5,6 +5,7 @@ use super::names::{
 };
 use super::statement::{Ddl, PlatformColumn, Shape, Statement};
 use super::typed::{Query, Single};
+use crate::text::text;
 use datasurface_model::{DatasetSchema, PlatformMode};
 
 /// The platform columns of a staging table: the change of a key, with its hashes. Nullable:
@@ -68,13 +69,13 @@ impl Layout {
 pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl> {
     let ds = t.dataset;
     let create_staging = Statement::new(
-        format!(
+        text!(
             "The changes of {} the open batch found: the rows of new and changed keys, the keys of \
              gone ones. Unlogged: no WAL for a table rewritten every batch; a server crash empties it, \
              and the merge then notices and takes the snapshot again",
             ds.name
         ),
-        format!(
+        format_args!(
             "CREATE UNLOGGED TABLE IF NOT EXISTS {staging} (\n{columns}\n)",
             staging = t.staging,
             columns = columns(ds, true, STAGING),
@@ -84,11 +85,11 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
         PlatformMode::Live => (
             LIVE,
             Statement::new(
-                format!(
+                text!(
                     "The current row of every key of {}, with the batch that last wrote it",
                     ds.name
                 ),
-                format!(
+                format_args!(
                     "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys})\n){storage}",
                     merge = t.merge,
                     columns = columns(ds, false, LIVE),
@@ -100,13 +101,13 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
         PlatformMode::Forensic => (
             FORENSIC,
             Statement::new(
-                format!(
+                text!(
                     "Every version of every key of {}: current from batch {} to batch {} ({CURRENT} while current)",
                     ds.name,
                     q(BATCH_IN),
                     q(BATCH_OUT)
                 ),
-                format!(
+                format_args!(
                     "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys}, {batch_in})\n){storage}",
                     merge = t.merge,
                     columns = columns(ds, false, FORENSIC),
@@ -155,24 +156,24 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
 fn order_index(t: &Tables<'_>, mode: PlatformMode) -> Statement {
     let (what, only_current) = match mode {
         PlatformMode::Live => (
-            format!(
+            text!(
                 "The rows of {} in the order batches compare keys, each with its row hash",
                 t.dataset.name
             ),
             String::new(),
         ),
         PlatformMode::Forensic => (
-            format!(
+            text!(
                 "At most one current version per key of {}, in the order batches compare keys, each \
                  with its row hash",
                 t.dataset.name
             ),
-            format!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
+            text!(" WHERE {} = {CURRENT}", q(BATCH_OUT)),
         ),
     };
     Statement::new(
         what,
-        format!(
+        format_args!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {merge} ({order}) INCLUDE ({all}){only_current}",
             index = t.order_index,
             merge = t.merge,
@@ -207,16 +208,16 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
     let name = &t.dataset.name;
     let keys = match mode {
         PlatformMode::Live => t.key_list(""),
-        PlatformMode::Forensic => format!("{}, {}", t.key_list(""), q(BATCH_IN)),
+        PlatformMode::Forensic => text!("{}, {}", t.key_list(""), q(BATCH_IN)),
     };
     BulkLoad {
         empty: Query::new(
-            format!("Whether {} has no row at all", t.merge),
-            format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.merge),
+            text!("Whether {} has no row at all", t.merge),
+            format_args!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.merge),
         ),
         drop_indexes: Statement::new(
-            format!("Drop the indexes of the empty merge table of {name} for its first load"),
-            format!(
+            text!("Drop the indexes of the empty merge table of {name} for its first load"),
+            format_args!(
                 "DROP INDEX IF EXISTS {index}; \
                  DO $$ BEGIN EXECUTE (SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', {table}, conname) \
                  FROM pg_constraint WHERE conrelid = {table}::regclass AND contype = 'p'); END $$",
@@ -225,18 +226,18 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
             ),
         ),
         truncate: Statement::new(
-            format!("Empty the merge table of {name} in the first load's transaction"),
-            format!("TRUNCATE {}", t.merge),
+            text!("Empty the merge table of {name} in the first load's transaction"),
+            format_args!("TRUNCATE {}", t.merge),
         ),
         build_indexes: std::iter::once(Statement::new(
-            format!("The primary key of {name}, built after its first load"),
-            format!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
+            text!("The primary key of {name}, built after its first load"),
+            format_args!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
         ))
         .chain((layout == Layout::Ordered).then(|| order_index(t, mode)))
         .collect(),
         analyze: Statement::new(
-            format!("The statistics of the merge table of {name} after its first load"),
-            format!("ANALYZE {}", t.merge),
+            text!("The statistics of the merge table of {name} after its first load"),
+            format_args!("ANALYZE {}", t.merge),
         ),
     }
 }
@@ -248,7 +249,7 @@ fn columns(ds: &DatasetSchema, nullable: bool, platform: &[PlatformColumn]) -> S
     ds.columns
         .iter()
         .map(|c| {
-            format!(
+            text!(
                 "    {} {}{}",
                 q(&c.name),
                 c.data_type.pg_type(),
@@ -258,7 +259,7 @@ fn columns(ds: &DatasetSchema, nullable: bool, platform: &[PlatformColumn]) -> S
         .chain(
             platform
                 .iter()
-                .map(|p| format!("    {} {}", q(p.name), p.definition())),
+                .map(|p| text!("    {} {}", q(p.name), p.definition())),
         )
         .collect::<Vec<_>>()
         .join(",\n")

@@ -5,6 +5,7 @@
 use super::names::{BATCH_IN, BATCH_OUT, CURRENT, q, quoted};
 use super::statement::Statement;
 use super::typed::{Columns, Query, Row};
+use crate::text::text;
 use datasurface_model::naming::{self, ViewKind};
 use datasurface_model::{DatasetSchema, PlatformMode, YellowPlatform};
 
@@ -35,12 +36,12 @@ pub fn views(
         let name = naming::view_name(&platform.name, workspace, dsg, store, &dataset.name, kind);
         View {
             create: Statement::new(
-                format!("{what} of {store}.{} for {workspace}.{dsg}", dataset.name),
-                format!("CREATE VIEW {} AS {select}", q(&name)),
+                text!("{what} of {store}.{} for {workspace}.{dsg}", dataset.name),
+                format_args!("CREATE VIEW {} AS {select}", q(&name)),
             ),
             drop: Statement::new(
-                format!("Drop the view {name}"),
-                format!("DROP VIEW IF EXISTS {}", q(&name)),
+                text!("Drop the view {name}"),
+                format_args!("DROP VIEW IF EXISTS {}", q(&name)),
             ),
             name,
             kind,
@@ -51,7 +52,7 @@ pub fn views(
         PlatformMode::Live => vec![view(
             ViewKind::Live,
             business.clone(),
-            format!("SELECT {list} FROM {merge}"),
+            text!("SELECT {list} FROM {merge}"),
             "The current rows",
         )],
         PlatformMode::Forensic => {
@@ -64,7 +65,7 @@ pub fn views(
                 view(
                     ViewKind::Live,
                     business.clone(),
-                    format!(
+                    text!(
                         "SELECT {list} FROM {merge} WHERE {} = {CURRENT}",
                         q(BATCH_OUT)
                     ),
@@ -73,7 +74,7 @@ pub fn views(
                 view(
                     ViewKind::Full,
                     full,
-                    format!(
+                    text!(
                         "SELECT {list}, {}, {} FROM {merge}",
                         q(BATCH_IN),
                         q(BATCH_OUT)
@@ -93,15 +94,15 @@ pub fn longest_history(view: &str, dataset: &DatasetSchema) -> Query<(), Version
     let columns = dataset
         .columns
         .iter()
-        .map(|c| format!("{}::text", q(&c.name)))
+        .map(|c| text!("{}::text", q(&c.name)))
         .collect::<Vec<_>>()
         .join(", ");
     Query::new(
-        format!(
+        text!(
             "The versions of the {} key with the most history",
             dataset.name
         ),
-        format!(
+        format_args!(
             "SELECT {columns}, {bin}, {bout} FROM {view} WHERE ({keys}) = \
              (SELECT {keys} FROM {view} GROUP BY {keys} ORDER BY count(*) DESC, {keys} LIMIT 1) ORDER BY {bin}",
             bin = q(BATCH_IN),
