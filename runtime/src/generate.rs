@@ -78,6 +78,9 @@ pub fn sync(dir: &Path, eco: &ValidEcosystem, context: &Context, write: bool) ->
     let mut drift = Drift::default();
     let mut generated = HashSet::new();
     let mut failed = None;
+    // Folders this run made or found: asking the file system again for each of a hundred
+    // thousand files in one folder costs more than writing them.
+    let mut folders = HashSet::new();
     generate_each(eco, context, &mut |artifact| {
         if failed.is_some() {
             return;
@@ -91,8 +94,11 @@ pub fn sync(dir: &Path, eco: &ValidEcosystem, context: &Context, write: bool) ->
             };
             if !current {
                 if write {
-                    if let Some(parent) = path.parent() {
+                    if let Some(parent) = path.parent()
+                        && !folders.contains(parent)
+                    {
                         std::fs::create_dir_all(parent)?;
+                        folders.insert(parent.to_owned());
                     }
                     std::fs::write(&path, &artifact.contents)?;
                 }
@@ -132,8 +138,10 @@ pub fn files(dir: &Path) -> io::Result<Vec<PathBuf>> {
         Err(e) => return Err(e),
     };
     for entry in entries {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        // The entry's type as the folder listing gave it: no call to the file system per file.
+        if entry.file_type()?.is_dir() {
             out.extend(files(&path)?);
         } else {
             out.push(path);
