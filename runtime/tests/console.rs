@@ -140,6 +140,24 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
     }
     assert!(text.contains(r#"datasurface_dataset_last_success_timestamp_seconds{platform="YellowLive",stream="Store1",store="Store1",dataset="people"} "#));
     check_metrics(&text);
+
+    // As Prometheus asks for it: gzipped, the same text.
+    let request = http::Request::get("/metrics")
+        .header("accept-encoding", "gzip")
+        .body(Body::empty())
+        .expect("a request");
+    let response = router.clone().oneshot(request).await.expect("a response");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body")
+        .to_bytes();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
+        .expect("gzip");
+    assert_eq!(unzipped, text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
