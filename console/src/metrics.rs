@@ -78,6 +78,11 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
         "Duration of the stream's last committed batch (seconds)",
     );
     out.help(
+        names::PHASE_DURATION,
+        "gauge",
+        "Duration of each phase of the stream's last committed batch: reading the source, merging (seconds)",
+    );
+    out.help(
         names::USUAL_DURATION,
         "gauge",
         "Median duration of the stream's recent committed batches (seconds)",
@@ -150,6 +155,16 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
             };
             if let Some(d) = duration(last) {
                 out.sample(names::DURATION, &labels, d);
+            }
+            let timings = &last.state.timings;
+            for (phase, ms) in [("read", timings.read_ms), ("merge", timings.merge_ms)] {
+                if let Some(ms) = ms {
+                    out.sample(
+                        names::PHASE_DURATION,
+                        &[labels[0], labels[1], ("phase", phase)],
+                        ms as f64 / 1000.0,
+                    );
+                }
             }
             let counts = [
                 last.records_inserted,

@@ -2,13 +2,14 @@
 //! schema fingerprints a batch records.
 
 use super::progress::{Phase, Progress};
-use super::state::{BatchState, Metrics};
+use super::state::{BatchState, Metrics, Timings};
 use crate::pg::{DbError, Exec};
 use datasurface_codegen::sql::batch::{Committed, Ingested};
 use datasurface_codegen::sql::{BatchSql, DatasetSql};
 use datasurface_model::{DatasetSchema, Stream};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// A stream's batch: its statements, and its key as the batch tables write it.
 pub(super) struct Batch<'s> {
@@ -23,6 +24,8 @@ pub(super) struct Batch<'s> {
     /// The connection to the source of a logically replicated store, once the batch
     /// opened it: the slot is moved on over it after the commit.
     pub(super) source: std::sync::OnceLock<tokio_postgres::Client>,
+    /// When this run began working on the batch, and when it recorded the batch's read.
+    clock: (Instant, Mutex<Option<Instant>>),
 }
 
 /// Whether a batch that changed `changed` keys of a merge table of `rows` rows joins them
@@ -51,6 +54,7 @@ impl<'s> Batch<'s> {
             key: stream.key.to_string(),
             stream,
             source: std::sync::OnceLock::new(),
+            clock: (Instant::now(), Mutex::new(None)),
         }
     }
 
@@ -82,6 +86,13 @@ impl<'s> Batch<'s> {
         total: &Metrics,
         state: &BatchState,
     ) -> Result<(), DbError> {
+        let (begun, read) = &self.clock;
+        let merging = read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(*begun);
+        let mut state = state.clone();
+        state.timings.merge_ms = Some(millis(merging.elapsed()));
         let state = state.to_json();
         let committed = Committed {
             key: &self.key,
@@ -104,6 +115,14 @@ impl<'s> Batch<'s> {
         total: u64,
         state: &BatchState,
     ) -> Result<(), DbError> {
+        let (begun, read) = &self.clock;
+        let now = Instant::now();
+        *read.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        let mut state = state.clone();
+        state.timings = Timings {
+            read_ms: Some(millis(now - *begun)),
+            merge_ms: None,
+        };
         let state = state.to_json();
         let ingested = Ingested {
             key: &self.key,
@@ -132,4 +151,8 @@ impl<'s> Batch<'s> {
 /// A count as the metrics table's `bigint` holds it.
 fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -96,6 +96,7 @@ pub(super) async fn merge(
             .collect(),
         last_error: None,
         capture: state.capture,
+        timings: state.timings,
     };
     batch.commit(&tx, id, &total, &committed).await?;
     pg::commit(tx).await?;

@@ -69,6 +69,27 @@ pub struct BatchState {
     /// How a logically replicated store's batch read its source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureState>,
+    /// How long the batch's phases took.
+    #[serde(default, skip_serializing_if = "Timings::is_empty")]
+    pub timings: Timings,
+}
+
+/// How long a batch's phases took, in milliseconds: reading the source into staging (a
+/// snapshot's diff, or the changes from the slot), then merging staging into the merge
+/// tables and committing. A first load reads straight into the merge tables, so it has one
+/// phase, the merge. A phase resumed by a rerun counts the rerun's time only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_ms: Option<u64>,
+}
+
+impl Timings {
+    pub fn is_empty(&self) -> bool {
+        *self == Timings::default()
+    }
 }
 
 /// How a batch of a logically replicated store read its source: the changes its slot
@@ -170,10 +191,18 @@ mod tests {
 
         let committed = json!({
             "schema": {"people": "ab12"},
-            "datasets": {"people": {"inserted": 1, "updated": 2, "deleted": 3, "total": 4}}
+            "datasets": {"people": {"inserted": 1, "updated": 2, "deleted": 3, "total": 4}},
+            "timings": {"read_ms": 1200, "merge_ms": 800}
         });
         let state = BatchState::from_json(committed.clone()).expect("committed");
         assert_eq!(state.staged("people"), None);
+        assert_eq!(
+            state.timings,
+            Timings {
+                read_ms: Some(1200),
+                merge_ms: Some(800)
+            }
+        );
         assert_eq!(state.to_json(), committed);
         assert_eq!(
             BatchState::started(Default::default()).to_json(),

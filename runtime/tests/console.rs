@@ -43,6 +43,8 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
     // The next forensic batch fails in its merge and stays open with its error.
     s.change_source("DELETE FROM people WHERE id = 3").await;
     s.batch_with_merge_blocked("YellowForensic").await;
+    // The live one commits it: a batch that read its changes, then merged them.
+    s.batch("YellowLive").await.expect("second live batch");
 
     let console = Console::new(Arc::new(s.eco.clone()), s.env.clone(), "mvp");
     console.refresh().await;
@@ -77,6 +79,9 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
     assert!(page.contains("mvp reset-batch --platform YellowForensic --store Store1"));
     assert!(page.contains("<svg class=\"lineage\""));
     assert!(page.contains("<svg class=\"trend\""));
+    // How long each batch's phases took: the first load only merges.
+    assert!(page.contains(" · merge "), "{page}");
+    assert!(page.contains("<td>read "), "{page}");
 
     let (status, page) = get(&router, "/datasets/Store1/peeple").await;
     assert_eq!(status, 404);
@@ -129,14 +134,20 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
     for line in [
         r#"datasurface_merge_database_up{platform="YellowLive"} 1"#,
         r#"datasurface_dataset_freshness_budget_seconds{platform="YellowLive",stream="Store1",store="Store1",dataset="people"} 600"#,
-        r#"datasurface_dataset_last_batch_records{platform="YellowLive",stream="Store1",store="Store1",dataset="people",kind="inserted"} 3"#,
-        r#"datasurface_stream_last_batch_records{platform="YellowLive",stream="Store1",kind="total"} 3"#,
+        r#"datasurface_dataset_last_batch_records{platform="YellowLive",stream="Store1",store="Store1",dataset="people",kind="deleted"} 1"#,
+        r#"datasurface_stream_last_batch_records{platform="YellowLive",stream="Store1",kind="total"} 2"#,
         r#"datasurface_stream_status{platform="YellowLive",stream="Store1",status="committed"} 1"#,
         r#"datasurface_stream_failing{platform="YellowLive",stream="Store1"} 0"#,
         r#"datasurface_stream_failing{platform="YellowForensic",stream="Store1"} 1"#,
         r#"datasurface_stream_capture_gap_seconds{platform="YellowLive",stream="Store1"} 300"#,
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
+    }
+    for phase in ["read", "merge"] {
+        let sample = format!(
+            r#"datasurface_stream_last_batch_phase_seconds{{platform="YellowLive",stream="Store1",phase="{phase}"}} "#
+        );
+        assert!(text.contains(&sample), "{sample} in\n{text}");
     }
     assert!(text.contains(r#"datasurface_dataset_last_success_timestamp_seconds{platform="YellowLive",stream="Store1",store="Store1",dataset="people"} "#));
     check_metrics(&text);

@@ -21,6 +21,9 @@ pub const FAILING: &str = "datasurface_stream_failing";
 pub const LAST_REPORT: &str = "datasurface_stream_last_batch_start_timestamp_seconds";
 /// Duration of the stream's last committed batch.
 pub const DURATION: &str = "datasurface_stream_last_batch_duration_seconds";
+/// How long each phase of the stream's last committed batch took (label `phase`: `read`,
+/// `merge`).
+pub const PHASE_DURATION: &str = "datasurface_stream_last_batch_phase_seconds";
 /// Median duration of the stream's recent committed batches.
 pub const USUAL_DURATION: &str = "datasurface_stream_usual_batch_duration_seconds";
 /// How long the stream's open batch has been open.
