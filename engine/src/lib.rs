@@ -54,7 +54,8 @@ pub use error::Error;
 pub use infra::Plan;
 pub use openlineage::{
     API_KEY_VAR as OPENLINEAGE_API_KEY, PRODUCER as OPENLINEAGE_PRODUCER,
-    SCHEMA_URL as OPENLINEAGE_SCHEMA_URL, URL_VAR as OPENLINEAGE_URL,
+    ROOT_CERT_VAR as OPENLINEAGE_ROOT_CERT, SCHEMA_URL as OPENLINEAGE_SCHEMA_URL,
+    URL_VAR as OPENLINEAGE_URL,
 };
 pub use progress::{Phase, Progress};
 pub use rewind::Rewind;

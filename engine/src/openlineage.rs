@@ -14,11 +14,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Where the events go: `http://host:port` (the default path `/api/v1/lineage`, as
+/// Where the events go: `http(s)://host:port` (the default path `/api/v1/lineage`, as
 /// OpenLineage's HTTP transport has it) or a full URL.
 pub const URL_VAR: &str = "OPENLINEAGE_URL";
+/// A PEM file of the authorities an `https` consumer's certificate is checked against,
+/// instead of the system's.
+pub const ROOT_CERT_VAR: &str = "OPENLINEAGE_ROOT_CERT";
 /// A token sent as `Authorization: Bearer …`, when the consumer wants one.
 pub const API_KEY_VAR: &str = "OPENLINEAGE_API_KEY";
 /// The spec the events follow.
@@ -32,6 +34,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub(crate) struct Run<'a> {
     target: Target,
+    client: reqwest::Client,
     api_key: Option<String>,
     run_id: String,
     ecosystem: &'a str,
@@ -41,9 +44,17 @@ pub(crate) struct Run<'a> {
 
 #[derive(Debug)]
 struct Target {
+    tls: bool,
     host: String,
     port: u16,
     path: String,
+}
+
+impl Target {
+    fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+    }
 }
 
 impl<'a> Run<'a> {
@@ -56,8 +67,10 @@ impl<'a> Run<'a> {
         batch: i32,
     ) -> Option<Run<'a>> {
         let url = env.get(URL_VAR)?;
-        let target = match parse(url) {
-            Ok(t) => t,
+        let root_cert = env.get(ROOT_CERT_VAR).map(std::path::Path::new);
+        let usable = parse(url).and_then(|target| Ok((client(root_cert)?, target)));
+        let (client, target) = match usable {
+            Ok(usable) => usable,
             Err(why) => {
                 tracing::warn!("{URL_VAR} is not used: {why}");
                 return None;
@@ -66,6 +79,7 @@ impl<'a> Run<'a> {
         let started = Utc::now();
         Some(Run {
             target,
+            client,
             api_key: env.get(API_KEY_VAR).map(str::to_owned),
             run_id: run_id(ecosystem, stream, batch, started),
             ecosystem,
@@ -178,7 +192,7 @@ impl<'a> Run<'a> {
     async fn send(&self, event: Value) {
         let kind = event["eventType"].as_str().unwrap_or("").to_owned();
         let body = event.to_string();
-        match tokio::time::timeout(TIMEOUT, self.post(&body)).await {
+        match tokio::time::timeout(TIMEOUT, self.post(body)).await {
             Ok(Ok(status)) if (200..300).contains(&status) => {
                 tracing::debug!(event = %kind, "OpenLineage event sent")
             }
@@ -196,39 +210,43 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// POSTs `body` as JSON over HTTP/1.1; the response's status.
-    async fn post(&self, body: &str) -> std::io::Result<u16> {
-        let t = &self.target;
-        let mut stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await?;
-        let auth = self
-            .api_key
-            .as_ref()
-            .map(|k| format!("Authorization: Bearer {k}\r\n"))
-            .unwrap_or_default();
-        let request = format!(
-            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
-            t.path,
-            t.host,
-            t.port,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut head = [0u8; 32];
-        let n = stream.read(&mut head).await?;
-        let status = String::from_utf8_lossy(&head[..n])
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other("no HTTP status in the answer"))?;
-        Ok(status)
+    /// POSTs `body` as JSON; the response's status.
+    async fn post(&self, body: String) -> Result<u16, reqwest::Error> {
+        let mut request = self
+            .client
+            .post(self.target.url())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        Ok(request.send().await?.status().as_u16())
     }
 }
 
-/// `http://host[:port][/path]`; the default path is OpenLineage's `/api/v1/lineage`.
+/// The HTTP client of the events: TLS checked against `root_cert` or the system's roots,
+/// no redirects (a redirect would carry the token elsewhere), no proxy from the environment.
+fn client(root_cert: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
+    let tls = crate::pg::https(root_cert).map_err(|e| match root_cert {
+        Some(path) => format!("{ROOT_CERT_VAR} ({}): {e}", path.display()),
+        None => format!("{e} (or name one with {ROOT_CERT_VAR})"),
+    })?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// `http(s)://host[:port][/path]`; the default path is OpenLineage's `/api/v1/lineage`.
 fn parse(url: &str) -> Result<Target, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// URLs are supported (put a TLS-terminating proxy in front of an https consumer)")?;
+    let (tls, rest) = match url.split_once("://") {
+        Some(("http", rest)) => (false, rest),
+        Some(("https", rest)) => (true, rest),
+        _ => return Err("the URL is neither http:// nor https://".into()),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -243,12 +261,13 @@ fn parse(url: &str) -> Result<Target, String> {
             p.parse()
                 .map_err(|_| format!("port `{p}` is not a number"))?,
         ),
-        None => (authority, 80),
+        None => (authority, if tls { 443 } else { 80 }),
     };
     if host.is_empty() || host.contains('@') {
         return Err("the URL names no host (and takes no user or password)".into());
     }
     Ok(Target {
+        tls,
         host: host.to_owned(),
         port,
         path,
@@ -294,7 +313,9 @@ mod tests {
         );
         let t = parse("http://127.0.0.1:9/custom/path").unwrap();
         assert_eq!(t.path, "/custom/path");
-        assert!(parse("https://x").unwrap_err().contains("only http://"));
+        let t = parse("https://lineage.example.com").unwrap();
+        assert_eq!(t.url(), "https://lineage.example.com:443/api/v1/lineage");
+        assert!(parse("ftp://x").unwrap_err().contains("neither"));
         assert!(parse("http://user:pw@x").is_err());
     }
 }

@@ -8,7 +8,9 @@
 mod common;
 
 use common::*;
-use datasurface::engine::{OPENLINEAGE_PRODUCER, OPENLINEAGE_SCHEMA_URL, OPENLINEAGE_URL};
+use datasurface::engine::{
+    OPENLINEAGE_PRODUCER, OPENLINEAGE_ROOT_CERT, OPENLINEAGE_SCHEMA_URL, OPENLINEAGE_URL,
+};
 use datasurface::serde_json::{Map, Value};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -94,8 +96,11 @@ fn event(body: &str) -> RunEvent {
     e
 }
 
-/// A small HTTP receiver: every POST's path and body, answered 201.
-async fn receiver() -> (
+/// A small HTTP receiver: every POST's path and body, answered 201 — over TLS when given
+/// the acceptor.
+async fn receiver(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (
     std::net::SocketAddr,
     mpsc::UnboundedReceiver<(String, String)>,
 ) {
@@ -105,46 +110,60 @@ async fn receiver() -> (
     let addr = listener.local_addr().expect("address");
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let mut data = Vec::new();
-            let mut buf = [0u8; 4096];
-            let (head, body_start) = loop {
-                let n = conn.read(&mut buf).await.expect("read");
-                assert!(n > 0, "the request ended early");
-                data.extend_from_slice(&buf[..n]);
-                if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break (String::from_utf8_lossy(&data[..i]).into_owned(), i + 4);
-                }
+        while let Ok((conn, _)) = listener.accept().await {
+            let received = match &tls {
+                Some(tls) => match tls.accept(conn).await {
+                    Ok(conn) => answer(conn).await,
+                    // A client that refused the certificate.
+                    Err(_) => continue,
+                },
+                None => answer(conn).await,
             };
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_owned())
-                })
-                .and_then(|v| v.parse().ok())
-                .expect("a Content-Length");
-            while data.len() < body_start + length {
-                let n = conn.read(&mut buf).await.expect("read");
-                data.extend_from_slice(&buf[..n]);
-            }
-            let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-            let body = String::from_utf8_lossy(&data[body_start..body_start + length]).into_owned();
-            conn.write_all(
-                b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )
-            .await
-            .expect("answer");
-            let _ = tx.send((path, body));
+            let _ = tx.send(received);
         }
     });
     (addr, rx)
 }
 
+/// Reads one POST from `conn` and answers 201: its path and body.
+async fn answer(
+    mut conn: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+) -> (String, String) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let (head, body_start) = loop {
+        let n = conn.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the request ended early");
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (String::from_utf8_lossy(&data[..i]).into_owned(), i + 4);
+        }
+    };
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("a Content-Length");
+    while data.len() < body_start + length {
+        let n = conn.read(&mut buf).await.expect("read");
+        data.extend_from_slice(&buf[..n]);
+    }
+    let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let body = String::from_utf8_lossy(&data[body_start..body_start + length]).into_owned();
+    conn.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("answer");
+    let _ = conn.shutdown().await;
+    (path, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_batch_sends_start_and_complete_or_fail_with_its_lineage() {
-    let (addr, mut events) = receiver().await;
+    let (addr, mut events) = receiver(None).await;
     let mut s = Scenario::people().start().await;
     s.env = s.env.clone().set(OPENLINEAGE_URL, format!("http://{addr}"));
     s.change_source(THREE_PEOPLE).await;
@@ -192,4 +211,112 @@ async fn each_batch_sends_start_and_complete_or_fail_with_its_lineage() {
         !failed_body.contains("Initech") && !failed_body.contains("Laura"),
         "{failed_body}"
     );
+}
+
+/// An authority and a certificate it signed for `localhost`, made with openssl in `dir`:
+/// the authority's certificate file, and the server's TLS acceptor.
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, tokio_rustls::TlsAcceptor) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let key = ["-newkey", "rsa:2048", "-nodes", "-days", "2"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=lineage test authority",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").expect("extensions");
+    openssl(
+        &[
+            &["req"][..],
+            &key,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    let chain = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .expect("the certificate")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the certificate");
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("the key");
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("a server configuration");
+    (
+        dir.join("ca.crt"),
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_go_to_an_https_consumer_whose_certificate_checks_out() {
+    let dir = std::env::temp_dir().join(format!("datasurface-lineage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let (ca, tls) = certificates(&dir);
+    let (addr, mut events) = receiver(Some(tls)).await;
+    let mut s = Scenario::people().start().await;
+    let url = format!("https://localhost:{}", addr.port());
+    // Not an authority the system trusts: the events are not sent, and the batch goes on.
+    s.env = s.env.clone().set(OPENLINEAGE_URL, &url);
+    s.change_source(THREE_PEOPLE).await;
+    s.batch("YellowLive").await.expect("live batch");
+    assert!(events.try_recv().is_err(), "nothing reached the consumer");
+    // Checked against the authority it names.
+    s.env = s
+        .env
+        .clone()
+        .set(OPENLINEAGE_ROOT_CERT, ca.display().to_string());
+    s.batch("YellowForensic").await.expect("forensic batch");
+    let (path, body) = events.recv().await.expect("START");
+    assert_eq!(path, "/api/v1/lineage");
+    assert_eq!(event(&body).event_type, EventType::Start);
+    let (_, body) = events.recv().await.expect("COMPLETE");
+    assert_eq!(event(&body).event_type, EventType::Complete);
+    let _ = std::fs::remove_dir_all(&dir);
 }

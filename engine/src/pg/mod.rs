@@ -10,6 +10,7 @@ pub use exec::{DbError, describe};
 pub use exec::{Exec, begin, commit, rollback};
 pub use settings::{Environment, Settings, SettingsError, SslMode};
 pub use tls::TlsError;
+pub(crate) use tls::https;
 
 use datasurface_codegen::sql::SESSION_SETTINGS;
 use datasurface_model::{Credential, PostgresDatabase};

@@ -37,7 +37,7 @@ pub(super) fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsErr
     let verifier: Arc<dyn ServerCertVerifier> = match check {
         Check::Nothing => Arc::new(Unchecked(provider.clone())),
         Check::Chain | Check::Full => {
-            let roots = roots(settings)?;
+            let roots = roots(settings.root_cert.as_deref())?;
             let webpki =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()
@@ -73,10 +73,21 @@ enum Check {
     Full,
 }
 
-/// The trusted roots: the file `sslrootcert` names, or the system's.
-fn roots(settings: &Settings) -> Result<RootCertStore, TlsError> {
+/// The TLS of an HTTPS client: the server's certificate checked against `root_cert` (a PEM
+/// file) or the system's roots, and issued for the host.
+pub(crate) fn https(root_cert: Option<&std::path::Path>) -> Result<ClientConfig, TlsError> {
+    let provider = Arc::new(ring());
+    let roots = roots(root_cert)?;
+    ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))
+        .map(|c| c.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// The trusted roots: the file `root_cert` names (`sslrootcert`), or the system's.
+fn roots(root_cert: Option<&std::path::Path>) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    match &settings.root_cert {
+    match root_cert {
         Some(path) => {
             let failed = |why: String| TlsError::RootCert {
                 path: path.display().to_string(),
