@@ -143,66 +143,7 @@ impl ThrowawayPostgres {
     /// openssl; the key is the server user's, readable by it alone, as PostgreSQL wants.
     fn certificates(&self) -> Result<(), ThrowawayPostgresError> {
         let dir = &self.dir;
-        let openssl = |args: &[&str], what: &str| {
-            run(Command::new("openssl").args(args).current_dir(dir), what)
-        };
-        for ca in ["ca", "other-ca"] {
-            openssl(
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-keyout",
-                    &format!("{ca}.key"),
-                    "-out",
-                    &format!("{ca}.crt"),
-                    "-subj",
-                    &format!("/CN=datasurface test {ca}"),
-                ],
-                "make a test certificate authority",
-            )?;
-        }
-        std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n")
-            .map_err(|e| step("write the certificate extensions", e))?;
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-            "make the server's key",
-        )?;
-        openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-                "-out",
-                "server.crt",
-            ],
-            "sign the server's certificate",
-        )?;
+        test_certificates(dir)?;
         if let Some(user) = &self.run_as {
             run(
                 Command::new("chown")
@@ -424,4 +365,70 @@ fn unique() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
+}
+
+/// Makes, with openssl in `dir`, two test authorities (`ca.crt`, `other-ca.crt`, valid two
+/// days) and a certificate `ca.crt` signed for `localhost` (`server.crt`, its key
+/// `server.key`): what a TLS server started by a test presents.
+pub fn test_certificates(dir: &Path) -> Result<(), ThrowawayPostgresError> {
+    let openssl =
+        |args: &[&str], what: &str| run(Command::new("openssl").args(args).current_dir(dir), what);
+    for ca in ["ca", "other-ca"] {
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.crt"),
+                "-subj",
+                &format!("/CN=datasurface test {ca}"),
+            ],
+            "make a test certificate authority",
+        )?;
+    }
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n")
+        .map_err(|e| step("write the certificate extensions", e))?;
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        "make the server's key",
+    )?;
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
+        "sign the server's certificate",
+    )?;
+    Ok(())
 }

@@ -14,18 +14,31 @@ use tower::ServiceExt;
 
 /// A GET of `path` from the console's router, without a socket: its status and body.
 async fn get(router: &Router, path: &str) -> (u16, String) {
-    let request = http::Request::get(path)
-        .body(Body::empty())
-        .expect("a request");
+    let (status, _, body) = get_with(router, path, &[]).await;
+    (status, String::from_utf8(body).expect("UTF-8"))
+}
+
+/// A GET of `path` with `headers`: its status, headers and body.
+async fn get_with(
+    router: &Router,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    let mut request = http::Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Body::empty()).expect("a request");
     let response = router.clone().oneshot(request).await.expect("a response");
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
         .await
         .expect("the body")
         .to_bytes();
-    (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
+    (status, headers, body.to_vec())
 }
 
 const SCRIPT: &str = "<script>alert('people')</script>";
@@ -153,18 +166,8 @@ async fn pages_and_metrics_show_the_batches_of_the_merge_database() {
     check_metrics(&text);
 
     // As Prometheus asks for it: gzipped, the same text.
-    let request = http::Request::get("/metrics")
-        .header("accept-encoding", "gzip")
-        .body(Body::empty())
-        .expect("a request");
-    let response = router.clone().oneshot(request).await.expect("a response");
-    assert_eq!(response.headers()["content-encoding"], "gzip");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("the body")
-        .to_bytes();
+    let (_, headers, body) = get_with(&router, "/metrics", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(headers["content-encoding"], "gzip");
     let mut unzipped = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
         .expect("gzip");

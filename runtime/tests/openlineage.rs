@@ -213,68 +213,12 @@ async fn each_batch_sends_start_and_complete_or_fail_with_its_lineage() {
     );
 }
 
-/// An authority and a certificate it signed for `localhost`, made with openssl in `dir`:
-/// the authority's certificate file, and the server's TLS acceptor.
+/// A test authority and a certificate it signed for `localhost`, made in `dir`: the
+/// authority's certificate file, and the server's TLS acceptor.
 fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, tokio_rustls::TlsAcceptor) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    let key = ["-newkey", "rsa:2048", "-nodes", "-days", "2"];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &key,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-subj",
-                "/CN=lineage test authority",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").expect("extensions");
-    openssl(
-        &[
-            &["req"][..],
-            &key,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.crt",
-    ]);
+    datasurface::dev::postgres::test_certificates(dir).expect("test certificates");
     let chain = CertificateDer::pem_file_iter(dir.join("server.crt"))
         .expect("the certificate")
         .collect::<Result<Vec<_>, _>>()
