@@ -21,6 +21,10 @@ use datasurface_model::{Consistency, Retention, format_duration};
 pub const STYLE: &str = include_str!("style.css");
 /// Its file name.
 pub const STYLE_FILE: &str = "style.css";
+/// The static catalog's search, which reads the index `docs --out` writes beside it.
+pub const SEARCH_SCRIPT: &str = include_str!("search.js");
+/// Where the static catalog's search script is, below its root.
+pub const SEARCH_SCRIPT_FILE: &str = "search.js";
 
 /// The most rows a list on a page shows: the rest is one search away.
 pub const LIST_LIMIT: usize = 200;
@@ -33,6 +37,8 @@ pub struct Chrome {
     pub home: String,
     /// The style sheet's link.
     pub css: String,
+    /// The search page's link.
+    pub search: String,
     /// The server's search form and live health (not in the static site).
     pub live: bool,
     /// When the batch tables were last read, as text.
@@ -59,6 +65,7 @@ impl Context<'_> {
             title: title.into(),
             home: self.links.to(""),
             css: self.links.asset(STYLE_FILE),
+            search: self.links.to("search"),
             live: !self.links.is_static(),
             read_at: self
                 .health

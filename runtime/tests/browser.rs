@@ -182,6 +182,27 @@ async fn a_browser_opens_the_pages_and_follows_their_links() {
         dataset_page.contains("<h1>Store1.people</h1>"),
         "{dataset_page}"
     );
+    // Its search reads the index beside the pages, a part at a time, on disk too.
+    let search = |query: &str| {
+        let (profile, catalog) = (profile.clone(), catalog.clone());
+        let url = format!("file://{}?q={query}", catalog.join("search.html").display());
+        tokio::task::spawn_blocking(move || {
+            browse(
+                &profile,
+                &url,
+                &["--dump-dom", "--virtual-time-budget=5000"],
+            )
+        })
+    };
+    let found = search("peo").await.expect("browser");
+    assert!(
+        found.contains(r#"<a href="datasets/Store1/people.html">Store1.people</a>"#),
+        "{found}"
+    );
+    let found = search("people%20store1").await.expect("browser");
+    assert!(found.contains("1 found."), "{found}");
+    let found = search("nobody").await.expect("browser");
+    assert!(found.contains("Nothing matches"), "{found}");
     let _ = std::fs::remove_dir_all(&work);
 }
 
