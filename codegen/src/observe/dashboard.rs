@@ -94,6 +94,14 @@ pub fn json(eco: &ValidEcosystem) -> String {
             "{{platform}} {{stream}}",
             (12, 13, 12, 9),
         ),
+        panel(
+            8,
+            "Where the slowest batches spend their time: reading the source, merging (seconds)",
+            "timeseries",
+            &format!("topk(20, {})", names::PHASE_DURATION),
+            "{{platform}} {{stream}} {{phase}}",
+            (0, 22, 24, 9),
+        ),
     ];
     let dashboard = json!({
         "uid": format!("datasurface-{}", datasurface_model::naming::k8s_name(name)),
