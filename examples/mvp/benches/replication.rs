@@ -9,7 +9,8 @@
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
 //! set; set `LOG_STATEMENTS` to log every statement's duration in the servers' logs, kept
-//! with `KEEP`). The batches run in this process, through the engine a binary runs.
+//! with `KEEP`; `MERGE_SETTINGS=wal_compression=lz4;…` sets the merge server's settings).
+//! The batches run in this process, through the engine a binary runs.
 
 use bytes::Bytes;
 use datasurface::dev::postgres::ThrowawayPostgres;
@@ -164,6 +165,18 @@ async fn batch(eco: &ValidEcosystem, env: &Environment, platform: &str, store: &
     seconds
 }
 
+/// How much WAL the server of `client` has written, in bytes.
+async fn wal_bytes(client: &Client) -> i64 {
+    client
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
+            &[],
+        )
+        .await
+        .expect("the WAL position")
+        .get(0)
+}
+
 /// Every batch of one phase, with its ratio to the floor measured just before.
 async fn phase(
     name: &str,
@@ -176,8 +189,13 @@ async fn phase(
     println!("{name} (floor: binary COPY {floor:.2} s)");
     for platform in ["YellowLive", "YellowForensic"] {
         for store in ["Snap", "Repl"] {
+            let before = wal_bytes(merge).await;
             let seconds = batch(eco, env, platform, store).await;
-            println!("           ratio to the floor {:>6.3}×", seconds / floor);
+            let wal = (wal_bytes(merge).await - before) as f64 / 1_048_576.0;
+            println!(
+                "           ratio to the floor {:>6.3}×, {wal:.1} MiB of WAL on the merge server",
+                seconds / floor
+            );
         }
     }
 }
@@ -212,6 +230,28 @@ async fn main() {
             }
             println!("statements logged in {}", server.dir().display());
         }
+    }
+    if let Ok(settings) = std::env::var("MERGE_SETTINGS") {
+        // Server settings of the merge database to compare (`wal_compression=lz4;…`).
+        let admin = merge_server.connect("postgres").await.expect("connect");
+        for setting in settings.split(';').filter(|s| !s.trim().is_empty()) {
+            let (name, value) = setting
+                .split_once('=')
+                .expect("MERGE_SETTINGS: name=value;…");
+            admin
+                .batch_execute(&format!(
+                    "ALTER SYSTEM SET {} = '{}'",
+                    name.trim(),
+                    value.trim().replace('\'', "''")
+                ))
+                .await
+                .expect("a merge server setting");
+        }
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .expect("reload");
+        println!("merge server: {settings}");
     }
     let source = source_server.connect("src").await.expect("source");
     let merge = merge_server.connect("merge").await.expect("merge");
