@@ -68,7 +68,7 @@ impl<'a> Run<'a> {
     ) -> Option<Run<'a>> {
         let url = env.get(URL_VAR)?;
         let root_cert = env.get(ROOT_CERT_VAR).map(std::path::Path::new);
-        let usable = parse(url).and_then(|target| Ok((client(root_cert)?, target)));
+        let usable = parse(url).and_then(|target| Ok((client(target.tls, root_cert)?, target)));
         let (client, target) = match usable {
             Ok(usable) => usable,
             Err(why) => {
@@ -224,10 +224,16 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The HTTP client of the events: TLS checked against `root_cert` or the system's roots,
-/// no redirects (a redirect would carry the token elsewhere), no proxy from the environment.
-fn client(root_cert: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
-    let tls = crate::pg::https(root_cert).map_err(|e| match root_cert {
+/// The HTTP client of the events: for `https`, TLS checked against `root_cert` or the
+/// system's roots (plain `http` needs neither); no redirects (a redirect would carry the
+/// token elsewhere), no proxy from the environment.
+fn client(https: bool, root_cert: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
+    let tls = if https {
+        crate::pg::https(root_cert)
+    } else {
+        crate::pg::plain_http()
+    };
+    let tls = tls.map_err(|e| match root_cert {
         Some(path) => format!("{ROOT_CERT_VAR} ({}): {e}", path.display()),
         None => format!("{e} (or name one with {ROOT_CERT_VAR})"),
     })?;

@@ -10,7 +10,7 @@ pub use exec::{DbError, describe};
 pub use exec::{Exec, begin, commit, rollback};
 pub use settings::{Environment, Settings, SettingsError, SslMode};
 pub use tls::TlsError;
-pub(crate) use tls::https;
+pub(crate) use tls::{https, plain_http};
 
 use datasurface_codegen::sql::SESSION_SETTINGS;
 use datasurface_model::{Credential, PostgresDatabase};

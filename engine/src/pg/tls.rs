@@ -37,7 +37,12 @@ pub(super) fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsErr
     let verifier: Arc<dyn ServerCertVerifier> = match check {
         Check::Nothing => Arc::new(Unchecked(provider.clone())),
         Check::Chain | Check::Full => {
-            let roots = roots(settings.root_cert.as_deref())?;
+            let roots = roots(settings.root_cert.as_deref()).map_err(|e| match e {
+                TlsError::NoRoots(why) => {
+                    TlsError::NoRoots(format!("{why}; name a root certificate with sslrootcert"))
+                }
+                e => e,
+            })?;
             let webpki =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()
@@ -76,8 +81,17 @@ enum Check {
 /// The TLS of an HTTPS client: the server's certificate checked against `root_cert` (a PEM
 /// file) or the system's roots, and issued for the host.
 pub(crate) fn https(root_cert: Option<&std::path::Path>) -> Result<ClientConfig, TlsError> {
+    https_trusting(roots(root_cert)?)
+}
+
+/// The TLS of an HTTP client that only speaks plain `http`: it trusts no one, so it needs
+/// no system roots.
+pub(crate) fn plain_http() -> Result<ClientConfig, TlsError> {
+    https_trusting(RootCertStore::empty())
+}
+
+fn https_trusting(roots: RootCertStore) -> Result<ClientConfig, TlsError> {
     let provider = Arc::new(ring());
-    let roots = roots(root_cert)?;
     ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))
@@ -115,9 +129,7 @@ fn roots(root_cert: Option<&std::path::Path>) -> Result<RootCertStore, TlsError>
                     .errors
                     .first()
                     .map_or_else(|| "the system has none".to_owned(), ToString::to_string);
-                return Err(TlsError::NoRoots(format!(
-                    "{why}; name a root certificate with sslrootcert"
-                )));
+                return Err(TlsError::NoRoots(why));
             }
         }
     }
