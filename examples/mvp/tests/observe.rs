@@ -136,6 +136,7 @@ fn the_dashboard_is_labelled_for_the_sidecar_and_reads_the_consoles_metrics() {
         names::OPEN_AGE,
         names::STREAM_RECORDS,
         names::DURATION,
+        names::PHASE_DURATION,
     ];
     for expr in exprs {
         let used: Vec<&str> = expr
