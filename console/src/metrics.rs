@@ -156,15 +156,12 @@ pub fn render(catalog: &Catalog, health: &Health, now: DateTime<Utc>) -> String 
             if let Some(d) = duration(last) {
                 out.sample(names::DURATION, &labels, d);
             }
-            let timings = &last.state.timings;
-            for (phase, ms) in [("read", timings.read_ms), ("merge", timings.merge_ms)] {
-                if let Some(ms) = ms {
-                    out.sample(
-                        names::PHASE_DURATION,
-                        &[labels[0], labels[1], ("phase", phase)],
-                        ms as f64 / 1000.0,
-                    );
-                }
+            for (phase, seconds) in last.state.timings.phases() {
+                out.sample(
+                    names::PHASE_DURATION,
+                    &[labels[0], labels[1], ("phase", phase)],
+                    seconds,
+                );
             }
             let counts = [
                 last.records_inserted,

@@ -316,14 +316,13 @@ fn batch_row(b: &BatchRecord) -> BatchRow {
         status: b.batch_status.as_str(),
         started: b.batch_start_time.format("%Y-%m-%d %H:%M:%S").to_string(),
         duration: duration(b).map_or_else(|| "open".into(), |d| format!("{d:.1}s")),
-        phases: [
-            ("read", b.state.timings.read_ms),
-            ("merge", b.state.timings.merge_ms),
-        ]
-        .into_iter()
-        .filter_map(|(phase, ms)| Some(format!("{phase} {:.1}s", ms? as f64 / 1000.0)))
-        .collect::<Vec<_>>()
-        .join(" · "),
+        phases: b
+            .state
+            .timings
+            .phases()
+            .map(|(phase, seconds)| format!("{phase} {seconds:.1}s"))
+            .collect::<Vec<_>>()
+            .join(" · "),
         inserted: n(b.records_inserted),
         updated: n(b.records_updated),
         deleted: n(b.records_deleted),

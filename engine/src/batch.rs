@@ -24,8 +24,30 @@ pub(super) struct Batch<'s> {
     /// The connection to the source of a logically replicated store, once the batch
     /// opened it: the slot is moved on over it after the commit.
     pub(super) source: std::sync::OnceLock<tokio_postgres::Client>,
-    /// When this run began working on the batch, and when it recorded the batch's read.
-    clock: (Instant, Mutex<Option<Instant>>),
+    /// How long this run's phases of the batch took.
+    clock: Clock,
+}
+
+/// When this run began working on a batch, and when it recorded the batch's read: what
+/// the phases' [`Timings`] are measured from.
+struct Clock {
+    begun: Instant,
+    read: Mutex<Option<Instant>>,
+}
+
+impl Clock {
+    /// The read is done now: milliseconds since the run began.
+    fn read_done(&self) -> u64 {
+        let now = Instant::now();
+        *self.read.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        millis(now - self.begun)
+    }
+
+    /// Milliseconds since the read was done, or since the run began when it read nothing.
+    fn since_read(&self) -> u64 {
+        let read = *self.read.lock().unwrap_or_else(|e| e.into_inner());
+        millis(read.unwrap_or(self.begun).elapsed())
+    }
 }
 
 /// Whether a batch that changed `changed` keys of a merge table of `rows` rows joins them
@@ -54,7 +76,10 @@ impl<'s> Batch<'s> {
             key: stream.key.to_string(),
             stream,
             source: std::sync::OnceLock::new(),
-            clock: (Instant::now(), Mutex::new(None)),
+            clock: Clock {
+                begun: Instant::now(),
+                read: Mutex::new(None),
+            },
         }
     }
 
@@ -86,13 +111,8 @@ impl<'s> Batch<'s> {
         total: &Metrics,
         state: &BatchState,
     ) -> Result<(), DbError> {
-        let (begun, read) = &self.clock;
-        let merging = read
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or(*begun);
         let mut state = state.clone();
-        state.timings.merge_ms = Some(millis(merging.elapsed()));
+        state.timings.merge_ms = Some(self.clock.since_read());
         let state = state.to_json();
         let committed = Committed {
             key: &self.key,
@@ -115,12 +135,9 @@ impl<'s> Batch<'s> {
         total: u64,
         state: &BatchState,
     ) -> Result<(), DbError> {
-        let (begun, read) = &self.clock;
-        let now = Instant::now();
-        *read.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         let mut state = state.clone();
         state.timings = Timings {
-            read_ms: Some(millis(now - *begun)),
+            read_ms: Some(self.clock.read_done()),
             merge_ms: None,
         };
         let state = state.to_json();

@@ -90,6 +90,13 @@ impl Timings {
     pub fn is_empty(&self) -> bool {
         *self == Timings::default()
     }
+
+    /// The phases recorded, by name (`read`, `merge`), with their seconds.
+    pub fn phases(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [("read", self.read_ms), ("merge", self.merge_ms)]
+            .into_iter()
+            .filter_map(|(phase, ms)| Some((phase, ms? as f64 / 1000.0)))
+    }
 }
 
 /// How a batch of a logically replicated store read its source: the changes its slot
@@ -202,6 +209,10 @@ mod tests {
                 read_ms: Some(1200),
                 merge_ms: Some(800)
             }
+        );
+        assert_eq!(
+            state.timings.phases().collect::<Vec<_>>(),
+            [("read", 1.2), ("merge", 0.8)]
         );
         assert_eq!(state.to_json(), committed);
         assert_eq!(
