@@ -310,6 +310,64 @@ async fn doctor_checks_what_replication_needs_and_says_how_to_fix_it() {
     drop_slots(&s).await;
 }
 
+/// A merge server whose checkpoints come from the log reaching `max_wal_size` rather than
+/// from the clock makes every batch write whole pages into the log: doctor warns, and says
+/// what to set.
+#[tokio::test]
+async fn doctor_warns_when_the_merge_servers_checkpoints_are_not_timed() {
+    let s = Scenario::of(vec![items()]).source(DDL).start().await;
+    let eco = model(&s.pg, &s.src_db, &s.merge_db, true, "src");
+    const MERGE: &str = "database MergeDB";
+    s.merge
+        .batch_execute("SELECT pg_stat_reset_shared('bgwriter')")
+        .await
+        .expect("reset the counts");
+    let checks = engine(&eco, &s.env).doctor().await;
+    let c = check(&checks, MERGE, "checkpoints");
+    assert!(
+        c.ok && !c.warning
+            && c.detail.contains("0 requested")
+            && c.detail.contains("max_wal_size 1GB"),
+        "{c:?}"
+    );
+
+    // Requested checkpoints (a CHECKPOINT command is one too) outnumber the timed ones; the
+    // checkpointer reports its counts after the command returns, so they are read back.
+    for _ in 0..50 {
+        let row = s
+            .merge
+            .query_one(
+                "SELECT checkpoints_req >= 3 AND checkpoints_req > checkpoints_timed FROM pg_stat_bgwriter",
+                &[],
+            )
+            .await
+            .expect("the counts");
+        if row.get::<_, bool>(0) {
+            break;
+        }
+        s.merge
+            .batch_execute("CHECKPOINT")
+            .await
+            .expect("checkpoint");
+    }
+    let checks = engine(&eco, &s.env).doctor().await;
+    let c = check(&checks, MERGE, "checkpoints");
+    assert!(c.ok && c.warning, "{c:?}");
+    assert!(c.detail.contains("were requested"), "{c:?}");
+    assert!(
+        c.fix
+            .as_deref()
+            .is_some_and(|f| f.starts_with("ALTER SYSTEM SET max_wal_size = '4GB'")),
+        "{c:?}"
+    );
+    // A source database is not a merge database: it is not checked.
+    assert!(
+        !checks
+            .iter()
+            .any(|c| c.subject == "database SourceDB" && c.check == "checkpoints")
+    );
+}
+
 #[tokio::test]
 async fn status_and_a_runs_outcome_read_the_slots_lag() {
     let s = Scenario::of(vec![items()]).source(DDL).start().await;

@@ -135,6 +135,53 @@ pub fn can_create_in() -> Query<Schema<'static>, Single<bool>> {
     )
 }
 
+crate::row! {
+    /// How a server's checkpoints came about since its statistics were reset, and the
+    /// settings that decide it: a checkpoint requested because the log reached
+    /// `max_wal_size` comes sooner than `checkpoint_timeout`, and after every checkpoint the
+    /// first change to each page writes the whole page into the log.
+    pub struct Checkpoints {
+        /// Started by `checkpoint_timeout`.
+        pub timed: i64,
+        /// Requested: by the log reaching `max_wal_size`, or by a `CHECKPOINT` command.
+        pub requested: i64,
+        /// When the statistics were last reset.
+        pub since: Option<String>,
+        /// In megabytes.
+        pub max_wal_size_mb: i64 =
+            "(SELECT setting::bigint FROM pg_settings WHERE name = 'max_wal_size')",
+        /// As the server spells it (`5min`).
+        pub checkpoint_timeout: String = "current_setting('checkpoint_timeout')",
+        pub full_page_writes: bool = "current_setting('full_page_writes') = 'on'",
+    }
+}
+
+/// The server's version as a number (`150018` for 15.18).
+pub fn server_version_num() -> Query<(), Single<i32>> {
+    Query::new(
+        "The server's version as a number",
+        "SELECT current_setting('server_version_num')::integer",
+    )
+}
+
+/// How the server's checkpoints came about, on a server of version `server_version_num`
+/// (PostgreSQL 17 moved the counts from `pg_stat_bgwriter` to `pg_stat_checkpointer`).
+pub fn checkpoints(server_version_num: i32) -> Query<(), Checkpoints> {
+    let counts = if server_version_num >= 170_000 {
+        "SELECT num_timed AS timed, num_requested AS requested, stats_reset FROM pg_stat_checkpointer"
+    } else {
+        "SELECT checkpoints_timed AS timed, checkpoints_req AS requested, stats_reset FROM pg_stat_bgwriter"
+    };
+    Query::new(
+        "How the server's checkpoints came about, and the settings that decide it",
+        format!(
+            "SELECT {} FROM ({counts}) AS c, LATERAL (SELECT to_char(c.stats_reset AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD HH24:MI \"UTC\"') AS since) AS s",
+            Checkpoints::select_list()
+        ),
+    )
+}
+
 /// The server's version, the session's user, whether the connection is encrypted, and the
 /// database.
 pub fn session() -> Query<(), Session> {

@@ -9,7 +9,7 @@
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
 //! set; set `LOG_STATEMENTS` to log every statement's duration in the servers' logs, kept
-//! with `KEEP`; `MERGE_SETTINGS=wal_compression=lz4;…` sets the merge server's settings).
+//! with `KEEP`; `MERGE_SETTINGS=shared_buffers=2GB;…` sets the merge server's settings, then restarts it).
 //! The batches run in this process, through the engine a binary runs.
 
 use bytes::Bytes;
@@ -247,10 +247,9 @@ async fn main() {
                 .await
                 .expect("a merge server setting");
         }
-        admin
-            .batch_execute("SELECT pg_reload_conf()")
-            .await
-            .expect("reload");
+        drop(admin);
+        // A restart, for the settings that need one (`shared_buffers`, `wal_buffers`).
+        merge_server.restart().expect("restart the merge server");
         println!("merge server: {settings}");
     }
     let source = source_server.connect("src").await.expect("source");
