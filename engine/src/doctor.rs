@@ -12,7 +12,7 @@ use datasurface_codegen::sql::replication::{
 };
 use datasurface_codegen::sql::typed::Single;
 use datasurface_model::{Credential, PostgresDatabase, Stream, naming};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tokio_postgres::Client;
 
 /// One check and what it found.
@@ -78,12 +78,17 @@ impl Engine<'_> {
                 connected.insert(db.name.clone(), client);
             }
         }
+        let mut checkpoints_checked = HashSet::new();
         for platform in self.eco.platforms() {
             let db = &platform.provider.merge_database;
             let subject = format!("platform {}", platform.model.name);
             let Some(client) = connected.get(&db.name) else {
                 continue;
             };
+            // Once per merge database, however many platforms share it.
+            if checkpoints_checked.insert(db.name.as_str()) {
+                checks.push(checkpoints_check(client, &format!("database {}", db.name)).await);
+            }
             let public = Schema { schema: "public" };
             match client.row(&catalog::can_create_in(), &public).await {
                 Ok(Single(true)) => checks.push(Check::ok(
@@ -127,18 +132,6 @@ impl Engine<'_> {
                     "see docs/infra.md for changes infra refuses".into(),
                 ),
             });
-        }
-        let mut merge_dbs: Vec<&PostgresDatabase> = self
-            .eco
-            .platforms()
-            .map(|p| &p.provider.merge_database)
-            .collect();
-        merge_dbs.sort_by(|a, b| a.name.cmp(&b.name));
-        merge_dbs.dedup_by(|a, b| a.name == b.name);
-        for db in merge_dbs {
-            if let Some(client) = connected.get(&db.name) {
-                checks.push(checkpoints_check(client, &format!("database {}", db.name)).await);
-            }
         }
         for store in self.eco.stores() {
             let capture = store.capture;

@@ -167,16 +167,17 @@ pub fn server_version_num() -> Query<(), Single<i32>> {
 /// How the server's checkpoints came about, on a server of version `server_version_num`
 /// (PostgreSQL 17 moved the counts from `pg_stat_bgwriter` to `pg_stat_checkpointer`).
 pub fn checkpoints(server_version_num: i32) -> Query<(), Checkpoints> {
-    let counts = if server_version_num >= 170_000 {
-        "SELECT num_timed AS timed, num_requested AS requested, stats_reset FROM pg_stat_checkpointer"
+    let (timed, requested, view) = if server_version_num >= 170_000 {
+        ("num_timed", "num_requested", "pg_stat_checkpointer")
     } else {
-        "SELECT checkpoints_timed AS timed, checkpoints_req AS requested, stats_reset FROM pg_stat_bgwriter"
+        ("checkpoints_timed", "checkpoints_req", "pg_stat_bgwriter")
     };
     Query::new(
         "How the server's checkpoints came about, and the settings that decide it",
         format!(
-            "SELECT {} FROM ({counts}) AS c, LATERAL (SELECT to_char(c.stats_reset AT TIME ZONE 'UTC', \
-             'YYYY-MM-DD HH24:MI \"UTC\"') AS since) AS s",
+            "SELECT {} FROM (SELECT {timed} AS timed, {requested} AS requested, \
+             to_char(stats_reset AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"') AS since \
+             FROM {view}) AS c",
             Checkpoints::select_list()
         ),
     )
