@@ -35,6 +35,20 @@ async fn catalog(client: &tokio_postgres::Client) -> Vec<String> {
         .collect()
 }
 
+/// The definitions of the indexes of `table`, by name.
+async fn indexes(client: &tokio_postgres::Client, table: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname",
+            &[&table],
+        )
+        .await
+        .expect("indexes")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 fn people_with_nickname() -> DatasetSchema {
     people().column(Column::nullable("nickname", DataType::Varchar(30)))
 }
@@ -104,6 +118,23 @@ async fn infra_creates_once_evolves_safely_and_keeps_history() {
             "(1,william,N,1970-01-01,Acme,,2,2147483647)",
             "(2,laura,D,1975-02-02,,,1,1)",
         ]
+    );
+    // An integer key sorts as batches compare keys: the live table's primary key holds the
+    // row hash, and is its only index; the forensic table keeps its order index apart.
+    let live_merge = naming::merge_table("YellowLive", "Store1", "people");
+    let live_indexes = indexes(merge, &live_merge).await;
+    assert_eq!(live_indexes.len(), 1, "{live_indexes:?}");
+    assert!(
+        live_indexes[0].ends_with("USING btree (id) INCLUDE (ds_surf_all_hash)"),
+        "{live_indexes:?}"
+    );
+    let forensic_indexes = indexes(merge, &forensic_merge).await;
+    assert_eq!(forensic_indexes.len(), 2, "{forensic_indexes:?}");
+    assert!(
+        forensic_indexes
+            .iter()
+            .any(|i| i.contains("INCLUDE (ds_surf_all_hash) WHERE")),
+        "{forensic_indexes:?}"
     );
     let history = format!(
         "SELECT id, \"firstName\", ds_surf_batch_in, ds_surf_batch_out, ds_surf_all_hash FROM {forensic_merge}"

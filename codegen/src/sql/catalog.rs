@@ -85,14 +85,15 @@ pub fn columns() -> Query<Relation, Column> {
     )
 }
 
-/// The table's primary-key column names, in key order.
+/// The table's primary-key column names, in key order (without the columns the key's index
+/// only includes).
 pub fn primary_key() -> Query<Relation, Single<String>> {
     Query::new(
         "The primary-key columns of a table, in key order",
         format!(
             "SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, ord) \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
-             WHERE i.indrelid = to_regclass({}) AND i.indisprimary ORDER BY k.ord",
+             WHERE i.indrelid = to_regclass({}) AND i.indisprimary AND k.ord <= i.indnkeyatts ORDER BY k.ord",
             Relation::table
         ),
     )

@@ -33,7 +33,8 @@ const FORENSIC: &[PlatformColumn] = &[
 pub enum Layout {
     /// Read whole, in key order, by every batch's diff (a store captured by snapshot): an
     /// order index holds each key with its row hash, so the diff reads it without visiting
-    /// the table.
+    /// the table. On a live table whose key has no text column the primary key is that
+    /// index (see [`key_holds_hash`]).
     Ordered,
     /// Probed by key, for the few keys a batch changed (a store captured by logical
     /// replication): no index holds a column a batch changes, and every page keeps a tenth
@@ -90,10 +91,11 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
                     ds.name
                 ),
                 format_args!(
-                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys})\n){storage}",
+                    "CREATE TABLE IF NOT EXISTS {merge} (\n{columns},\n    PRIMARY KEY ({keys}){include}\n){storage}",
                     merge = t.merge,
                     columns = columns(ds, false, LIVE),
                     keys = t.key_list(""),
+                    include = include_hash(t, mode, layout),
                     storage = layout.storage(),
                 ),
             ),
@@ -141,7 +143,7 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
             }),
         },
     ];
-    if layout == Layout::Ordered {
+    if needs_order_index(t, mode, layout) {
         ddl.push(Ddl {
             object: t.order_index_name.clone(),
             statement: order_index(t, mode),
@@ -149,6 +151,32 @@ pub(crate) fn ddl(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> Vec<Ddl
         });
     }
     ddl
+}
+
+/// Whether the primary key of the merge table is the index a batch reads the current rows
+/// through, holding each row's hash beside its key: on a live table of an ordered layout
+/// whose key has no text column, the key's own order is the one batches compare keys in
+/// (only text sorts otherwise, by its bytes), so a second index on the same columns would
+/// only double what the first load builds and what every changed row writes. A forensic
+/// table's primary key also holds the versions that are no longer current, so its order
+/// index stays apart.
+fn key_holds_hash(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> bool {
+    mode == PlatformMode::Live
+        && layout == Layout::Ordered
+        && t.dataset.key_columns().all(|c| !c.data_type.is_text())
+}
+
+/// ` INCLUDE (ds_surf_all_hash)` where the primary key holds the row hash, else nothing.
+fn include_hash(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> String {
+    match key_holds_hash(t, mode, layout) {
+        true => text!(" INCLUDE ({})", q(ALL_HASH)),
+        false => String::new(),
+    }
+}
+
+/// Whether the merge table has an order index of its own.
+fn needs_order_index(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> bool {
+    layout == Layout::Ordered && !key_holds_hash(t, mode, layout)
 }
 
 /// The index a batch reads the current rows through: in the order it compares keys, with
@@ -197,7 +225,8 @@ pub struct BulkLoad {
     ///
     /// [`SnapshotSql::copy_in_frozen`]: super::SnapshotSql::copy_in_frozen
     pub truncate: Statement,
-    /// Builds them again: the primary key, then the order index of an ordered layout.
+    /// Builds them again: the primary key, then the order index of an ordered layout that
+    /// needs one apart from it.
     pub build_indexes: Vec<Statement>,
     /// The loaded table's statistics, so that the next batch plans its joins on them
     /// rather than on guesses until the server's autovacuum gets to the table.
@@ -231,9 +260,13 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
         ),
         build_indexes: std::iter::once(Statement::new(
             text!("The primary key of {name}, built after its first load"),
-            format_args!("ALTER TABLE {} ADD PRIMARY KEY ({keys})", t.merge),
+            format_args!(
+                "ALTER TABLE {} ADD PRIMARY KEY ({keys}){}",
+                t.merge,
+                include_hash(t, mode, layout)
+            ),
         ))
-        .chain((layout == Layout::Ordered).then(|| order_index(t, mode)))
+        .chain(needs_order_index(t, mode, layout).then(|| order_index(t, mode)))
         .collect(),
         analyze: Statement::new(
             text!("The statistics of the merge table of {name} after its first load"),

@@ -8,7 +8,8 @@
 //! batch of a million changes.
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
-//! set; set `LOG_STATEMENTS` to log every statement's duration in the servers' logs, kept
+//! set; set `LOG_STATEMENTS` to log every statement's duration, and the plan of those over a
+//! tenth of a second, in the servers' logs, kept
 //! with `KEEP`; `MERGE_SETTINGS=shared_buffers=2GB;…` sets the merge server's settings, then restarts it).
 //! The batches run in this process, through the engine a binary runs.
 
@@ -221,6 +222,11 @@ async fn main() {
             let admin = server.connect("postgres").await.expect("connect");
             for statement in [
                 "ALTER SYSTEM SET log_min_duration_statement = 0",
+                // And the plan of every statement over a tenth of a second, with its timings.
+                "LOAD 'auto_explain'",
+                "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'",
+                "ALTER SYSTEM SET auto_explain.log_min_duration = 100",
+                "ALTER SYSTEM SET auto_explain.log_analyze = on",
                 "SELECT pg_reload_conf()",
             ] {
                 admin
