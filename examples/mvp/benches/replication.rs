@@ -9,8 +9,8 @@
 //!
 //! `cargo bench -p mvp --bench replication` (set `ROWS` for another size; 1,000,000 unless
 //! set; set `LOG_STATEMENTS` to log every statement's duration, and the plan of those over a
-//! tenth of a second, in the servers' logs, kept
-//! with `KEEP`; `MERGE_SETTINGS=shared_buffers=2GB;…` sets the merge server's settings, then restarts it).
+//! tenth of a second, in the servers' logs, kept with `KEEP`;
+//! `MERGE_SETTINGS=shared_buffers=2GB;…` sets the merge server's settings, then restarts it).
 //! The batches run in this process, through the engine a binary runs.
 
 use bytes::Bytes;
