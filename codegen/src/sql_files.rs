@@ -193,14 +193,21 @@ fn dataset_file(
         sql.has_current.statement().sql(),
         "-- When the merge table has no current row, every row of the snapshot goes straight into it, in one transaction with the batch's commit ($1: the batch id):",
         sql.snapshot.copy_in_first.sql(),
-        "-- When it has no row at all, it is emptied in that transaction, the rows go in frozen and its indexes are built after:",
+        "-- When it has no row at all, it is emptied in that transaction, the source is read in no particular order, the rows go in frozen and its indexes are built after:",
         sql.bulk_load.empty.statement().sql(),
         sql.bulk_load.drop_indexes.sql(),
         sql.bulk_load.truncate.sql(),
+        sql.snapshot.copy_out_unordered.sql(),
         sql.snapshot.copy_in_frozen.sql(),
+        sql.bulk_load.before_indexes.sql(),
     ];
     steps.extend(sql.bulk_load.build_indexes.iter().map(Statement::sql));
-    steps.push(sql.bulk_load.analyze.sql());
+    steps.extend([
+        sql.bulk_load.analyze.sql(),
+        "-- When the primary key's build finds a key the snapshot holds twice: back to before the builds, and the keys to report.",
+        sql.bulk_load.undo_indexes.sql(),
+        sql.bulk_load.duplicates.sql(),
+    ]);
     steps.extend([
         "-- Otherwise only the changes go to staging: the rows of new and changed keys, the key columns of gone ones.",
         sql.snapshot.copy_in.sql(),

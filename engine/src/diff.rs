@@ -57,7 +57,13 @@ pub(super) enum Target<'a> {
     Staging,
     /// A first load, into the merge table: every row with its hashes and the batch's
     /// stamps (the batch id; or batch in and batch out).
-    Merge { stamps: &'a [i32] },
+    Merge {
+        stamps: &'a [i32],
+        /// The merge table has no index yet and there are no current rows: the source's
+        /// rows may come in any order, unchecked, and the primary key's build finds a key
+        /// held twice.
+        any_order: bool,
+    },
 }
 
 /// The two streams of one dataset and how to read them.
@@ -76,7 +82,7 @@ pub(super) struct Sides<'a> {
 }
 
 /// Keys shown in the message of duplicates, at most.
-const SHOWN: usize = 5;
+pub(super) const SHOWN: usize = 5;
 
 /// Walks both sides, writing what `target` takes to `sink`; what it found.
 pub(super) async fn diff(
@@ -98,8 +104,21 @@ pub(super) async fn diff(
     let mut found = Found::default();
     let mut duplicates = (0, Vec::new());
     let mut writer = Writer::new();
+    // Rows that may come in any order are only ever written, never compared.
+    let sorted = !matches!(
+        target,
+        Target::Merge {
+            any_order: true,
+            ..
+        }
+    );
+    assert!(
+        sorted || current.is_none(),
+        "current rows need a sorted source"
+    );
+    let order_of_source = sorted.then_some(order);
 
-    let mut s = next_source(source, None, order, key, &mut duplicates).await?;
+    let mut s = next_source(source, None, order_of_source, key, &mut duplicates).await?;
     let mut c = match current.as_deref_mut() {
         Some(r) => next_current(r, None, order, &current_key).await?,
         None => None,
@@ -140,7 +159,14 @@ pub(super) async fn diff(
         }
         if step != Ordering::Greater {
             let previous = s.take();
-            s = next_source(source, previous.as_ref(), order, key, &mut duplicates).await?;
+            s = next_source(
+                source,
+                previous.as_ref(),
+                order_of_source,
+                key,
+                &mut duplicates,
+            )
+            .await?;
         }
         if step != Ordering::Less {
             let previous = c.take();
@@ -160,12 +186,13 @@ pub(super) async fn diff(
     Ok(found)
 }
 
-/// The next source row, checked against the one before: a key that repeats is counted as
-/// a duplicate (and skipped), one that goes backwards stops the diff.
+/// The next source row, checked against the one before when they come in key `order`: a
+/// key that repeats is counted as a duplicate (and skipped), one that goes backwards stops
+/// the diff.
 async fn next_source(
     source: &mut Reader,
     previous: Option<&Tuple>,
-    order: &KeyOrder,
+    order: Option<&KeyOrder>,
     key: &[usize],
     duplicates: &mut (u64, Vec<String>),
 ) -> Result<Option<Tuple>, DiffError> {
@@ -173,7 +200,7 @@ async fn next_source(
         let Some(next) = source.next().await.map_err(DiffError::Source)? else {
             return Ok(None);
         };
-        let Some(previous) = previous else {
+        let (Some(previous), Some(order)) = (previous, order) else {
             return Ok(Some(next));
         };
         match order.compare((previous, key), (&next, key)) {
@@ -224,7 +251,7 @@ fn write_row(
             writer.field(Some(&key_hash));
             writer.field(Some(op.code()));
         }
-        Target::Merge { stamps } => {
+        Target::Merge { stamps, .. } => {
             writer.tuple(row.len() + 2 + stamps.len());
             writer.encoded(row.fields());
             writer.field(Some(&row_hash));

@@ -5,12 +5,12 @@ use super::ingest::check_source;
 use super::session::Engine;
 use super::source::{self, Names, SlotLag, SourceAction, readable_bytes};
 use crate::pg::{self, Exec, Settings};
-use datasurface_codegen::sql::SourceTable;
 use datasurface_codegen::sql::catalog::{self, Relation, Schema};
 use datasurface_codegen::sql::replication::{
     self as sql, ReplicaIdentity, ReplicationSlot, SlotState,
 };
 use datasurface_codegen::sql::typed::Single;
+use datasurface_codegen::sql::{SORT_MEMORY_BYTES, SourceOrder, SourceTable};
 use datasurface_model::{Credential, PostgresDatabase, Stream, naming};
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::Client;
@@ -146,7 +146,12 @@ impl Engine<'_> {
                         checks.push(Check::ok(&subject, "matches the model", format!("{} columns", dataset.columns.len())));
                         match client.row(&catalog::can_read(), &Relation::source(&table)).await {
                             Ok(Single(true)) => {
-                                checks.push(Check::ok(&subject, "privileges", "may be read".into()))
+                                checks.push(Check::ok(&subject, "privileges", "may be read".into()));
+                                // A replicated store reads the table whole only on a resync.
+                                if store.replication.is_none() {
+                                    let order = SourceOrder::new(dataset, &capture.schema);
+                                    checks.push(key_order_check(client, &subject, &order, &table).await);
+                                }
                             }
                             Ok(_) => checks.push(Check::failed(
                                 &subject,
@@ -454,6 +459,86 @@ impl Engine<'_> {
     }
 }
 
+/// Whether an index of the source gives the key order every snapshot reads the table in:
+/// where none does, the source's server sorts the whole table for each batch — in temporary
+/// files once it outgrows the memory the batch's session sorts in.
+async fn key_order_check(
+    client: &Client,
+    subject: &str,
+    order: &SourceOrder,
+    table: &SourceTable,
+) -> Check {
+    let relation = Relation::source(table);
+    let byte_ordered = match client
+        .rows(&catalog::byte_ordered_columns(), &relation)
+        .await
+    {
+        Ok(columns) => columns.into_iter().map(|Single(c)| c).collect::<Vec<_>>(),
+        Err(e) => return Check::failed(subject, KEY_ORDER, e.to_string(), retry()),
+    };
+    let sorts_by_bytes = |column: &str| byte_ordered.iter().any(|c| c == column);
+    let plan = async {
+        client.run(&SourceOrder::forbid_sort()).await?;
+        let plan = client.rows(&order.plan(&sorts_by_bytes), &()).await;
+        client.run(&SourceOrder::allow_sort()).await?;
+        plan
+    }
+    .await;
+    match (plan, client.row(&catalog::table_bytes(), &relation).await) {
+        (Ok(plan), Ok(Single(bytes))) => {
+            let plan: Vec<String> = plan.into_iter().map(|Single(line)| line).collect();
+            key_order_verdict(subject, &plan, bytes, order.index(&sorts_by_bytes))
+        }
+        (Err(e), _) | (_, Err(e)) => Check::failed(subject, KEY_ORDER, e.to_string(), retry()),
+    }
+}
+
+const KEY_ORDER: &str = "key order";
+
+/// What the plan of a snapshot's read, planned with sorting ruled out, says: a sort left in
+/// it is one no index can spare. A table that fits in the session's sort memory is sorted
+/// there at little cost; a larger one is worth the `index` that gives the order.
+fn key_order_verdict(subject: &str, plan: &[String], bytes: i64, index: String) -> Check {
+    let node = |line: &String| {
+        line.trim_start()
+            .trim_start_matches("->")
+            .trim_start()
+            .to_owned()
+    };
+    let sorts = plan
+        .iter()
+        .any(|l| matches!(node(l).as_str(), "Sort" | "Incremental Sort"));
+    let size = readable_bytes(Some(bytes));
+    if !sorts {
+        let through = plan.iter().find_map(|l| {
+            let (_, rest) = l.split_once(" using ")?;
+            Some(rest.split(" on ").next()?.to_owned())
+        });
+        let detail = match through {
+            Some(index) => format!("read through index {index}, no sort"),
+            None => "read without a sort".to_owned(),
+        };
+        return Check::ok(subject, KEY_ORDER, detail);
+    }
+    let memory = readable_bytes(Some(SORT_MEMORY_BYTES));
+    if bytes <= SORT_MEMORY_BYTES {
+        return Check::ok(
+            subject,
+            KEY_ORDER,
+            format!("no index gives it: each snapshot sorts the table ({size}) in memory"),
+        );
+    }
+    Check::warn(
+        subject,
+        KEY_ORDER,
+        format!(
+            "no index gives it: each snapshot sorts the table ({size}) on the source's server, \
+             beyond the {memory} it sorts in memory, in temporary files"
+        ),
+        format!("on the source: {index}; or capture the store by logical replication"),
+    )
+}
+
 /// Whether the stream's slot is there, decodes this database with `pgoutput`, and still has
 /// the log it needs; with how far behind it is.
 fn slot_check(
@@ -668,5 +753,56 @@ fn connect_fix(e: &pg::ConnectError, db: &PostgresDatabase) -> String {
         "allow the user from this host in the server's pg_hba.conf".into()
     } else {
         retry()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    const INDEX: &str = "CREATE INDEX CONCURRENTLY ON \"public\".\"t\" (\"id\" COLLATE \"C\")";
+
+    #[test]
+    fn a_sort_no_index_spares_is_a_warning_once_it_outgrows_the_sort_memory() {
+        let sorted = plan(&[
+            "Sort",
+            "  Sort Key: id COLLATE \"C\"",
+            "  ->  Seq Scan on t",
+        ]);
+        let big = key_order_verdict("t", &sorted, SORT_MEMORY_BYTES + 1, INDEX.into());
+        assert!(big.ok && big.warning, "{big:?}");
+        assert_eq!(
+            big.fix.as_deref(),
+            Some(
+                format!("on the source: {INDEX}; or capture the store by logical replication")
+                    .as_str()
+            )
+        );
+        assert!(big.detail.contains("in temporary files"), "{}", big.detail);
+        let small = key_order_verdict("t", &sorted, SORT_MEMORY_BYTES, INDEX.into());
+        assert!(
+            small.ok && !small.warning && small.fix.is_none(),
+            "{small:?}"
+        );
+        assert!(small.detail.contains("in memory"), "{}", small.detail);
+        let gathered = plan(&[
+            "Gather Merge",
+            "  Workers Planned: 2",
+            "  ->  Sort",
+            "        Sort Key: id",
+        ]);
+        assert!(key_order_verdict("t", &gathered, i64::MAX, INDEX.into()).warning);
+    }
+
+    #[test]
+    fn an_index_that_gives_the_order_is_named() {
+        let through = plan(&["Index Scan using t_id_c on t"]);
+        let check = key_order_verdict("t", &through, i64::MAX, INDEX.into());
+        assert!(check.ok && !check.warning, "{check:?}");
+        assert_eq!(check.detail, "read through index t_id_c, no sort");
     }
 }

@@ -5,7 +5,7 @@
 
 use super::batch::Batch;
 use super::copy::{Chunks, ReadError, Reader};
-use super::diff::{DiffError, Found, Sides, Target, diff};
+use super::diff::{DiffError, Found, SHOWN, Sides, Target, diff};
 use super::error::Error;
 use super::hash::Hasher;
 use super::order::KeyOrder;
@@ -21,6 +21,7 @@ use datasurface_model::{Classification, DataType, DatasetSchema, PlatformMode};
 use futures_util::pin_mut;
 use std::collections::BTreeMap;
 use std::time::Instant;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Transaction};
 use tracing::Instrument;
 
@@ -227,9 +228,15 @@ impl Snapshot<'_> {
         current: Option<&Client>,
     ) -> Result<DatasetState, Error> {
         let (batch, id, tx) = (self.batch, self.id, self.merge);
-        let order = sql
-            .snapshot
-            .copy_out_for(&|column| byte_ordered.iter().any(|c| c == column));
+        // Into an empty merge table, the rows go in first, in the order the source holds
+        // them, and the indexes are built after.
+        let bulk = self.first_load && tx.row(&sql.bulk_load.empty, &()).await?.0;
+        let order = match bulk {
+            true => sql.snapshot.copy_out_unordered.clone(),
+            false => sql
+                .snapshot
+                .copy_out_for(&|column| byte_ordered.iter().any(|c| c == column)),
+        };
         let chunks = copy_out(self.source, &order, || {
             format!(
                 "reading the snapshot of {} from {}",
@@ -248,8 +255,6 @@ impl Snapshot<'_> {
             }
             None => None,
         };
-        // Into an empty merge table, the rows go in first and the indexes are built after.
-        let bulk = self.first_load && tx.row(&sql.bulk_load.empty, &()).await?.0;
         if bulk {
             tx.run(&sql.bulk_load.drop_indexes).await?;
             tx.run(&sql.bulk_load.truncate).await?;
@@ -258,6 +263,7 @@ impl Snapshot<'_> {
             true => (
                 Target::Merge {
                     stamps: self.stamps,
+                    any_order: bulk,
                 },
                 match bulk {
                     true => &sql.snapshot.copy_in_frozen,
@@ -280,13 +286,7 @@ impl Snapshot<'_> {
             .instrument(tracing::info_span!("dataset", dataset = %dataset.name, phase = "snapshot"))
             .await?;
         if bulk {
-            // A key too long for an index is the data's fault, as it is in a row by row load.
-            for build in &sql.bulk_load.build_indexes {
-                tx.run(build)
-                    .await
-                    .map_err(|e| written_with(e, id, dataset))?;
-            }
-            tx.run(&sql.bulk_load.analyze).await?;
+            build_indexes(tx, id, dataset, sql).await?;
         }
         batch.done(&dataset.name, Phase::Snapshot, found.total);
         log_found(
@@ -313,6 +313,71 @@ impl Snapshot<'_> {
             }
         })
     }
+}
+
+/// Builds the indexes of a merge table its first load filled, and its statistics. A key
+/// the snapshot holds twice fails the primary key: the build is undone and the keys are
+/// read back from the loaded rows, for the same error a sorted snapshot gives.
+async fn build_indexes(
+    tx: &Transaction<'_>,
+    id: i32,
+    dataset: &DatasetSchema,
+    sql: &DatasetSql,
+) -> Result<(), Error> {
+    let bulk = &sql.bulk_load;
+    tx.run(&bulk.before_indexes).await?;
+    for build in &bulk.build_indexes {
+        match tx.run(build).await {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                tx.run(&bulk.undo_indexes).await?;
+                let found = duplicates(tx, id, dataset, sql).await?;
+                return Err(found.unwrap_or_else(|| written_with(e, id, dataset)));
+            }
+            // A key too long for an index is the data's fault, as it is in a row by row load.
+            Err(e) => return Err(written_with(e, id, dataset)),
+        }
+    }
+    tx.run(&bulk.analyze).await?;
+    Ok(())
+}
+
+/// The keys a first load's rows hold more than once, as the error that reports them; `None`
+/// when there are none.
+async fn duplicates(
+    tx: &Transaction<'_>,
+    id: i32,
+    dataset: &DatasetSchema,
+    sql: &DatasetSql,
+) -> Result<Option<Error>, Error> {
+    let statement = &sql.bulk_load.duplicates;
+    let chunks = copy_out(tx, statement, || statement.what().to_owned()).await?;
+    let key = dataset.primary_key.len();
+    let mut rows = Reader::new(chunks, key + 1);
+    let order = KeyOrder::new(dataset);
+    let positions: Vec<usize> = (0..key).collect();
+    let (mut count, mut keys) = (0, Vec::new());
+    while let Some(row) = rows.next().await.map_err(|e| match e {
+        ReadError::Db(e) => Error::from(DbError::new(statement.what(), e)),
+        ReadError::Format(e) => Error::Snapshot {
+            dataset: dataset.name.clone(),
+            detail: e.to_string(),
+        },
+    })? {
+        let extra = row
+            .field(key)
+            .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap_or_default()));
+        count += extra;
+        if keys.len() < SHOWN {
+            keys.push(order.display((&row, &positions)));
+        }
+    }
+    Ok((count > 0).then(|| Error::DuplicateKeys {
+        batch: id,
+        table: sql.snapshot.source.name.clone(),
+        count,
+        keys: keys_may_show(dataset).then_some(keys),
+    }))
 }
 
 /// Logs what the snapshot of `dataset` found.

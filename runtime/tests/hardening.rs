@@ -102,6 +102,59 @@ async fn keys_are_named_only_where_the_classification_allows() {
     );
 }
 
+/// The keys a duplicate-key error reports: how many, and which where they may be shown.
+fn reported(err: &Error) -> (u64, Option<Vec<String>>) {
+    match err {
+        Error::DuplicateKeys { count, keys, .. } => (*count, keys.clone()),
+        other => panic!("not a duplicate-key error: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_first_load_reports_duplicate_keys_as_a_later_batch_does() {
+    // Key 1 three times, key 2 twice: three rows too many.
+    const DUPLICATES: &str = "INSERT INTO people VALUES \
+        (2, 'Laura', 'Diaz', '1975-02-02', 'Acme', NULL), \
+        (1, 'Bill', 'Newport', '1970-01-01', NULL, NULL), \
+        (1, 'Will', 'Newport', '1970-01-01', NULL, NULL)";
+    for (classification, shown) in [
+        (
+            Classification::Public,
+            Some(vec!["(1)".to_owned(), "(2)".to_owned()]),
+        ),
+        (Classification::Personal, None),
+    ] {
+        let mut dataset = people();
+        dataset.classification = Some(classification);
+        let t = Scenario::of(vec![dataset])
+            .source(PEOPLE_DDL.replace("id integer PRIMARY KEY", "id integer NOT NULL"))
+            .source(THREE_PEOPLE)
+            .source(DUPLICATES)
+            .start()
+            .await;
+        for platform in ["YellowLive", "YellowForensic"] {
+            // Into the empty merge table: the source is read unsorted, the primary key finds them.
+            let first = t.batch(platform).await.expect_err("duplicates");
+            assert_eq!(reported(&first), (3, shown.clone()), "{platform}: {first}");
+            assert_eq!(t.last_status(platform).await, (1, "started".into()));
+            let merge = naming::merge_table(platform, "Store1", "people");
+            assert_eq!(t.count(&format!("SELECT count(*) FROM {merge}")).await, 0);
+        }
+        t.change_source(&format!("DELETE FROM people; {THREE_PEOPLE}"))
+            .await;
+        for platform in ["YellowLive", "YellowForensic"] {
+            t.batch(platform).await.expect("batch 1");
+        }
+        t.change_source(DUPLICATES).await;
+        for platform in ["YellowLive", "YellowForensic"] {
+            // Beside current rows: the sorted snapshot's diff finds them.
+            let later = t.batch(platform).await.expect_err("duplicates");
+            assert_eq!(reported(&later), (3, shown.clone()), "{platform}: {later}");
+            assert_eq!(t.last_status(platform).await, (2, "started".into()));
+        }
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_merge_that_fails_on_its_snapshot_starts_over_with_a_new_one() {
     let t = Scenario::people().source(THREE_PEOPLE).start().await;

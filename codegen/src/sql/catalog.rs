@@ -117,6 +117,17 @@ pub fn byte_ordered_columns() -> Query<Relation, Single<String>> {
     )
 }
 
+/// The size of the table's rows on disk, in bytes (0 when there is no such table).
+pub fn table_bytes() -> Query<Relation, Single<i64>> {
+    Query::new(
+        "The size of a table's rows on disk",
+        format!(
+            "SELECT coalesce(pg_relation_size(to_regclass({})), 0)::int8",
+            Relation::table
+        ),
+    )
+}
+
 /// Whether the session's user may read the table.
 pub fn can_read() -> Query<Relation, Single<bool>> {
     Query::new(

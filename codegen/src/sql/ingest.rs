@@ -5,8 +5,9 @@ use super::names::{
     ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable, Tables, q,
 };
 use super::statement::Statement;
+use super::typed::{Query, Single};
 use crate::text::text;
-use datasurface_model::PlatformMode;
+use datasurface_model::{DatasetSchema, PlatformMode};
 
 /// Session settings of every connection: text forms that do not depend on the server's
 /// or the role's defaults; memory enough to sort a snapshot by key; and the random-read cost
@@ -28,6 +29,13 @@ pub struct SnapshotSql {
     /// Run on the source: every row cast to the model's types, in key order, in binary COPY
     /// format. (See [`SnapshotSql::copy_out_for`] for the form the runtime runs.)
     pub copy_out: Statement,
+    /// Run on the source for a first load into an empty merge table: every row cast to the
+    /// model's types, in the order the table holds them. Nothing is compared, so nothing
+    /// needs sorting on the producer's server; the merge table's index builds sort, and a
+    /// key held twice fails its primary key ([`BulkLoad::duplicates`] then finds it).
+    ///
+    /// [`BulkLoad::duplicates`]: super::BulkLoad::duplicates
+    pub copy_out_unordered: Statement,
     /// Run on the merge database, on the connection that reads the current rows, before it
     /// reads them: through an index in key order (the order index of an ordered layout, the
     /// primary key of a probed one), never a sort where the index gives the order.
@@ -47,27 +55,62 @@ pub struct SnapshotSql {
     /// order index without visiting the table, and no later read rewrites the pages to set
     /// the rows' hint bits.
     pub copy_in_frozen: Statement,
-    casts: String,
-    tables: TablesOrder,
-}
-
-/// What [`SnapshotSql::copy_out_for`] needs to order the source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct TablesOrder {
-    source: String,
-    name: String,
-    /// The key columns that are text, and the order clause of the others.
-    keys: Vec<(String, bool)>,
+    order: SourceOrder,
 }
 
 impl SnapshotSql {
-    /// The snapshot's `COPY`, ordered by key: text keys whose source column already sorts in
-    /// byte order (a `C` collation) are ordered as they are, so the source's own index can
-    /// give the order; other text keys with `COLLATE "C"`.
+    /// The snapshot's `COPY`, ordered by key (see [`SourceOrder::copy_out`]).
     pub fn copy_out_for(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> Statement {
-        let order = self
-            .tables
-            .keys
+        self.order.copy_out(sorts_by_bytes)
+    }
+}
+
+/// The memory a batch's source session may sort in, as [`SESSION_SETTINGS`] sets it: a
+/// snapshot whose order no index gives sorts beyond it in temporary files.
+pub const SORT_MEMORY_BYTES: i64 = 256 << 20;
+
+/// How a dataset's source table is read in the order the runtime compares keys by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOrder {
+    source: String,
+    name: String,
+    /// Every column cast to the model's type.
+    casts: String,
+    /// The key columns, each with whether it is text.
+    keys: Vec<(String, bool)>,
+}
+
+impl SourceOrder {
+    /// The order of `ds`'s table in schema `schema`.
+    pub fn new(ds: &DatasetSchema, schema: &str) -> Self {
+        let casts = ds
+            .columns
+            .iter()
+            .map(|c| {
+                text!(
+                    "{name}::{ty} AS {name}",
+                    name = q(&c.name),
+                    ty = c.data_type.pg_type()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        SourceOrder {
+            source: SourceTable::new(schema, &ds.name).quoted,
+            name: ds.name.clone(),
+            casts,
+            keys: ds
+                .key_columns()
+                .map(|c| (c.name.clone(), c.data_type.is_text()))
+                .collect(),
+        }
+    }
+
+    /// The key columns in the order clause: text keys whose source column already sorts
+    /// in byte order (a `C` collation) as they are, so the source's own index can give the
+    /// order; other text keys with `COLLATE "C"`.
+    fn order_by(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> String {
+        self.keys
             .iter()
             .map(|(name, text)| {
                 if *text && !sorts_by_bytes(name) {
@@ -77,16 +120,58 @@ impl SnapshotSql {
                 }
             })
             .collect::<Vec<_>>()
-            .join(", ");
+            .join(", ")
+    }
+
+    /// The snapshot's `COPY`: every row cast to the model's types, in key order.
+    pub fn copy_out(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> Statement {
         Statement::new(
             text!(
                 "Snapshot of {}: every row, cast to the model's types, in key order",
-                self.tables.name
+                self.name
             ),
             format_args!(
-                "COPY (SELECT {} FROM {} ORDER BY {order}) TO STDOUT (FORMAT binary)",
-                self.casts, self.tables.source
+                "COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT binary)",
+                self.casts,
+                self.source,
+                self.order_by(sorts_by_bytes)
             ),
+        )
+    }
+
+    /// Rules sorting out of the session's plans while it stays possible: what the planner
+    /// then still sorts, no index can give in order.
+    pub fn forbid_sort() -> Statement {
+        Statement::new(
+            "Plan without sorting where an index can give the order",
+            "SET enable_sort = off",
+        )
+    }
+
+    /// Undoes [`SourceOrder::forbid_sort`].
+    pub fn allow_sort() -> Statement {
+        Statement::new("Plan sorts again", "RESET enable_sort")
+    }
+
+    /// The plan of the snapshot's query, one line a row (`EXPLAIN (COSTS OFF)`).
+    pub fn plan(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> Query<(), Single<String>> {
+        Query::new(
+            text!("The plan of the snapshot of {} in key order", self.name),
+            format_args!(
+                "EXPLAIN (COSTS OFF) SELECT {} FROM {} ORDER BY {}",
+                self.casts,
+                self.source,
+                self.order_by(sorts_by_bytes)
+            ),
+        )
+    }
+
+    /// The index that gives the key order, for the source's owner to create.
+    pub fn index(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> String {
+        text!(
+            "CREATE INDEX CONCURRENTLY ON {} ({})",
+            self.source,
+            self.order_by(sorts_by_bytes)
         )
     }
 }
@@ -95,26 +180,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
     let ds = t.dataset;
     let table = SourceTable::new(schema, &ds.name);
     let source = table.quoted.clone();
-    let casts = ds
-        .columns
-        .iter()
-        .map(|c| {
-            text!(
-                "{name}::{ty} AS {name}",
-                name = q(&c.name),
-                ty = c.data_type.pg_type()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let order = TablesOrder {
-        source: source.clone(),
-        name: ds.name.clone(),
-        keys: ds
-            .key_columns()
-            .map(|c| (c.name.clone(), c.data_type.is_text()))
-            .collect(),
-    };
+    let order = SourceOrder::new(ds, schema);
     let (all, key) = (q(ALL_HASH), q(KEY_HASH));
     let current = match mode {
         PlatformMode::Live => String::new(),
@@ -141,6 +207,16 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             format_args!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
         ),
         copy_out: Statement::new("", ""),
+        copy_out_unordered: Statement::new(
+            text!(
+                "Snapshot of {} for a first load: every row, cast to the model's types, as the table holds them",
+                ds.name
+            ),
+            format_args!(
+                "COPY (SELECT {} FROM {source}) TO STDOUT (FORMAT binary)",
+                order.casts
+            ),
+        ),
         current_settings: Statement::new(
             "Read the current rows through an index in key order: no sort, no parallel workers",
             "SET enable_sort = off; SET max_parallel_workers_per_gather = 0",
@@ -180,9 +256,19 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             ),
             first_load(", FREEZE"),
         ),
-        casts,
-        tables: order,
+        order,
     };
     sql.copy_out = sql.copy_out_for(&|_| false);
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sort_memory_is_the_one_the_session_sets() {
+        let mib = SORT_MEMORY_BYTES >> 20;
+        assert!(SESSION_SETTINGS.contains(&format!("SET work_mem = '{mib}MB'")));
+    }
 }

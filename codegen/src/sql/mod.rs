@@ -24,7 +24,7 @@ mod views;
 
 pub use batch::{BatchSql, BatchStatus, UnknownStatus, lock_id};
 pub use dataset::DatasetSql;
-pub use ingest::{SESSION_SETTINGS, SnapshotSql};
+pub use ingest::{SESSION_SETTINGS, SORT_MEMORY_BYTES, SnapshotSql, SourceOrder};
 pub use names::{
     ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, Op, SourceTable, ThisBatch,
 };

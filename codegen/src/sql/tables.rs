@@ -225,13 +225,24 @@ pub struct BulkLoad {
     ///
     /// [`SnapshotSql::copy_in_frozen`]: super::SnapshotSql::copy_in_frozen
     pub truncate: Statement,
+    /// Run before [`BulkLoad::build_indexes`]: a savepoint to come back to when the primary
+    /// key's build finds a key the snapshot held twice, with the rows still loaded.
+    pub before_indexes: Statement,
     /// Builds them again: the primary key, then the order index of an ordered layout that
     /// needs one apart from it.
     pub build_indexes: Vec<Statement>,
+    /// Back to [`BulkLoad::before_indexes`] after a build failed.
+    pub undo_indexes: Statement,
+    /// The keys the loaded rows hold more than once, in the order the diff compares keys,
+    /// each with how many rows too many it has (`int8`), in binary COPY format.
+    pub duplicates: Statement,
     /// The loaded table's statistics, so that the next batch plans its joins on them
     /// rather than on guesses until the server's autovacuum gets to the table.
     pub analyze: Statement,
 }
+
+/// The savepoint of a first load's index builds.
+const FIRST_LOAD: &str = "ds_surf_first_load";
 
 pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> BulkLoad {
     let name = &t.dataset.name;
@@ -258,6 +269,10 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
             text!("Empty the merge table of {name} in the first load's transaction"),
             format_args!("TRUNCATE {}", t.merge),
         ),
+        before_indexes: Statement::new(
+            text!("Come back here if the snapshot of {name} holds a key twice"),
+            format_args!("SAVEPOINT {FIRST_LOAD}"),
+        ),
         build_indexes: std::iter::once(Statement::new(
             text!("The primary key of {name}, built after its first load"),
             format_args!(
@@ -268,6 +283,20 @@ pub(crate) fn bulk_load(t: &Tables<'_>, mode: PlatformMode, layout: Layout) -> B
         ))
         .chain(needs_order_index(t, mode, layout).then(|| order_index(t, mode)))
         .collect(),
+        undo_indexes: Statement::new(
+            text!("Undo the failed index build of {name}, its rows still loaded"),
+            format_args!("ROLLBACK TO SAVEPOINT {FIRST_LOAD}"),
+        ),
+        duplicates: Statement::new(
+            text!("The keys of {name} its first load holds more than once"),
+            format_args!(
+                "COPY (SELECT {keys}, (count(*) - 1)::int8 FROM {merge} GROUP BY {keys} \
+                 HAVING count(*) > 1 ORDER BY {order}) TO STDOUT (FORMAT binary)",
+                keys = t.key_list(""),
+                merge = t.merge,
+                order = t.key_order(&|_| false),
+            ),
+        ),
         analyze: Statement::new(
             text!("The statistics of the merge table of {name} after its first load"),
             format_args!("ANALYZE {}", t.merge),

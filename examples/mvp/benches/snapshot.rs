@@ -2,10 +2,12 @@
 //! initial load, a 1% change batch and a no-change batch — next to a plain binary COPY of
 //! the same rows between the same two databases, measured in the same run.
 //!
-//! `cargo bench -p mvp --bench snapshot` (set `ROWS` for another size). The batches run the
+//! `cargo bench -p mvp --bench snapshot` (set `ROWS` for another size, `SOURCE_LOCALE` for the
+//! source database's collation, e.g. `C.UTF-8`, where the server's is `C`, and
+//! `SOURCE_KEY_INDEX` for an index on the key in byte order). The batches run the
 //! real `mvp` binary; its peak memory is read from /proc while it runs, and what each batch
 //! writes to the merge database is read from the server: WAL bytes, and how much the
-//! platform's tables grew.
+//! platform's tables grew; and what it cost the source: the temporary files its sorts wrote.
 
 use bytes::Bytes;
 use datasurface::dev::postgres::ThrowawayPostgres;
@@ -76,6 +78,37 @@ async fn wal_between(merge: &Client, from: &str, to: &str) -> i64 {
         .get(0)
 }
 
+/// The bytes of temporary files (sorts that spilled) the source database's sessions wrote,
+/// once every other session has ended: a session's statistics reach the server as it exits.
+async fn source_temp_bytes(source: &Client) -> i64 {
+    loop {
+        let others: i64 = source
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("sessions")
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    source
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .expect("fresh statistics");
+    source
+        .query_one(
+            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .expect("temp bytes")
+        .get(0)
+}
+
 /// One measured batch.
 struct Measured {
     what: String,
@@ -83,19 +116,22 @@ struct Measured {
     peak_mib: f64,
     wal_mib: f64,
     growth_mib: f64,
+    source_temp_mib: f64,
     summary: String,
 }
 
 /// Runs one batch with the mvp binary and measures it.
 async fn measured(
     server: &ThrowawayPostgres,
-    merge: &Client,
+    (source, merge): (&Client, &Client),
     platform: &str,
     what: String,
 ) -> Measured {
     let before = written(merge, platform).await;
+    let temp_before = source_temp_bytes(source).await;
     let (seconds, peak_mib, summary) = batch(server, platform);
     let after = written(merge, platform).await;
+    let temp_after = source_temp_bytes(source).await;
     let mib = |b: i64| b as f64 / 1024.0 / 1024.0;
     Measured {
         what,
@@ -103,6 +139,7 @@ async fn measured(
         peak_mib,
         wal_mib: mib(wal_between(merge, &before.0, &after.0).await),
         growth_mib: mib(after.1 - before.1),
+        source_temp_mib: mib(temp_after - temp_before),
         summary,
     }
 }
@@ -162,11 +199,20 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
+    // The source database's collation: the server's `C` unless set (most producers' databases
+    // sort text by a locale, which a key-ordered read pays for with a sort).
+    let source_locale = std::env::var("SOURCE_LOCALE").ok();
+    // An index on the key in byte order, which spares such a source the sort.
+    let key_index = std::env::var_os("SOURCE_KEY_INDEX").is_some();
     let server = ThrowawayPostgres::start().expect("throwaway PostgreSQL");
     let admin = connect(&server, "postgres").await;
-    for db in ["customer_db", "datasurface_merge"] {
+    let locale = match &source_locale {
+        Some(l) => format!(" TEMPLATE template0 LOCALE '{}'", l.replace('\'', "''")),
+        None => String::new(),
+    };
+    for (db, options) in [("customer_db", locale.as_str()), ("datasurface_merge", "")] {
         admin
-            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .batch_execute(&format!("CREATE DATABASE {db}{options}"))
             .await
             .expect("database");
     }
@@ -185,12 +231,25 @@ async fn main() {
         )
         .await
         .expect("seed");
+    if key_index {
+        source
+            .batch_execute("CREATE INDEX customers_id_bytes ON customers (id COLLATE \"C\")")
+            .await
+            .expect("index in byte order");
+    }
     source
         .batch_execute("VACUUM ANALYZE customers")
         .await
         .expect("vacuum");
     println!(
-        "{rows} customers rows; PostgreSQL 15 throwaway server, source and merge databases on it\n"
+        "{rows} customers rows; PostgreSQL 15 throwaway server, source and merge databases on it; \
+         source collation {}{}\n",
+        source_locale.as_deref().unwrap_or("C"),
+        if key_index {
+            ", an index on the key COLLATE \"C\""
+        } else {
+            ""
+        }
     );
 
     let mut results: Vec<Measured> = Vec::new();
@@ -198,7 +257,7 @@ async fn main() {
         results.push(
             measured(
                 &server,
-                &merge,
+                (&source, &merge),
                 platform,
                 format!("{platform} initial load"),
             )
@@ -244,10 +303,18 @@ async fn main() {
         .expect("insert");
     for platform in ["YellowLive", "YellowForensic"] {
         let what = format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)");
-        results.push(measured(&server, &merge, platform, what).await);
+        results.push(measured(&server, (&source, &merge), platform, what).await);
     }
     for platform in ["YellowLive", "YellowForensic"] {
-        results.push(measured(&server, &merge, platform, format!("{platform} no change")).await);
+        results.push(
+            measured(
+                &server,
+                (&source, &merge),
+                platform,
+                format!("{platform} no change"),
+            )
+            .await,
+        );
     }
 
     println!(
@@ -259,18 +326,25 @@ async fn main() {
         rows as f64 / floor_unlogged
     );
     println!(
-        "{:<52} {:>8} {:>9} {:>10} {:>9} {:>11}",
-        "batch (whole mvp run process)", "seconds", "× COPY", "peak MiB", "WAL MiB", "tables +MiB"
+        "{:<52} {:>8} {:>9} {:>10} {:>9} {:>11} {:>16}",
+        "batch (whole mvp run process)",
+        "seconds",
+        "× COPY",
+        "peak MiB",
+        "WAL MiB",
+        "tables +MiB",
+        "source temp MiB"
     );
     for m in &results {
         println!(
-            "{:<52} {:8.2} {:>9.2} {:10.1} {:9.1} {:11.1}",
+            "{:<52} {:8.2} {:>9.2} {:10.1} {:9.1} {:11.1} {:16.1}",
             m.what,
             m.seconds,
             m.seconds / floor,
             m.peak_mib,
             m.wal_mib,
-            m.growth_mib
+            m.growth_mib,
+            m.source_temp_mib
         );
     }
     println!();

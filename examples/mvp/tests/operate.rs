@@ -178,10 +178,28 @@ async fn doctor_finds_what_stops_a_batch_and_says_what_to_do() {
     }
     let out = env.output(&["doctor"]);
     assert!(out.status.success(), "{}", all(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0 failed: ready to run"), "{}", all(&out));
+    // Each snapshot reads the source in key order: here through its primary key.
+    let line = doctor_line(&text, "source table public.customers", "key order");
     assert!(
-        stdout(&out).contains("0 failed: ready to run"),
-        "{}",
-        all(&out)
+        line.starts_with('✓') && line.contains("read through index customers_pkey, no sort"),
+        "{line}"
+    );
+    // Without an index that gives the order, the source sorts the table for each snapshot.
+    source
+        .batch_execute("ALTER TABLE addresses DROP CONSTRAINT addresses_pkey")
+        .await
+        .expect("drop the primary key");
+    let out = env.output(&["doctor"]);
+    assert!(out.status.success(), "{}", all(&out));
+    let text = stdout(&out);
+    let line = doctor_line(&text, "source table public.addresses", "key order");
+    assert!(
+        line.starts_with('✓')
+            && line.contains("no index gives it: each snapshot sorts the table")
+            && line.contains("in memory"),
+        "{line}"
     );
 
     // A source table that drifted from the model, and a wrong password.
