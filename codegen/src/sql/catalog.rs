@@ -117,13 +117,15 @@ pub fn byte_ordered_columns() -> Query<Relation, Single<String>> {
     )
 }
 
-/// The size of the table's rows on disk, in bytes (0 when there is no such table).
+/// The size of the table's rows on disk, in bytes, its partitions' included (0 when there
+/// is no such table).
 pub fn table_bytes() -> Query<Relation, Single<i64>> {
     Query::new(
         "The size of a table's rows on disk",
         format!(
-            "SELECT coalesce(pg_relation_size(to_regclass({})), 0)::int8",
-            Relation::table
+            "SELECT coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(to_regclass({t})) p), \
+             pg_relation_size(to_regclass({t})), 0)::int8",
+            t = Relation::table
         ),
     )
 }
