@@ -484,10 +484,17 @@ async fn key_order_check(
         plan
     }
     .await;
-    match (plan, client.row(&catalog::table_bytes(), &relation).await) {
-        (Ok(plan), Ok(Single(bytes))) => {
+    let size = async {
+        let Single(bytes) = client.row(&catalog::table_bytes(), &relation).await?;
+        let Single(partitioned) = client.row(&catalog::is_partitioned(), &relation).await?;
+        Ok((bytes, partitioned))
+    }
+    .await;
+    match (plan, size) {
+        (Ok(plan), Ok((bytes, partitioned))) => {
             let plan: Vec<String> = plan.into_iter().map(|Single(line)| line).collect();
-            key_order_verdict(subject, &plan, bytes, order.index(&sorts_by_bytes))
+            let index = order.index(&sorts_by_bytes, partitioned);
+            key_order_verdict(subject, &plan, bytes, index)
         }
         (Err(e), _) | (_, Err(e)) => Check::failed(subject, KEY_ORDER, e.to_string(), retry()),
     }

@@ -130,6 +130,17 @@ pub fn table_bytes() -> Query<Relation, Single<i64>> {
     )
 }
 
+/// Whether the table is partitioned (its rows are in its partitions).
+pub fn is_partitioned() -> Query<Relation, Single<bool>> {
+    Query::new(
+        "Whether a table is partitioned",
+        format!(
+            "SELECT coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass({})), false)",
+            Relation::table
+        ),
+    )
+}
+
 /// Whether the session's user may read the table.
 pub fn can_read() -> Query<Relation, Single<bool>> {
     Query::new(

@@ -166,10 +166,13 @@ impl SourceOrder {
         )
     }
 
-    /// The index that gives the key order, for the source's owner to create.
-    pub fn index(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> String {
+    /// The index that gives the key order, for the source's owner to create: built
+    /// without blocking writes, except on a `partitioned` table, where PostgreSQL builds one
+    /// on each partition in turn, blocking writes to it meanwhile.
+    pub fn index(&self, sorts_by_bytes: &dyn Fn(&str) -> bool, partitioned: bool) -> String {
+        let concurrently = if partitioned { "" } else { " CONCURRENTLY" };
         text!(
-            "CREATE INDEX CONCURRENTLY ON {} ({})",
+            "CREATE INDEX{concurrently} ON {} ({})",
             self.source,
             self.order_by(sorts_by_bytes)
         )
@@ -265,6 +268,29 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_that_gives_the_order_is_built_concurrently_where_postgres_can() {
+        let ds = DatasetSchema::new("t")
+            .column(datasurface_model::Column::new(
+                "id",
+                datasurface_model::DataType::Text,
+            ))
+            .column(datasurface_model::Column::new(
+                "n",
+                datasurface_model::DataType::Integer,
+            ))
+            .key(["id", "n"]);
+        let order = SourceOrder::new(&ds, "public");
+        assert_eq!(
+            order.index(&|_| false, false),
+            r#"CREATE INDEX CONCURRENTLY ON "public"."t" ("id" COLLATE "C", "n")"#
+        );
+        assert_eq!(
+            order.index(&|c| c == "id", true),
+            r#"CREATE INDEX ON "public"."t" ("id", "n")"#
+        );
+    }
 
     #[test]
     fn the_sort_memory_is_the_one_the_session_sets() {
