@@ -484,17 +484,11 @@ async fn key_order_check(
         plan
     }
     .await;
-    let size = async {
-        let Single(bytes) = client.row(&catalog::table_bytes(), &relation).await?;
-        let Single(partitioned) = client.row(&catalog::is_partitioned(), &relation).await?;
-        Ok((bytes, partitioned))
-    }
-    .await;
-    match (plan, size) {
-        (Ok(plan), Ok((bytes, partitioned))) => {
+    match (plan, client.row(&catalog::table_size(), &relation).await) {
+        (Ok(plan), Ok(size)) => {
             let plan: Vec<String> = plan.into_iter().map(|Single(line)| line).collect();
-            let index = order.index(&sorts_by_bytes, partitioned);
-            key_order_verdict(subject, &plan, bytes, index)
+            let index = order.index(&sorts_by_bytes, size.partitioned);
+            key_order_verdict(subject, &plan, size.bytes, index)
         }
         (Err(e), _) | (_, Err(e)) => Check::failed(subject, KEY_ORDER, e.to_string(), retry()),
     }

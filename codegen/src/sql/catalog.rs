@@ -117,25 +117,24 @@ pub fn byte_ordered_columns() -> Query<Relation, Single<String>> {
     )
 }
 
-/// The size of the table's rows on disk, in bytes, its partitions' included (0 when there
-/// is no such table).
-pub fn table_bytes() -> Query<Relation, Single<i64>> {
-    Query::new(
-        "The size of a table's rows on disk",
-        format!(
-            "SELECT coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(to_regclass({t})) p), \
-             pg_relation_size(to_regclass({t})), 0)::int8",
-            t = Relation::table
-        ),
-    )
+crate::row! {
+    /// How large a table is, and whether its rows are in partitions.
+    pub struct TableSize {
+        /// Its rows on disk, in bytes, its partitions' included (0 when there is no such
+        /// table).
+        pub bytes: i64 = "coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(t.r) p), \
+            pg_relation_size(t.r), 0)::int8",
+        pub partitioned: bool = "coalesce((SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = t.r), false)",
+    }
 }
 
-/// Whether the table is partitioned (its rows are in its partitions).
-pub fn is_partitioned() -> Query<Relation, Single<bool>> {
+/// The table's size, and whether it is partitioned.
+pub fn table_size() -> Query<Relation, TableSize> {
     Query::new(
-        "Whether a table is partitioned",
+        "The size of a table's rows on disk, and whether it is partitioned",
         format!(
-            "SELECT coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass({})), false)",
+            "SELECT {} FROM (SELECT to_regclass({}) AS r) t",
+            TableSize::select_list(),
             Relation::table
         ),
     )

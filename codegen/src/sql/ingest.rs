@@ -2,12 +2,13 @@
 //! order, and where the runtime writes what it found between them.
 
 use super::names::{
-    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable, Tables, q,
+    ALL_HASH, BATCH_ID, BATCH_IN, BATCH_OUT, CURRENT, KEY_HASH, OP, SourceTable, Tables, key_order,
+    q,
 };
 use super::statement::Statement;
 use super::typed::{Query, Single};
 use crate::text::text;
-use datasurface_model::{DatasetSchema, PlatformMode};
+use datasurface_model::{Column, DatasetSchema, PlatformMode};
 
 /// Session settings of every connection: text forms that do not depend on the server's
 /// or the role's defaults; memory enough to sort a snapshot by key; and the random-read cost
@@ -76,8 +77,7 @@ pub struct SourceOrder {
     name: String,
     /// Every column cast to the model's type.
     casts: String,
-    /// The key columns, each with whether it is text.
-    keys: Vec<(String, bool)>,
+    keys: Vec<Column>,
 }
 
 impl SourceOrder {
@@ -99,10 +99,7 @@ impl SourceOrder {
             source: SourceTable::new(schema, &ds.name).quoted,
             name: ds.name.clone(),
             casts,
-            keys: ds
-                .key_columns()
-                .map(|c| (c.name.clone(), c.data_type.is_text()))
-                .collect(),
+            keys: ds.key_columns().cloned().collect(),
         }
     }
 
@@ -110,17 +107,22 @@ impl SourceOrder {
     /// in byte order (a `C` collation) as they are, so the source's own index can give the
     /// order; other text keys with `COLLATE "C"`.
     fn order_by(&self, sorts_by_bytes: &dyn Fn(&str) -> bool) -> String {
-        self.keys
-            .iter()
-            .map(|(name, text)| {
-                if *text && !sorts_by_bytes(name) {
-                    text!("{} COLLATE \"C\"", q(name))
-                } else {
-                    q(name)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        key_order(&self.keys, sorts_by_bytes)
+    }
+
+    /// The snapshot's `COPY` for a first load: every row cast to the model's types, in the
+    /// order the table holds them.
+    fn copy_out_unordered(&self) -> Statement {
+        Statement::new(
+            text!(
+                "Snapshot of {} for a first load: every row, cast to the model's types, as the table holds them",
+                self.name
+            ),
+            format_args!(
+                "COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)",
+                self.casts, self.source
+            ),
+        )
     }
 
     /// The snapshot's `COPY`: every row cast to the model's types, in key order.
@@ -200,7 +202,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             cols = t.column_list(""),
         )
     };
-    let mut sql = SnapshotSql {
+    SnapshotSql {
         source: table,
         lock: Statement::new(
             text!(
@@ -209,17 +211,8 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             ),
             format_args!("LOCK TABLE {source} IN ACCESS SHARE MODE"),
         ),
-        copy_out: Statement::new("", ""),
-        copy_out_unordered: Statement::new(
-            text!(
-                "Snapshot of {} for a first load: every row, cast to the model's types, as the table holds them",
-                ds.name
-            ),
-            format_args!(
-                "COPY (SELECT {} FROM {source}) TO STDOUT (FORMAT binary)",
-                order.casts
-            ),
-        ),
+        copy_out: order.copy_out(&|_| false),
+        copy_out_unordered: order.copy_out_unordered(),
         current_settings: Statement::new(
             "Read the current rows through an index in key order: no sort, no parallel workers",
             "SET enable_sort = off; SET max_parallel_workers_per_gather = 0",
@@ -260,9 +253,7 @@ pub(crate) fn snapshot(t: &Tables<'_>, schema: &str, mode: PlatformMode) -> Snap
             first_load(", FREEZE"),
         ),
         order,
-    };
-    sql.copy_out = sql.copy_out_for(&|_| false);
-    sql
+    }
 }
 
 #[cfg(test)]

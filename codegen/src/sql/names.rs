@@ -2,7 +2,7 @@
 //! dataset's tables, quoted once.
 
 use crate::text::text;
-use datasurface_model::{DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
+use datasurface_model::{Column, DatasetSchema, Datastore, PlatformMode, YellowPlatform, naming};
 
 /// `ds_surf_batch_out` of a version that is still current.
 pub const CURRENT: i32 = i32::MAX;
@@ -104,6 +104,24 @@ pub(crate) struct Tables<'a> {
     keys: Vec<String>,
 }
 
+/// The order clause of `keys` in the order the engine compares keys while they stream (see
+/// [`Tables::key_order`]).
+pub(crate) fn key_order<'c>(
+    keys: impl IntoIterator<Item = &'c Column>,
+    already_bytes: &dyn Fn(&str) -> bool,
+) -> String {
+    keys.into_iter()
+        .map(|c| {
+            if c.data_type.is_text() && !already_bytes(&c.name) {
+                text!("{} COLLATE \"C\"", q(&c.name))
+            } else {
+                q(&c.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl<'a> Tables<'a> {
     pub(crate) fn new(
         platform: &YellowPlatform,
@@ -143,17 +161,7 @@ impl<'a> Tables<'a> {
     /// as they are, so the clause leaves the collation out and the source's own index can
     /// give the order.
     pub(crate) fn key_order(&self, already_bytes: &dyn Fn(&str) -> bool) -> String {
-        self.dataset
-            .key_columns()
-            .map(|c| {
-                if c.data_type.is_text() && !already_bytes(&c.name) {
-                    text!("{} COLLATE \"C\"", q(&c.name))
-                } else {
-                    q(&c.name)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        key_order(self.dataset.key_columns(), already_bytes)
     }
 
     /// Inserts the rows of `from AS alias` (with `filter`, a `WHERE …` or nothing) into the
