@@ -192,6 +192,31 @@ impl ThrowawayPostgres {
         datasurface_engine::pg::connect_with(&settings, 1).await
     }
 
+    /// Logs every statement's duration in the server's log, and the plan, with its timings,
+    /// of every statement over a tenth of a second: to see where a batch's time goes (the
+    /// log is in [`ThrowawayPostgres::dir`]).
+    pub async fn log_statements(&self) -> Result<(), ThrowawayPostgresError> {
+        let admin = self
+            .connect("postgres")
+            .await
+            .map_err(|e| step("connect", e))?;
+        // One at a time: ALTER SYSTEM cannot run in the transaction several statements share.
+        for statement in [
+            "ALTER SYSTEM SET log_min_duration_statement = 0",
+            "LOAD 'auto_explain'",
+            "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'",
+            "ALTER SYSTEM SET auto_explain.log_min_duration = 100",
+            "ALTER SYSTEM SET auto_explain.log_analyze = on",
+            "SELECT pg_reload_conf()",
+        ] {
+            admin.batch_execute(statement).await.map_err(|e| {
+                let detail = e.as_db_error().map(|d| d.message().to_owned());
+                step(statement, detail.unwrap_or_else(|| e.to_string()))
+            })?;
+        }
+        Ok(())
+    }
+
     /// The server's directory (data, socket, server log).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -217,23 +217,8 @@ async fn main() {
             .expect("database");
     }
     if std::env::var_os("LOG_STATEMENTS").is_some() {
-        // Every statement's duration, in each server's log, to see where a batch's time goes.
         for server in [&source_server, &merge_server] {
-            let admin = server.connect("postgres").await.expect("connect");
-            for statement in [
-                "ALTER SYSTEM SET log_min_duration_statement = 0",
-                // And the plan of every statement over a tenth of a second, with its timings.
-                "LOAD 'auto_explain'",
-                "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'",
-                "ALTER SYSTEM SET auto_explain.log_min_duration = 100",
-                "ALTER SYSTEM SET auto_explain.log_analyze = on",
-                "SELECT pg_reload_conf()",
-            ] {
-                admin
-                    .batch_execute(statement)
-                    .await
-                    .expect("log statements");
-            }
+            server.log_statements().await.expect("log statements");
             println!("statements logged in {}", server.dir().display());
         }
     }

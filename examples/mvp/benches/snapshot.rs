@@ -8,6 +8,9 @@
 //! real `mvp` binary; its peak memory is read from /proc while it runs, and what each batch
 //! writes to the merge database is read from the server: WAL bytes, and how much the
 //! platform's tables grew; and what it cost the source: the temporary files its sorts wrote.
+//! `DURABLE` runs a server that keeps what commits on disk (fsync, full page writes and
+//! synchronous commit on), as users run PostgreSQL; `LOG_STATEMENTS` logs every statement's
+//! duration in the server's log, kept with `KEEP`.
 
 use bytes::Bytes;
 use datasurface::dev::postgres::ThrowawayPostgres;
@@ -204,7 +207,16 @@ async fn main() {
     let source_locale = std::env::var("SOURCE_LOCALE").ok();
     // An index on the key in byte order, which spares such a source the sort.
     let key_index = std::env::var_os("SOURCE_KEY_INDEX").is_some();
-    let server = ThrowawayPostgres::start().expect("throwaway PostgreSQL");
+    let durable = std::env::var_os("DURABLE").is_some();
+    let server = match durable {
+        true => ThrowawayPostgres::start_durable(),
+        false => ThrowawayPostgres::start(),
+    }
+    .expect("throwaway PostgreSQL");
+    if std::env::var_os("LOG_STATEMENTS").is_some() {
+        server.log_statements().await.expect("log statements");
+        println!("statements logged in {}", server.dir().display());
+    }
     let admin = connect(&server, "postgres").await;
     let locale = match &source_locale {
         Some(l) => format!(" TEMPLATE template0 LOCALE '{}'", l.replace('\'', "''")),
@@ -242,8 +254,9 @@ async fn main() {
         .await
         .expect("vacuum");
     println!(
-        "{rows} customers rows; PostgreSQL 15 throwaway server, source and merge databases on it; \
+        "{rows} customers rows; PostgreSQL 15 {} server, source and merge databases on it; \
          source collation {}{}\n",
+        if durable { "durable" } else { "throwaway" },
         source_locale.as_deref().unwrap_or("C"),
         if key_index {
             ", an index on the key COLLATE \"C\""
@@ -326,10 +339,11 @@ async fn main() {
         rows as f64 / floor_unlogged
     );
     println!(
-        "{:<52} {:>8} {:>9} {:>10} {:>9} {:>11} {:>16}",
+        "{:<52} {:>8} {:>9} {:>10} {:>10} {:>9} {:>11} {:>16}",
         "batch (whole mvp run process)",
         "seconds",
         "× COPY",
+        "× unlogged",
         "peak MiB",
         "WAL MiB",
         "tables +MiB",
@@ -337,10 +351,11 @@ async fn main() {
     );
     for m in &results {
         println!(
-            "{:<52} {:8.2} {:>9.2} {:10.1} {:9.1} {:11.1} {:16.1}",
+            "{:<52} {:8.2} {:>9.2} {:>10.2} {:10.1} {:9.1} {:11.1} {:16.1}",
             m.what,
             m.seconds,
             m.seconds / floor,
+            m.seconds / floor_unlogged,
             m.peak_mib,
             m.wal_mib,
             m.growth_mib,
@@ -350,5 +365,8 @@ async fn main() {
     println!();
     for m in &results {
         println!("{}: {}", m.what, m.summary);
+    }
+    if std::env::var_os("KEEP").is_some() {
+        println!("kept: {}", server.keep());
     }
 }
