@@ -6,7 +6,10 @@
 //! scheduler would. Besides kills at random moments, some land where they must: while the
 //! batch stages the changes it read (another session holds the staging tables), while it
 //! writes the merge tables, and between its commit and its slot being moved on (the slot
-//! is put back where it was, as if the runner died in that moment).
+//! is put back where it was, as if the runner died in that moment). And the server stopped
+//! at once at random moments of the batches, then started again: the unlogged changes and
+//! staging tables come back empty, the slot as it was last saved, and each stream still
+//! ends as on the server where nothing happened.
 
 mod common;
 
@@ -32,8 +35,21 @@ struct Shop {
 
 impl Shop {
     async fn new(orders: i64) -> Shop {
+        Shop::on(ThrowawayPostgres::start(), orders).await
+    }
+
+    /// On a server that keeps what commits on disk, as users run PostgreSQL: one that may
+    /// be stopped at once without losing a commit it acknowledged.
+    async fn durable(orders: i64) -> Shop {
+        Shop::on(ThrowawayPostgres::start_durable(), orders).await
+    }
+
+    async fn on(
+        server: Result<ThrowawayPostgres, datasurface::dev::postgres::ThrowawayPostgresError>,
+        orders: i64,
+    ) -> Shop {
         let shop = Shop {
-            server: ThrowawayPostgres::start().expect("throwaway PostgreSQL"),
+            server: server.expect("throwaway PostgreSQL"),
         };
         let admin = shop.connect("postgres").await;
         for db in ["shop_db", "merge"] {
@@ -112,6 +128,30 @@ impl Shop {
         kill_while_held(&mut holder, &monitor, "merge", (tables, mode), || {
             self.shop(platform).spawn().expect("spawn")
         })
+        .await;
+    }
+
+    /// Runs a batch of `platform` while another session holds its merge tables, and stops
+    /// the server at once when the runner waits for them: its changes are read and staged
+    /// (or, on a first load, being written), and the server comes back with the unlogged
+    /// tables empty.
+    async fn stop_while_merging(&self, platform: &str) {
+        let tables = ["orders", "order_lines"]
+            .map(|d| naming::quote_ident(&naming::merge_table(platform, "Orders", d)))
+            .join(", ");
+        let mut holder = self.connect("merge").await;
+        let monitor = self.connect("postgres").await;
+        while_held(
+            &mut holder,
+            &monitor,
+            "merge",
+            (&tables, "EXCLUSIVE"),
+            || self.shop(platform).spawn().expect("spawn"),
+            |runner| {
+                self.server.restart().expect("stop at once and start again");
+                runner.wait_with_output().expect("the stopped run");
+            },
+        )
         .await;
     }
 
@@ -293,4 +333,69 @@ async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
         "only {interrupted} of {random_kills} random kills interrupted a batch"
     );
     assert!(held_kills >= 8, "{held_kills} kills while a table was held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_moment() {
+    let (reference, crashed) = (Shop::new(5_000).await, Shop::durable(5_000).await);
+    let reference_merge = reference.connect("merge").await;
+    let mut rng = Lcg(0x5709);
+    let (mut stops, mut interrupted) = (0, 0);
+    for step in 0..4 {
+        if step > 0 {
+            reference.change(step).await;
+            crashed.change(step).await;
+        }
+        for platform in PLATFORMS {
+            let start = Instant::now();
+            let out = reference.run(platform);
+            assert!(out.status.success(), "{}", text(&out));
+            let took = start.elapsed().as_millis() as u64;
+            let done = step + 1;
+
+            // Stopped while it waits to write the merge tables (once they exist), then once
+            // its batch started again, within what the whole run took on the other server:
+            // before the ingest committed, between it and the merge, during the merge, or
+            // after the commit before the slot moved on.
+            if step > 0 {
+                crashed.stop_while_merging(platform).await;
+            }
+            let merge = crashed.connect("merge").await;
+            let child = crashed.shop(platform).spawn().expect("spawn");
+            let start = Instant::now();
+            while status(&merge, platform).await.as_deref() != Some("started")
+                && committed(&merge, platform).await < done
+                && start.elapsed() < Duration::from_secs(30)
+            {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.next(took))).await;
+            let before = committed(&merge, platform).await;
+            drop(merge);
+            crashed
+                .server
+                .restart()
+                .expect("stop at once and start again");
+            stops += 1;
+            // The runner lost its connections: it ends with an error or, past its commit,
+            // with the slot left where it was.
+            child.wait_with_output().expect("the stopped run");
+            if before < done {
+                interrupted += 1;
+            }
+            let merge = crashed.connect("merge").await;
+            crashed.run_until_committed(&merge, platform, done).await;
+        }
+        let merge = crashed.connect("merge").await;
+        assert_eq!(
+            fingerprint(&merge).await,
+            fingerprint(&reference_merge).await,
+            "after step {step}"
+        );
+    }
+    // Most stops must land before the batch committed, or they prove little.
+    assert!(
+        interrupted >= 4,
+        "only {interrupted} of {stops} stops interrupted a batch"
+    );
 }
