@@ -8,6 +8,7 @@
 //! real `mvp` binary; its peak memory is read from /proc while it runs, and what each batch
 //! writes to the merge database is read from the server: WAL bytes, and how much the
 //! platform's tables grew; and what it cost the source: the temporary files its sorts wrote.
+//! `RUNS=5` repeats the whole sequence on new databases and prints the medians.
 //! `DURABLE` runs a server that keeps what commits on disk (fsync, full page writes and
 //! synchronous commit on), as users run PostgreSQL; `LOG_STATEMENTS` logs every statement's
 //! duration in the server's log, kept with `KEEP`.
@@ -196,17 +197,39 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// How the source is set up: its size, its database's collation, and whether its key has
+/// an index in byte order.
+struct Setup {
+    rows: i64,
+    locale: Option<String>,
+    key_index: bool,
+}
+
+/// One run's floors (logged, unlogged) and batches.
+struct Run {
+    floor: f64,
+    floor_unlogged: f64,
+    batches: Vec<Measured>,
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rows: i64 = std::env::var("ROWS")
+    let setup = Setup {
+        rows: std::env::var("ROWS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1_000_000),
+        // The source database's collation: the server's `C` unless set (most producers'
+        // databases sort text by a locale, which a key-ordered read pays for with a sort).
+        locale: std::env::var("SOURCE_LOCALE").ok(),
+        // An index on the key in byte order, which spares such a source the sort.
+        key_index: std::env::var_os("SOURCE_KEY_INDEX").is_some(),
+    };
+    let runs: usize = std::env::var("RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(1_000_000);
-    // The source database's collation: the server's `C` unless set (most producers' databases
-    // sort text by a locale, which a key-ordered read pays for with a sort).
-    let source_locale = std::env::var("SOURCE_LOCALE").ok();
-    // An index on the key in byte order, which spares such a source the sort.
-    let key_index = std::env::var_os("SOURCE_KEY_INDEX").is_some();
+        .unwrap_or(1)
+        .max(1);
     let durable = std::env::var_os("DURABLE").is_some();
     let server = match durable {
         true => ThrowawayPostgres::start_durable(),
@@ -217,19 +240,98 @@ async fn main() {
         server.log_statements().await.expect("log statements");
         println!("statements logged in {}", server.dir().display());
     }
-    let admin = connect(&server, "postgres").await;
-    let locale = match &source_locale {
+    println!(
+        "{} customers rows; PostgreSQL 15 {} server, source and merge databases on it; \
+         source collation {}{}{}\n",
+        setup.rows,
+        if durable { "durable" } else { "throwaway" },
+        setup.locale.as_deref().unwrap_or("C"),
+        if setup.key_index {
+            ", an index on the key COLLATE \"C\""
+        } else {
+            ""
+        },
+        match runs {
+            1 => String::new(),
+            n => format!("; medians of {n} runs, each on new databases"),
+        }
+    );
+    let mut all = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        all.push(one_run(&server, &setup).await);
+    }
+
+    let floors: Vec<f64> = all.iter().map(|r| r.floor).collect();
+    let unlogged: Vec<f64> = all.iter().map(|r| r.floor_unlogged).collect();
+    let (floor, floor_unlogged) = (median(floors), median(unlogged));
+    println!(
+        "plain binary COPY source → merge, logged unindexed table:   {floor:6.2} s  ({:.0} rows/s)",
+        setup.rows as f64 / floor
+    );
+    println!(
+        "plain binary COPY source → merge, unlogged unindexed table: {floor_unlogged:6.2} s  ({:.0} rows/s)\n",
+        setup.rows as f64 / floor_unlogged
+    );
+    println!(
+        "{:<52} {:>8} {:>9} {:>10} {:>10} {:>9} {:>11} {:>16}",
+        "batch (whole mvp run process)",
+        "seconds",
+        "× COPY",
+        "× unlogged",
+        "peak MiB",
+        "WAL MiB",
+        "tables +MiB",
+        "source temp MiB"
+    );
+    // Each ratio is the median of the runs' ratios to their own floor; the peak memory is
+    // the highest of the runs.
+    let last = all.last().expect("a run");
+    for (i, m) in last.batches.iter().enumerate() {
+        let of = |f: &dyn Fn(&Run) -> f64| median(all.iter().map(f).collect());
+        println!(
+            "{:<52} {:8.2} {:>9.2} {:>10.2} {:10.1} {:9.1} {:11.1} {:16.1}",
+            m.what,
+            of(&|r| r.batches[i].seconds),
+            of(&|r| r.batches[i].seconds / r.floor),
+            of(&|r| r.batches[i].seconds / r.floor_unlogged),
+            all.iter()
+                .map(|r| r.batches[i].peak_mib)
+                .fold(0.0, f64::max),
+            of(&|r| r.batches[i].wal_mib),
+            of(&|r| r.batches[i].growth_mib),
+            of(&|r| r.batches[i].source_temp_mib)
+        );
+    }
+    println!();
+    for m in &last.batches {
+        println!("{}: {}", m.what, m.summary);
+    }
+    if std::env::var_os("KEEP").is_some() {
+        println!("kept: {}", server.keep());
+    }
+}
+
+/// Creates the source and merge databases anew, loads the source, and measures the
+/// batches and the floor.
+async fn one_run(server: &ThrowawayPostgres, setup: &Setup) -> Run {
+    let rows = setup.rows;
+    let admin = connect(server, "postgres").await;
+    let locale = match &setup.locale {
         Some(l) => format!(" TEMPLATE template0 LOCALE '{}'", l.replace('\'', "''")),
         None => String::new(),
     };
     for (db, options) in [("customer_db", locale.as_str()), ("datasurface_merge", "")] {
         admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .expect("drop database");
+        admin
             .batch_execute(&format!("CREATE DATABASE {db}{options}"))
             .await
             .expect("database");
     }
-    let source = connect(&server, "customer_db").await;
-    let merge = connect(&server, "datasurface_merge").await;
+    let source = connect(server, "customer_db").await;
+    let merge = connect(server, "datasurface_merge").await;
     source
         .batch_execute(&mvp::source_ddl())
         .await
@@ -243,7 +345,7 @@ async fn main() {
         )
         .await
         .expect("seed");
-    if key_index {
+    if setup.key_index {
         source
             .batch_execute("CREATE INDEX customers_id_bytes ON customers (id COLLATE \"C\")")
             .await
@@ -253,23 +355,14 @@ async fn main() {
         .batch_execute("VACUUM ANALYZE customers")
         .await
         .expect("vacuum");
-    println!(
-        "{rows} customers rows; PostgreSQL 15 {} server, source and merge databases on it; \
-         source collation {}{}\n",
-        if durable { "durable" } else { "throwaway" },
-        source_locale.as_deref().unwrap_or("C"),
-        if key_index {
-            ", an index on the key COLLATE \"C\""
-        } else {
-            ""
-        }
-    );
+    // The seed's log is checkpointed before the first batch, whichever run it is.
+    admin.batch_execute("CHECKPOINT").await.expect("checkpoint");
 
-    let mut results: Vec<Measured> = Vec::new();
+    let mut batches: Vec<Measured> = Vec::new();
     for platform in ["YellowLive", "YellowForensic"] {
-        results.push(
+        batches.push(
             measured(
-                &server,
+                server,
                 (&source, &merge),
                 platform,
                 format!("{platform} initial load"),
@@ -284,7 +377,6 @@ async fn main() {
         floors.push(copy_floor(&source, &merge, false).await);
         floors_unlogged.push(copy_floor(&source, &merge, true).await);
     }
-    let (floor, floor_unlogged) = (median(floors), median(floors_unlogged));
     merge
         .batch_execute("DROP TABLE copy_floor")
         .await
@@ -316,12 +408,12 @@ async fn main() {
         .expect("insert");
     for platform in ["YellowLive", "YellowForensic"] {
         let what = format!("{platform} 1% change ({upd} upd, {del} del, {del} ins)");
-        results.push(measured(&server, (&source, &merge), platform, what).await);
+        batches.push(measured(server, (&source, &merge), platform, what).await);
     }
     for platform in ["YellowLive", "YellowForensic"] {
-        results.push(
+        batches.push(
             measured(
-                &server,
+                server,
                 (&source, &merge),
                 platform,
                 format!("{platform} no change"),
@@ -329,44 +421,9 @@ async fn main() {
             .await,
         );
     }
-
-    println!(
-        "plain binary COPY source → merge, logged unindexed table:   {floor:6.2} s  ({:.0} rows/s)",
-        rows as f64 / floor
-    );
-    println!(
-        "plain binary COPY source → merge, unlogged unindexed table: {floor_unlogged:6.2} s  ({:.0} rows/s)\n",
-        rows as f64 / floor_unlogged
-    );
-    println!(
-        "{:<52} {:>8} {:>9} {:>10} {:>10} {:>9} {:>11} {:>16}",
-        "batch (whole mvp run process)",
-        "seconds",
-        "× COPY",
-        "× unlogged",
-        "peak MiB",
-        "WAL MiB",
-        "tables +MiB",
-        "source temp MiB"
-    );
-    for m in &results {
-        println!(
-            "{:<52} {:8.2} {:>9.2} {:>10.2} {:10.1} {:9.1} {:11.1} {:16.1}",
-            m.what,
-            m.seconds,
-            m.seconds / floor,
-            m.seconds / floor_unlogged,
-            m.peak_mib,
-            m.wal_mib,
-            m.growth_mib,
-            m.source_temp_mib
-        );
-    }
-    println!();
-    for m in &results {
-        println!("{}: {}", m.what, m.summary);
-    }
-    if std::env::var_os("KEEP").is_some() {
-        println!("kept: {}", server.keep());
+    Run {
+        floor: median(floors),
+        floor_unlogged: median(floors_unlogged),
+        batches,
     }
 }
