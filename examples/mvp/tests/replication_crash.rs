@@ -357,10 +357,21 @@ async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_mome
             // its batch started again, within what the whole run took on the other server:
             // before the ingest committed, between it and the merge, during the merge, or
             // after the commit before the slot moved on.
-            if step > 0 {
+            let merge = if step > 0 {
                 crashed.stop_while_merging(platform).await;
-            }
-            let merge = crashed.connect("merge").await;
+                let merge = crashed.connect("merge").await;
+                assert_eq!(
+                    (
+                        status(&merge, platform).await,
+                        committed(&merge, platform).await
+                    ),
+                    (Some("ingested".into()), step),
+                    "stopped with its changes staged, before its merge"
+                );
+                merge
+            } else {
+                crashed.connect("merge").await
+            };
             let child = crashed.shop(platform).spawn().expect("spawn");
             let start = Instant::now();
             while status(&merge, platform).await.as_deref() != Some("started")
