@@ -16,7 +16,7 @@ mod common;
 use common::*;
 use datasurface::dev::postgres::ThrowawayPostgres;
 use datasurface::naming;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -99,6 +99,30 @@ impl Shop {
 
     fn run(&self, platform: &str) -> Output {
         self.shop(platform).output().expect("run shop")
+    }
+
+    /// Runs a batch of `platform` that must succeed; how long the whole run took, start-up
+    /// included (ms).
+    fn timed_run(&self, platform: &str) -> u64 {
+        let start = Instant::now();
+        let out = self.run(platform);
+        assert!(out.status.success(), "{}", text(&out));
+        start.elapsed().as_millis() as u64
+    }
+
+    /// Starts a batch of `platform` and returns its runner once the batch started (or
+    /// batch `done` committed), then `delay_ms` later.
+    async fn started(&self, merge: &Client, platform: &str, done: i64, delay_ms: u64) -> Child {
+        let child = self.shop(platform).spawn().expect("spawn");
+        let start = Instant::now();
+        while status(merge, platform).await.as_deref() != Some("started")
+            && committed(merge, platform).await < done
+            && start.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child
     }
 
     /// Runs a batch of `platform` until one commits, as a scheduler retries a busy or
@@ -196,6 +220,15 @@ async fn fingerprint(merge: &Client) -> Vec<String> {
     .await
 }
 
+/// Checks that the disturbed server's batches left what the undisturbed one's did.
+async fn same_tables(disturbed: &Client, reference: &Client, step: i64) {
+    assert_eq!(
+        fingerprint(disturbed).await,
+        fingerprint(reference).await,
+        "after step {step}"
+    );
+}
+
 /// Where the stream's last committed batch says its changes end, and where the slot is.
 async fn bound_and_slot(merge: &Client, source: &Client, platform: &str) -> (String, String) {
     let metrics = naming::batch_metrics_table(platform);
@@ -237,10 +270,7 @@ async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
             crashed.change(step).await;
         }
         for platform in PLATFORMS {
-            let start = Instant::now();
-            let out = reference.run(platform);
-            assert!(out.status.success(), "{}", text(&out));
-            let took = start.elapsed().as_millis() as u64;
+            let took = reference.timed_run(platform);
             let done = step + 1;
 
             if step == 2 {
@@ -278,15 +308,9 @@ async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
             // Killed once its batch started, within the first half of what the whole run took
             // on the other server (start-up included), so that most kills land before the
             // commit whatever the machine's load.
-            let child = crashed.shop(platform).spawn().expect("spawn");
-            let start = Instant::now();
-            while status(&crashed_merge, platform).await.as_deref() != Some("started")
-                && committed(&crashed_merge, platform).await < done
-                && start.elapsed() < Duration::from_secs(30)
-            {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(rng.next(took / 2))).await;
+            let child = crashed
+                .started(&crashed_merge, platform, done, rng.next(took / 2))
+                .await;
             kill(child);
             random_kills += 1;
             if committed(&crashed_merge, platform).await < done {
@@ -321,11 +345,7 @@ async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
                 .run_until_committed(&crashed_merge, platform, done)
                 .await;
         }
-        assert_eq!(
-            fingerprint(&crashed_merge).await,
-            fingerprint(&reference_merge).await,
-            "after step {step}"
-        );
+        same_tables(&crashed_merge, &reference_merge, step).await;
     }
     // Most random kills must land before the batch committed, or they prove little.
     assert!(
@@ -347,10 +367,7 @@ async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_mome
             crashed.change(step).await;
         }
         for platform in PLATFORMS {
-            let start = Instant::now();
-            let out = reference.run(platform);
-            assert!(out.status.success(), "{}", text(&out));
-            let took = start.elapsed().as_millis() as u64;
+            let took = reference.timed_run(platform);
             let done = step + 1;
 
             // Stopped while it waits to write the merge tables (once they exist), then once
@@ -372,15 +389,9 @@ async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_mome
             } else {
                 crashed.connect("merge").await
             };
-            let child = crashed.shop(platform).spawn().expect("spawn");
-            let start = Instant::now();
-            while status(&merge, platform).await.as_deref() != Some("started")
-                && committed(&merge, platform).await < done
-                && start.elapsed() < Duration::from_secs(30)
-            {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(rng.next(took))).await;
+            let child = crashed
+                .started(&merge, platform, done, rng.next(took))
+                .await;
             let before = committed(&merge, platform).await;
             drop(merge);
             crashed
@@ -397,12 +408,7 @@ async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_mome
             let merge = crashed.connect("merge").await;
             crashed.run_until_committed(&merge, platform, done).await;
         }
-        let merge = crashed.connect("merge").await;
-        assert_eq!(
-            fingerprint(&merge).await,
-            fingerprint(&reference_merge).await,
-            "after step {step}"
-        );
+        same_tables(&crashed.connect("merge").await, &reference_merge, step).await;
     }
     // Most stops must land before the batch committed, or they prove little.
     assert!(
