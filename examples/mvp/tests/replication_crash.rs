@@ -174,6 +174,7 @@ impl Shop {
             |runner| {
                 self.server.restart().expect("stop at once and start again");
                 runner.wait_with_output().expect("the stopped run");
+                Held::Released
             },
         )
         .await;
@@ -218,6 +219,15 @@ async fn fingerprint(merge: &Client) -> Vec<String> {
         ],
     )
     .await
+}
+
+/// Step `step`'s changes on every server (none before the first batch).
+async fn change_all(step: i64, shops: [&Shop; 2]) {
+    if step > 0 {
+        for shop in shops {
+            shop.change(step).await;
+        }
+    }
 }
 
 /// Checks that the disturbed server's batches left what the undisturbed one's did.
@@ -265,10 +275,7 @@ async fn replicated_batches_killed_at_any_moment_apply_every_change_once() {
     let mut rng = Lcg(0x5107);
     let (mut random_kills, mut interrupted, mut held_kills) = (0, 0, 0);
     for step in 0..5 {
-        if step > 0 {
-            reference.change(step).await;
-            crashed.change(step).await;
-        }
+        change_all(step, [&reference, &crashed]).await;
         for platform in PLATFORMS {
             let took = reference.timed_run(platform);
             let done = step + 1;
@@ -362,10 +369,7 @@ async fn replicated_batches_end_exact_after_an_immediate_server_stop_at_any_mome
     let mut rng = Lcg(0x5709);
     let (mut stops, mut interrupted) = (0, 0);
     for step in 0..4 {
-        if step > 0 {
-            reference.change(step).await;
-            crashed.change(step).await;
-        }
+        change_all(step, [&reference, &crashed]).await;
         for platform in PLATFORMS {
             let took = reference.timed_run(platform);
             let done = step + 1;
